@@ -1,0 +1,34 @@
+# The commands the README gives. `make run` and `make test` bootstrap .venv on first use and
+# reinstall when pyproject.toml or constraints.txt change; versions are pinned by constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format typecheck bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/digest run
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests bench
+	$(BIN)/ruff format --check digest tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format digest tests bench
+	$(BIN)/ruff check --fix digest tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest_rank.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

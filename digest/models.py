@@ -1,0 +1,183 @@
+"""Records that cross stages. Frozen, slotted, and free of foreign shapes.
+
+Nothing here does I/O. A feedparser entry, an httpx response or an SQL row never leaves the module
+that made it: it becomes one of these first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+_ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
+_ARXIV_OLD = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
+
+
+def normalise_arxiv_id(raw: str) -> str | None:
+    """`2506.08007v2` -> `2506.08007`; `hep-th/9901001v1` -> `hep-th/9901001`; else None."""
+    text = raw.strip()
+    for prefix in ("arXiv:", "arxiv:", "oai:arXiv.org:"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    for pattern in (_ARXIV_NEW, _ARXIV_OLD):
+        match = pattern.match(text)
+        if match:
+            return match.group(1)
+    return None
+
+
+def title_key(title: str) -> str:
+    """A title reduced to what survives every source's rendering: letters and digits, casefolded.
+
+    Different sources break lines, space punctuation and encode unicode differently; this key is
+    equal for all of them, so a title-only paper can be recognised when it arrives again.
+    """
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in folded).split())
+
+
+def paper_id(arxiv_id: str | None, title: str) -> str:
+    """`arxiv:<id>` when an arXiv id is known, else `title:<hash of the normalised title>`."""
+    if arxiv_id:
+        return f"arxiv:{arxiv_id}"
+    digest = hashlib.sha256(title_key(title).encode("utf-8")).hexdigest()[:16]
+    return f"title:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a source's bytes came from and what the run knows about them.
+
+    `today` is the ingest date (used to infer the year of a `Aug 20` header); `date` is an explicit
+    digest date (from `--date` or the source's `date:`) that wins over anything the bytes say.
+    """
+
+    source: str
+    location: str
+    today: date
+    date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper as a source announced it. Texts are kept exactly as the source gave them."""
+
+    title: str
+    abstract: str
+    arxiv_id: str | None = None
+    authors: tuple[str, ...] = ()
+    url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    project_url: str | None = None
+    categories: tuple[str, ...] = ()
+    published: datetime | None = None
+    digest_date: date | None = None
+    upvotes: int | None = None
+
+    @property
+    def id(self) -> str:
+        return paper_id(self.arxiv_id, self.title)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPaper:
+    """A paper as the store holds it: merged over every source, with where and when it was seen."""
+
+    id: str
+    title: str
+    abstract: str
+    arxiv_id: str | None
+    authors: tuple[str, ...]
+    url: str | None
+    pdf_url: str | None
+    code_url: str | None
+    project_url: str | None
+    categories: tuple[str, ...]
+    published: datetime | None
+    dates: tuple[date, ...]
+    sources: tuple[str, ...]
+    upvotes: int | None = None
+
+    @property
+    def text(self) -> str:
+        """What ranking reads: title and abstract."""
+        return f"{self.title}\n{self.abstract}"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A reader and what they want to read."""
+
+    name: str
+    keywords: tuple[str, ...] = ()
+    liked: tuple[str, ...] = ()
+    email: str | None = None
+    display_name: str | None = None
+    top_k: int = 10
+    min_score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One term's share of a score."""
+
+    term: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A paper scored for one reader, with the terms that contributed most."""
+
+    paper: StoredPaper
+    score: float
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One reader's digest for one day, papers best first."""
+
+    reader: Profile
+    date: date
+    papers: tuple[Scored, ...]
+    candidates: int
+    generated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """Rendered bytes and where they belong, relative to the output directory."""
+
+    path: Path
+    content: bytes
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOutcome:
+    """What one source did in a run: `ok`, `empty` or `failed` (with the one-line reason)."""
+
+    source: str
+    status: str
+    papers_seen: int = 0
+    papers_new: int = 0
+    dates: tuple[date, ...] = ()
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """The whole run, as the summary line and the store's run log see it."""
+
+    started: datetime
+    sources: tuple[SourceOutcome, ...] = ()
+    digests_written: int = 0
+    failures: tuple[str, ...] = ()
+    seconds: float = 0.0

@@ -1,0 +1,74 @@
+"""Rendering: Digests to Artifacts through Jinja2. Pure: returns bytes, writes nothing.
+
+Templates are looked up in the user's template directories first and the shipped `templates/`
+last; `default:NAME` always names the shipped one, so a user template can extend what it replaces.
+HTML and XML templates are autoescaped; every template runs with StrictUndefined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from digest.errors import RenderError
+from digest.models import Artifact, Digest
+from digest.render.filters import FILTERS
+
+AUTOESCAPE = ("html", "htm", "xml", "html.j2", "xml.j2")
+
+
+def shipped_templates() -> Path:
+    """The shipped templates: inside the installed package, or the repository's `templates/`."""
+    packaged = Path(str(resources.files("digest"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+@lru_cache(maxsize=8)
+def environment(user_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
+    shipped = str(shipped_templates())
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PrefixLoader({"default": jinja2.FileSystemLoader(shipped)}, delimiter=":"),
+                jinja2.FileSystemLoader([*map(str, user_dirs), shipped]),
+            ]
+        ),
+        autoescape=jinja2.select_autoescape(enabled_extensions=AUTOESCAPE, default=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def template_for(env: jinja2.Environment, names: Sequence[str]) -> jinja2.Template:
+    """The first template that exists, most specific first (`digest-alice.md`, `digest.md`)."""
+    try:
+        return env.select_template(list(names))
+    except jinja2.TemplateNotFound:
+        raise RenderError(f"no template found among {', '.join(names)}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
+
+
+def render_markdown(digest: Digest, *, title: str, env: jinja2.Environment) -> Artifact:
+    """A reader's digest as Markdown, for `digests/<reader>/<date>.md`."""
+    name = digest.reader.name
+    template = template_for(env, [f"digest-{name}.md", "digest.md"])
+    try:
+        text = template.render(digest=digest, newsletter_title=title)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"{template.name}: {exc}") from None
+    return Artifact(
+        path=Path("digests") / name / f"{digest.date.isoformat()}.md",
+        content=text.encode("utf-8"),
+        media_type="text/markdown; charset=utf-8",
+    )

@@ -1,0 +1,67 @@
+"""Escaping and shaping of untrusted text, one function per medium's need. Pure."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlsplit
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Characters Markdown gives meaning to inside a line; `<`, `>` and `&` become entities instead,
+# because Python-Markdown does not honour a backslash before `<`.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
+_MD_LINE_START = re.compile(r"^(\d+)([.)])|^([-+=>])")
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
+
+
+def oneline(text: str) -> str:
+    """Whitespace (line breaks included) folded to single spaces; control characters dropped."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def md_escape(text: str) -> str:
+    """Plain text made inert in Markdown: specials backslash-escaped, `<>&` as entities."""
+    text = oneline(text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    # a line that starts like a list item, setext underline or quote must not become one
+    return _MD_LINE_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+
+
+def safe_url(url: str | None) -> str:
+    """An http(s) URL fit for any output, or "" when the scheme is anything else."""
+    if not url:
+        return ""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    return quote(url, safe="/:?#[]@!$&'*+,;=%~.-_")
+
+
+def md_url(url: str | None) -> str:
+    """A URL for a Markdown link target: parentheses and angle brackets percent-encoded."""
+    return safe_url(url).replace("(", "%28").replace(")", "%29")
+
+
+def cut(text: str, limit: int = 600) -> str:
+    """A clean cut: whole sentences up to `limit` characters, else whole words and an ellipsis."""
+    text = oneline(text)
+    if len(text) <= limit:
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, limit + 1)]
+    if ends and ends[-1] >= limit // 3:
+        return text[: ends[-1]]
+    head = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    return head + " …"
+
+
+FILTERS = {
+    "oneline": oneline,
+    "md": md_escape,
+    "md_url": md_url,
+    "safe_url": safe_url,
+    "cut": cut,
+}

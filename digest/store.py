@@ -1,0 +1,380 @@
+"""The store: the only module that speaks SQL.
+
+One SQLite file (WAL), schema versioned by `PRAGMA user_version`. Papers are kept once each, with
+every sighting (paper x source x digest date). Texts are stored exactly as the source gave them.
+The SQL is kept plain so the same statements can later run on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from digest.errors import StoreError
+from digest.models import Paper, StoredPaper, normalise_arxiv_id, paper_id, title_key
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: papers, sightings, source state, run log
+    """
+    CREATE TABLE papers (
+        id TEXT PRIMARY KEY,
+        arxiv_id TEXT UNIQUE,
+        title TEXT NOT NULL,
+        title_key TEXT NOT NULL,
+        abstract TEXT NOT NULL,
+        authors TEXT NOT NULL DEFAULT '[]',
+        url TEXT,
+        pdf_url TEXT,
+        code_url TEXT,
+        project_url TEXT,
+        categories TEXT NOT NULL DEFAULT '[]',
+        published TEXT,
+        upvotes INTEGER,
+        first_seen TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE INDEX papers_title_key ON papers (title_key);
+    CREATE TABLE sightings (
+        paper_id TEXT NOT NULL REFERENCES papers (id),
+        source TEXT NOT NULL,
+        digest_date TEXT NOT NULL,
+        upvotes INTEGER,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (paper_id, source, digest_date)
+    );
+    CREATE INDEX sightings_date ON sightings (digest_date);
+    CREATE TABLE source_state (
+        source TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        command TEXT NOT NULL,
+        started TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        summary TEXT NOT NULL,
+        report TEXT NOT NULL
+    );
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What storing one source's papers changed."""
+
+    seen: int
+    new: int
+    dates: tuple[date, ...]
+
+
+class Store:
+    """A digest store on one SQLite file. Use `Store.open(path)`; close with `close()` or `with`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.row_factory = sqlite3.Row
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{path}: cannot open the store: {exc}") from None
+        store = cls(conn, path)
+        store._migrate()
+        return store
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a digest store: {exc}") from None
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: store schema v{version} is newer than this digest knows",
+                hint="upgrade digest",
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._transaction():
+                for statement in _statements(script):
+                    self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing: a failure anywhere rolls the whole block back."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- papers -------------------------------------------------------------------------------
+
+    def add_papers(self, source: str, papers: Sequence[Paper], *, now: datetime) -> IngestResult:
+        """Store one source's papers in one transaction; returns how many were new."""
+        new = 0
+        dates: set[date] = set()
+        try:
+            with self._transaction():
+                for paper in papers:
+                    if paper.digest_date is None:
+                        raise StoreError(f"{source}: paper {paper.title!r} has no digest date")
+                    new += self._upsert(paper, now)
+                    self._sight(paper, source, now)
+                    dates.add(paper.digest_date)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot store papers from {source}: {exc}") from None
+        return IngestResult(seen=len(papers), new=new, dates=tuple(sorted(dates)))
+
+    def _upsert(self, paper: Paper, now: datetime) -> int:
+        """Insert or merge one paper; returns 1 if it was new."""
+        key = title_key(paper.title)
+        existing = self._find_existing(paper, key)
+        if existing is None:
+            self._insert(paper, key, now)
+            return 1
+        merged_id = paper.id if paper.arxiv_id else existing["id"]
+        if merged_id != existing["id"]:
+            self._rename(existing["id"], merged_id)
+        self._merge(merged_id, existing, paper, now)
+        return 0
+
+    def _find_existing(self, paper: Paper, key: str) -> sqlite3.Row | None:
+        conn = self._conn
+        row = conn.execute("SELECT * FROM papers WHERE id = ?", (paper.id,)).fetchone()
+        if row is not None:
+            return row
+        if paper.arxiv_id:
+            # a title-only sighting of the same paper, made before its arXiv id was known
+            return conn.execute(
+                "SELECT * FROM papers WHERE title_key = ? AND arxiv_id IS NULL",
+                (key,),
+            ).fetchone()
+        return conn.execute(
+            "SELECT * FROM papers WHERE title_key = ? ORDER BY arxiv_id IS NULL, id LIMIT 1",
+            (key,),
+        ).fetchone()
+
+    def _insert(self, paper: Paper, key: str, now: datetime) -> None:
+        self._conn.execute(
+            """INSERT INTO papers (id, arxiv_id, title, title_key, abstract, authors, url,
+                   pdf_url, code_url, project_url, categories, published, upvotes,
+                   first_seen, updated)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                paper.id,
+                paper.arxiv_id,
+                paper.title,
+                key,
+                paper.abstract,
+                json.dumps(list(paper.authors)),
+                paper.url,
+                paper.pdf_url,
+                paper.code_url,
+                paper.project_url,
+                json.dumps(list(paper.categories)),
+                paper.published.isoformat() if paper.published else None,
+                paper.upvotes,
+                now.isoformat(),
+                now.isoformat(),
+            ),
+        )
+
+    def _rename(self, old: str, new: str) -> None:
+        """Move a title-only paper and its sightings to its arXiv id."""
+        conn = self._conn
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute("UPDATE papers SET id = ? WHERE id = ?", (new, old))
+        conn.execute("UPDATE sightings SET paper_id = ? WHERE paper_id = ?", (new, old))
+
+    def _merge(self, pid: str, old: sqlite3.Row, paper: Paper, now: datetime) -> None:
+        """Fill what the stored paper lacks; keep the latest upvotes; union the categories."""
+        categories = list(json.loads(old["categories"]))
+        categories += [c for c in paper.categories if c not in categories]
+        authors = json.loads(old["authors"]) or list(paper.authors)
+        self._conn.execute(
+            """UPDATE papers SET arxiv_id = ?, abstract = ?, authors = ?, url = ?, pdf_url = ?,
+                   code_url = ?, project_url = ?, categories = ?, published = ?,
+                   upvotes = ?, updated = ?
+               WHERE id = ?""",
+            (
+                old["arxiv_id"] or paper.arxiv_id,
+                old["abstract"] or paper.abstract,
+                json.dumps(authors),
+                old["url"] or paper.url,
+                old["pdf_url"] or paper.pdf_url,
+                old["code_url"] or paper.code_url,
+                old["project_url"] or paper.project_url,
+                json.dumps(categories),
+                old["published"] or (paper.published.isoformat() if paper.published else None),
+                paper.upvotes if paper.upvotes is not None else old["upvotes"],
+                now.isoformat(),
+                pid,
+            ),
+        )
+
+    def _sight(self, paper: Paper, source: str, now: datetime) -> None:
+        assert paper.digest_date is not None
+        pid = self._resolve_id(paper)
+        self._conn.execute(
+            """INSERT INTO sightings (paper_id, source, digest_date, upvotes, seen_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (paper_id, source, digest_date)
+               DO UPDATE SET upvotes = COALESCE(excluded.upvotes, sightings.upvotes)""",
+            (pid, source, paper.digest_date.isoformat(), paper.upvotes, now.isoformat()),
+        )
+
+    def _resolve_id(self, paper: Paper) -> str:
+        row = self._find_existing(paper, title_key(paper.title))
+        assert row is not None, "sighting of a paper that was not stored"
+        return str(row["id"])
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def digest_dates(self) -> list[date]:
+        rows = self._conn.execute(
+            "SELECT DISTINCT digest_date FROM sightings ORDER BY digest_date"
+        ).fetchall()
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    def latest_date(self) -> date | None:
+        dates = self.digest_dates()
+        return dates[-1] if dates else None
+
+    def papers(self, on: date | None = None) -> list[StoredPaper]:
+        """Every stored paper, or those sighted on one digest date; oldest first, then by id."""
+        if on is None:
+            rows = self._select_papers("", ())
+        else:
+            rows = self._select_papers(
+                "WHERE p.id IN (SELECT paper_id FROM sightings WHERE digest_date = ?)",
+                (on.isoformat(),),
+            )
+        return self._with_sightings(rows)
+
+    def find(self, refs: Iterable[str]) -> list[StoredPaper]:
+        """Papers named by arXiv id, `arxiv:`/`title:` id, or title; unknown refs are skipped."""
+        found: dict[str, sqlite3.Row] = {}
+        for ref in refs:
+            row = self._find_ref(ref)
+            if row is not None:
+                found.setdefault(row["id"], row)
+        return self._with_sightings(list(found.values()))
+
+    def _find_ref(self, ref: str) -> sqlite3.Row | None:
+        arxiv = normalise_arxiv_id(ref.removeprefix("arxiv:"))
+        candidates = [ref, paper_id(arxiv, ref)] if arxiv else [ref]
+        for pid in candidates:
+            rows = self._select_papers("WHERE p.id = ?", (pid,))
+            if rows:
+                return rows[0]
+        rows = self._select_papers("WHERE p.title_key = ?", (title_key(ref),))
+        return rows[0] if rows else None
+
+    def _select_papers(self, where: str, params: tuple[object, ...]) -> list[sqlite3.Row]:
+        query = f"SELECT p.* FROM papers p {where} ORDER BY p.first_seen, p.id"
+        return list(self._conn.execute(query, params).fetchall())
+
+    def _with_sightings(self, rows: list[sqlite3.Row]) -> list[StoredPaper]:
+        seen: dict[str, tuple[list[date], list[str]]] = {r["id"]: ([], []) for r in rows}
+        if not seen:
+            return []
+        for pid, source, day in self._conn.execute(
+            "SELECT paper_id, source, digest_date FROM sightings ORDER BY digest_date, source"
+        ):
+            if pid in seen:
+                dates, sources = seen[pid]
+                if date.fromisoformat(day) not in dates:
+                    dates.append(date.fromisoformat(day))
+                if source not in sources:
+                    sources.append(source)
+        return [_stored_paper(r, *seen[r["id"]]) for r in rows]
+
+    # -- sources and runs ---------------------------------------------------------------------
+
+    def record_source(
+        self, source: str, location: str, *, now: datetime, error: str | None
+    ) -> None:
+        """Remember a source's last attempt; failures count up until the next success."""
+        stamp = now.isoformat()
+        with self._transaction():
+            self._conn.execute(
+                """INSERT INTO source_state (source, location, last_attempt, last_success,
+                       last_error, consecutive_failures)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (source) DO UPDATE SET
+                       location = excluded.location,
+                       last_attempt = excluded.last_attempt,
+                       last_success = COALESCE(excluded.last_success, source_state.last_success),
+                       last_error = excluded.last_error,
+                       consecutive_failures = CASE WHEN excluded.last_error IS NULL THEN 0
+                           ELSE source_state.consecutive_failures + 1 END""",
+                (source, location, stamp, None if error else stamp, error, 1 if error else 0),
+            )
+
+    def source_failures(self, source: str) -> int:
+        row = self._conn.execute(
+            "SELECT consecutive_failures FROM source_state WHERE source = ?", (source,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def record_run(
+        self, command: str, *, started: datetime, seconds: float, summary: str, report: dict
+    ) -> None:
+        with self._transaction():
+            self._conn.execute(
+                "INSERT INTO runs (command, started, seconds, summary, report)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (command, started.isoformat(), seconds, summary, json.dumps(report, default=str)),
+            )
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> StoredPaper:
+    published = row["published"]
+    return StoredPaper(
+        id=row["id"],
+        title=row["title"],
+        abstract=row["abstract"],
+        arxiv_id=row["arxiv_id"],
+        authors=tuple(json.loads(row["authors"])),
+        url=row["url"],
+        pdf_url=row["pdf_url"],
+        code_url=row["code_url"],
+        project_url=row["project_url"],
+        categories=tuple(json.loads(row["categories"])),
+        published=datetime.fromisoformat(published) if published else None,
+        dates=tuple(dates),
+        sources=tuple(sources),
+        upvotes=row["upvotes"],
+    )
