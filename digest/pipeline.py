@@ -125,7 +125,9 @@ def make_digests(
     model = model if model is not None else rank.fit(store.papers())
     papers = store.papers(on=day)
     readers = [(p, liked_papers(store, p)) for p in profiles]
-    ranked = rank.rank_many(model, readers, papers)
+    # curation needs only the best few of each reader's ranking; explain just those
+    limit = 2 * max((p.top_k for p in profiles), default=0) + 5
+    ranked = rank.rank_many(model, readers, papers, limit=limit)
     return [
         curate.curate(ranked[p.name], p, day=day, now=now, candidates=len(papers)) for p in profiles
     ]

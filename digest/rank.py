@@ -15,6 +15,7 @@ from itertools import pairwise
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from digest.models import Profile, Scored, StoredPaper, Term
 
@@ -61,8 +62,10 @@ def _ngrams(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return grams
 
 
-def analyse(text: str) -> list[str]:
-    """The terms of a text, as the model sees them."""
+def analyse(text: str | list[str]) -> list[str]:
+    """The terms of a text, as the model sees them (a list is taken as terms already found)."""
+    if isinstance(text, list):
+        return text
     return [term for term, _ in _ngrams(_words(text))]
 
 
@@ -76,62 +79,73 @@ class Model:
     index: dict[str, int]
     matrix: sparse.csr_matrix
 
+    @property
+    def width(self) -> int:
+        return max(len(self.terms), 1)
+
     def vectors(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """L2-normalised TF-IDF rows for texts; all-zero rows when nothing is known."""
         if self.vectorizer is None or not texts:
-            return sparse.csr_matrix((len(texts), max(len(self.terms), 1)))
-        return sparse.csr_matrix(self.vectorizer.transform(texts))
+            return sparse.csr_matrix((len(texts), self.width))
+        return sparse.csr_matrix(self.vectorizer.transform(list(texts)))
 
-    def row(self, paper_id: str) -> sparse.csr_matrix | None:
-        i = self.index.get(paper_id)
-        return None if i is None else self.matrix[i]
+    def paper_vectors(self, papers: Sequence[StoredPaper]) -> sparse.csr_matrix:
+        """Rows for papers: from the fitted matrix when known, else transformed now."""
+        rows = [self.index.get(p.id) for p in papers]
+        if papers and all(r is not None for r in rows):
+            return sparse.csr_matrix(self.matrix[rows])
+        return self.vectors([p.text for p in papers])
 
 
 def fit(corpus: Sequence[StoredPaper]) -> Model:
     """Fit TF-IDF on titles and abstracts. Works on any corpus size, down to none at all."""
-    texts = [p.text for p in corpus]
+    grams = [_ngrams(_words(p.text)) for p in corpus]
     index = {p.id: i for i, p in enumerate(corpus)}
     vectorizer = TfidfVectorizer(analyzer=analyse, sublinear_tf=True, min_df=1, dtype=np.float64)
     try:
-        matrix = sparse.csr_matrix(vectorizer.fit_transform(texts))
+        matrix = vectorizer.fit_transform([[term for term, _ in g] for g in grams])
     except ValueError:  # empty corpus, or nothing but stop words
-        return Model(None, (), {}, index, sparse.csr_matrix((len(texts), 1)))
+        return Model(None, (), {}, index, sparse.csr_matrix((len(corpus), 1)))
     terms = tuple(str(t) for t in vectorizer.get_feature_names_out())
-    return Model(vectorizer, terms, _display_forms(texts), index, matrix)
+    return Model(vectorizer, terms, _display_forms(grams), index, sparse.csr_matrix(matrix))
 
 
-def _display_forms(texts: Iterable[str]) -> dict[str, str]:
+def _display_forms(grams: Iterable[list[tuple[str, str]]]) -> dict[str, str]:
     """The most common surface form of each folded term (`network` -> `networks`)."""
     counts: Counter[tuple[str, str]] = Counter()
-    for text in texts:
-        counts.update(_ngrams(_words(text)))
+    for g in grams:
+        counts.update(g)
     display: dict[str, str] = {}
     for (term, surface), _ in counts.most_common():
         display.setdefault(term, surface)
     return display
 
 
-def query(model: Model, profile: Profile, liked: Sequence[StoredPaper] = ()) -> sparse.csr_matrix:
-    """A reader's interests as one unit row: keywords and liked papers, weighted equally."""
-    parts = []
-    if profile.keywords:
-        parts.append(_unit(sparse.csr_matrix(model.vectors(list(profile.keywords)).sum(axis=0))))
-    if liked:
-        stacked = sparse.vstack([_paper_row(model, p) for p in liked])
-        parts.append(_unit(sparse.csr_matrix(stacked.mean(axis=0))))
-    if not parts:
-        return sparse.csr_matrix((1, model.matrix.shape[1]))
-    return _unit(sparse.csr_matrix(sum(parts[1:], parts[0])))
+Reader = tuple[Profile, Sequence[StoredPaper]]
 
 
-def _paper_row(model: Model, paper: StoredPaper) -> sparse.csr_matrix:
-    row = model.row(paper.id)
-    return row if row is not None else model.vectors([paper.text])
+def queries(model: Model, readers: Sequence[Reader]) -> sparse.csr_matrix:
+    """Each reader's interests as one unit row: keywords and liked papers, weighted equally.
+
+    Built for all readers at once: every distinct keyword and liked paper is vectorised once.
+    """
+    keywords = sorted({k for profile, _ in readers for k in profile.keywords})
+    liked = list({p.id: p for _, papers in readers for p in papers}.values())
+    kw_rows = {k: i for i, k in enumerate(keywords)}
+    liked_rows = {p.id: i for i, p in enumerate(liked)}
+    pick_kw = _selector([[kw_rows[k] for k in p.keywords] for p, _ in readers], len(keywords))
+    pick_liked = _selector([[liked_rows[p.id] for p in ps] for _, ps in readers], len(liked))
+    by_keywords = normalize(pick_kw @ model.vectors(keywords))
+    by_liked = normalize(pick_liked @ model.paper_vectors(liked))
+    return sparse.csr_matrix(normalize(by_keywords + by_liked))
 
 
-def _unit(row: sparse.csr_matrix) -> sparse.csr_matrix:
-    norm = float(np.sqrt(row.multiply(row).sum()))
-    return row / norm if norm > 0 else row
+def _selector(rows: list[list[int]], width: int) -> sparse.csr_matrix:
+    """A 0/1 matrix whose row i picks the given columns (the mean is taken by normalising)."""
+    indptr = np.cumsum([0, *map(len, rows)])
+    indices = np.array([c for row in rows for c in row], dtype=np.int64)
+    data = np.ones(len(indices))
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), width))
 
 
 def rank(
@@ -146,42 +160,55 @@ def rank(
 
 def rank_many(
     model: Model,
-    readers: Sequence[tuple[Profile, Sequence[StoredPaper]]],
+    readers: Sequence[Reader],
     papers: Sequence[StoredPaper],
+    *,
+    limit: int | None = None,
 ) -> dict[str, list[Scored]]:
-    """Rank the same papers for many readers with one matrix product."""
+    """Rank the same papers for many readers with one matrix product.
+
+    Papers with no positive score, and the reader's own liked papers, are left out; `limit` keeps
+    only each reader's best `limit` (only those are explained).
+    """
     if not readers:
         return {}
-    docs = model.vectors([p.text for p in papers])
-    queries = sparse.vstack([query(model, profile, liked) for profile, liked in readers]).tocsr()
-    scores = (queries @ docs.T).toarray() if papers else np.zeros((len(readers), 0))
-    ids = [p.id for p in papers]
+    docs = model.paper_vectors(papers)
+    q = queries(model, readers)
+    scores = (q @ docs.T).toarray() if papers else np.zeros((len(readers), 0))
+    ids = np.array([p.id for p in papers], dtype=object)
+    tiebreak = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
     ranked: dict[str, list[Scored]] = {}
     for i, (profile, liked) in enumerate(readers):
-        liked_ids = {p.id for p in liked}
         row = scores[i]
-        keep = [j for j in np.flatnonzero(row > 0) if ids[j] not in liked_ids]
-        keep.sort(key=lambda j, row=row: (-row[j], ids[j]))
-        contrib = sparse.csr_matrix(docs[keep].multiply(queries[i])) if keep else None
+        liked_ids = {p.id for p in liked}
+        order = np.lexsort((tiebreak, -row))
+        keep = [j for j in order if row[j] > 0 and ids[j] not in liked_ids][:limit]
+        reasons = explain(model, sparse.csr_matrix(docs[keep].multiply(q[i]))) if keep else []
         ranked[profile.name] = [
-            Scored(papers[j], round(float(row[j]), 6), explain(model, contrib, k))
-            for k, j in enumerate(keep)
+            Scored(papers[j], round(float(row[j]), 6), terms)
+            for j, terms in zip(keep, reasons, strict=True)
         ]
     return ranked
 
 
-def explain(model: Model, contrib: sparse.csr_matrix | None, k: int) -> tuple[Term, ...]:
-    """The terms that contributed most to row k's score, with their share of it."""
-    if contrib is None:
-        return ()
-    lo, hi = contrib.indptr[k], contrib.indptr[k + 1]
-    indices, weights = contrib.indices[lo:hi], contrib.data[lo:hi]
-    total = float(weights.sum())
-    if total <= 0:
-        return ()
-    top = sorted(zip(indices.tolist(), weights.tolist(), strict=True), key=lambda p: (-p[1], p[0]))
-    return tuple(
-        Term(model.display.get(model.terms[i], model.terms[i]), round(w / total, 4))
-        for i, w in top[:MAX_TERMS]
-        if w > 0
-    )
+def explain(model: Model, contrib: sparse.csr_matrix) -> list[tuple[Term, ...]]:
+    """For each row of per-term contributions, the terms that contributed most, with their share.
+
+    One sort for all rows: by row, then contribution (largest first), then term index.
+    """
+    rows = np.repeat(np.arange(contrib.shape[0]), np.diff(contrib.indptr))
+    order = np.lexsort((contrib.indices, -contrib.data, rows))
+    totals = np.bincount(rows, weights=contrib.data, minlength=contrib.shape[0]).tolist()
+    terms, display = model.terms, model.display
+    indices, data = contrib.indices[order].tolist(), contrib.data[order].tolist()
+    out = []
+    for k, (lo, hi) in enumerate(pairwise(contrib.indptr.tolist())):
+        total = totals[k]
+        out.append(
+            tuple(
+                Term(display.get(terms[t], terms[t]), round(w / total, 4))
+                for t, w in zip(indices[lo : min(hi, lo + MAX_TERMS)], data[lo:hi], strict=False)
+                if w > 0
+            )
+        )
+    return out

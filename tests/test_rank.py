@@ -1,0 +1,153 @@
+"""Ranking: TF-IDF cosine against a reader's interests, explained by terms; pure and stable."""
+
+from __future__ import annotations
+
+from helpers import stored
+
+from digest import rank
+from digest.curate import select
+from digest.models import Profile
+
+CORPUS = [
+    stored(
+        "p:graph",
+        "Graph neural networks for molecules",
+        "We train graph neural networks with message passing on molecular graphs.",
+    ),
+    stored(
+        "p:prune",
+        "Structured pruning of convolutional networks",
+        "Pruning removes channels from convolutional networks to speed up inference.",
+    ),
+    stored(
+        "p:quant",
+        "Low-bit quantization of transformers",
+        "Quantization to four bits keeps transformer accuracy while saving memory.",
+    ),
+    stored(
+        "p:splat",
+        "Gaussian splatting for dynamic scenes",
+        "Gaussian splatting renders novel views of dynamic scenes in real time.",
+    ),
+    stored(
+        "p:llm",
+        "Reasoning in large language models",
+        "Large language models learn to reason step by step with reinforcement learning.",
+    ),
+]
+
+
+def names(scored: list) -> list[str]:
+    return [s.paper.id for s in scored]
+
+
+def test_the_obvious_paper_ranks_first_for_each_interest() -> None:
+    model = rank.fit(CORPUS)
+    cases = {
+        "graph neural networks": "p:graph",
+        "network pruning": "p:prune",
+        "quantization": "p:quant",
+        "gaussian splatting": "p:splat",
+        "large language models": "p:llm",
+    }
+    for keyword, expected in cases.items():
+        ranked = rank.rank(model, Profile(name="r", keywords=(keyword,)), CORPUS)
+        assert names(ranked)[0] == expected, keyword
+
+
+def test_unrelated_papers_are_left_out_and_every_paper_is_explained() -> None:
+    model = rank.fit(CORPUS)
+    ranked = rank.rank(model, Profile(name="r", keywords=("gaussian splatting",)), CORPUS)
+    assert names(ranked) == ["p:splat"]
+    (top,) = ranked
+    assert 0 < top.score <= 1
+    terms = [t.term for t in top.terms]
+    assert "gaussian splatting" in terms and "splatting" in terms
+    assert abs(sum(t.weight for t in top.terms) - 1) < 0.01
+
+
+def test_plural_and_singular_match_and_terms_show_the_common_form() -> None:
+    model = rank.fit(CORPUS)
+    ranked = rank.rank(model, Profile(name="r", keywords=("convolutional network",)), CORPUS)
+    assert names(ranked)[0] == "p:prune"
+    assert "convolutional networks" in [t.term for t in ranked[0].terms]
+
+
+def test_liked_papers_pull_similar_papers_up_and_are_not_recommended_again() -> None:
+    corpus = [
+        *CORPUS,
+        stored(
+            "p:prune2",
+            "Pruning channels for faster inference",
+            "Channel pruning makes convolutional inference faster.",
+        ),
+    ]
+    model = rank.fit(corpus)
+    liked = [corpus[1]]
+    ranked = rank.rank(model, Profile(name="r", liked=("p:prune",)), corpus, liked)
+    assert names(ranked)[0] == "p:prune2"
+    assert "p:prune" not in names(ranked)
+
+
+def test_scores_are_non_increasing_ties_break_by_id_and_results_are_deterministic() -> None:
+    twins = [stored(f"p:{c}", "Pruning", "Pruning.") for c in "cab"]
+    model = rank.fit(twins)
+    profile = Profile(name="r", keywords=("pruning",))
+    first = rank.rank(model, profile, twins)
+    assert names(first) == ["p:a", "p:b", "p:c"]
+    assert first == rank.rank(rank.fit(twins), profile, twins)
+
+
+def test_rank_many_matches_ranking_each_reader_alone() -> None:
+    model = rank.fit(CORPUS)
+    readers = [
+        (Profile(name="a", keywords=("pruning", "quantization")), []),
+        (Profile(name="b", keywords=("language models",)), [CORPUS[0]]),
+        (Profile(name="c", keywords=("nothing matches this",)), []),
+    ]
+    together = rank.rank_many(model, readers, CORPUS)
+    for profile, liked in readers:
+        assert together[profile.name] == rank.rank(model, profile, CORPUS, liked)
+    assert together["c"] == []
+
+
+def test_any_corpus_size_down_to_one_paper_or_none() -> None:
+    one = CORPUS[:1]
+    ranked = rank.rank(rank.fit(one), Profile(name="r", keywords=("graph",)), one)
+    assert names(ranked) == ["p:graph"]
+    empty_model = rank.fit([])
+    assert rank.rank(empty_model, Profile(name="r", keywords=("graph",)), []) == []
+    assert rank.rank(empty_model, Profile(name="r", keywords=("graph",)), one) == []
+    stopwords_only = [stored("p:x", "The of and", "")]
+    assert (
+        rank.rank(rank.fit(stopwords_only), Profile(name="r", keywords=("the",)), stopwords_only)
+        == []
+    )
+
+
+def test_papers_outside_the_fitted_corpus_are_scored_too() -> None:
+    model = rank.fit(CORPUS[:3])
+    new = stored("p:new", "Quantization aware training", "We study quantization.")
+    assert names(rank.rank(model, Profile(name="r", keywords=("quantization",)), [new])) == [
+        "p:new"
+    ]
+
+
+def test_select_keeps_top_k_above_threshold_and_skips_sent() -> None:
+    model = rank.fit(CORPUS)
+    profile = Profile(name="r", keywords=("networks", "quantization", "language"), top_k=2)
+    ranked = rank.rank(model, profile, CORPUS)
+    assert len(ranked) > 2
+    assert select(ranked, profile) == tuple(ranked[:2])
+    skipped = select(ranked, profile, sent_ids={ranked[0].paper.id})
+    assert skipped[0] == ranked[1]
+    high = Profile(name="r", keywords=profile.keywords, min_score=ranked[0].score)
+    assert select(ranked, high) == ()
+
+
+def test_analyse_folds_plurals_keeps_bigrams_within_phrases() -> None:
+    terms = rank.analyse("Graph Neural Networks, and the studies of GNNs")
+    assert "graph neural" in terms and "neural network" in terms
+    assert "study" in terms and "gnn" in terms
+    assert "networks and" not in " ".join(terms)
+    assert rank.fold("analysis") == "analysis" and rank.fold("class") == "class"

@@ -1,0 +1,128 @@
+"""The store: one paper once, every sighting kept, merges by title, atomic batches, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.errors import StoreError
+from digest.models import Paper
+from digest.store import MIGRATIONS, Store
+
+NOW = datetime(2025, 8, 21, 6, 0, tzinfo=UTC)
+D1, D2 = date(2025, 8, 20), date(2025, 8, 21)
+
+
+def paper(title: str, day: date = D1, **fields: object) -> Paper:
+    return Paper(title=title, abstract=f"Abstract of {title}.", digest_date=day, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "out" / "digest.sqlite3") as s:
+        yield s
+
+
+def test_new_store_is_migrated_sqlite_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "store.db"
+    Store.open(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reingesting_the_same_papers_adds_nothing(store: Store) -> None:
+    batch = [paper("A study of graphs"), paper("Pruning networks")]
+    first = store.add_papers("page", batch, now=NOW)
+    again = store.add_papers("page", batch, now=NOW)
+    assert (first.seen, first.new) == (2, 2)
+    assert (again.seen, again.new) == (2, 0)
+    assert len(store.papers()) == 2
+    assert [p.dates for p in store.papers()] == [(D1,), (D1,)]
+
+
+def test_a_paper_on_two_pages_is_one_paper_with_two_sightings(store: Store) -> None:
+    store.add_papers("aug-20", [paper("Shared Paper")], now=NOW)
+    result = store.add_papers("aug-21", [paper("Shared  paper", day=D2)], now=NOW)
+    assert result.new == 0
+    (only,) = store.papers()
+    assert only.title == "Shared Paper"
+    assert only.dates == (D1, D2)
+    assert only.sources == ("aug-20", "aug-21")
+    assert [p.id for p in store.papers(on=D2)] == [only.id]
+    assert store.digest_dates() == [D1, D2]
+    assert store.latest_date() == D2
+
+
+def test_title_only_paper_merges_when_its_arxiv_id_arrives(store: Store) -> None:
+    store.add_papers("page", [paper("Rethinking the Value of Network Pruning")], now=NOW)
+    (before,) = store.papers()
+    assert before.id.startswith("title:")
+    later = paper(
+        "Rethinking the value of\n  network pruning",
+        day=D2,
+        arxiv_id="1810.05270",
+        authors=("Zhuang Liu",),
+        url="https://arxiv.org/abs/1810.05270",
+        upvotes=7,
+    )
+    assert store.add_papers("api", [later], now=NOW).new == 0
+    (merged,) = store.papers()
+    assert merged.id == "arxiv:1810.05270"
+    assert merged.title == "Rethinking the Value of Network Pruning"
+    assert merged.authors == ("Zhuang Liu",)
+    assert merged.upvotes == 7
+    assert merged.dates == (D1, D2)
+    # a title-only sighting after the merge lands on the arXiv paper too
+    store.add_papers("page2", [paper("Rethinking the Value of Network Pruning", day=D2)], now=NOW)
+    assert [p.id for p in store.papers()] == ["arxiv:1810.05270"]
+
+
+def test_texts_are_stored_exactly_as_given(store: Store) -> None:
+    text = "For j<i & k>0, $\\mathcal{O}(n^2)$ — “quoted” 日本語."
+    store.add_papers("page", [Paper(title="T <b>", abstract=text, digest_date=D1)], now=NOW)
+    (stored,) = store.papers()
+    assert (stored.title, stored.abstract) == ("T <b>", text)
+
+
+def test_a_failing_batch_leaves_nothing_behind(store: Store) -> None:
+    store.add_papers("page", [paper("Kept")], now=NOW)
+    broken = [paper("New one"), Paper(title="No date", abstract="x", digest_date=None)]
+    with pytest.raises(StoreError, match="no digest date"):
+        store.add_papers("page", broken, now=NOW)
+    assert [p.title for p in store.papers()] == ["Kept"]
+
+
+def test_find_by_arxiv_id_id_or_title(store: Store) -> None:
+    store.add_papers("api", [paper("Graph Nets", arxiv_id="2401.00001")], now=NOW)
+    store.add_papers("page", [paper("Only A Title")], now=NOW)
+    found = store.find(["2401.00001v3", "only a title", "missing paper", "arxiv:2401.00001"])
+    assert [p.title for p in found] == ["Graph Nets", "Only A Title"]
+
+
+def test_source_failures_count_up_until_a_success(store: Store) -> None:
+    store.record_source("s", "x.txt", now=NOW, error="x.txt: broken")
+    store.record_source("s", "x.txt", now=NOW, error="x.txt: broken")
+    assert store.source_failures("s") == 2
+    store.record_source("s", "x.txt", now=NOW, error=None)
+    assert store.source_failures("s") == 0
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"store\.db"):
+        Store.open(path)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store.open(path)
