@@ -64,7 +64,12 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class Paper:
-    """One paper as a source announced it. Texts are kept exactly as the source gave them."""
+    """One paper as a source announced it. Texts are kept exactly as the source gave them.
+
+    `categories` are subject labels (arXiv `cs.LG`, the primary one first); `keywords` are the
+    source's own topic words (Daily Papers' AI keywords); `upvotes` is the count when the source
+    was read; `announce_type` is arXiv's `new`, `cross`, `replace` or `replace-cross`.
+    """
 
     title: str
     abstract: str
@@ -75,9 +80,11 @@ class Paper:
     code_url: str | None = None
     project_url: str | None = None
     categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
     published: datetime | None = None
     digest_date: date | None = None
     upvotes: int | None = None
+    announce_type: str | None = None
 
     @property
     def id(self) -> str:
@@ -102,6 +109,7 @@ class StoredPaper:
     dates: tuple[date, ...]
     sources: tuple[str, ...]
     upvotes: int | None = None
+    keywords: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:

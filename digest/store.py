@@ -65,6 +65,23 @@ MIGRATIONS: tuple[str, ...] = (
         report TEXT NOT NULL
     );
     """,
+    # 2: source keywords, aliases left by merges, HTTP validators per fetched URL
+    """
+    ALTER TABLE papers ADD COLUMN keywords TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE paper_aliases (
+        alias TEXT PRIMARY KEY,
+        paper_id TEXT NOT NULL REFERENCES papers (id)
+    );
+    CREATE TABLE fetch_state (
+        url TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        status INTEGER,
+        moved_to TEXT,
+        fetched TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -75,6 +92,18 @@ class IngestResult:
     seen: int
     new: int
     dates: tuple[date, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchState:
+    """The last fetch of one URL: validators for a conditional GET, status, permanent move."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    status: int | None
+    moved_to: str | None
+    fetched: datetime
 
 
 class Store:
@@ -185,9 +214,9 @@ class Store:
     def _insert(self, paper: Paper, key: str, now: datetime) -> None:
         self._conn.execute(
             """INSERT INTO papers (id, arxiv_id, title, title_key, abstract, authors, url,
-                   pdf_url, code_url, project_url, categories, published, upvotes,
+                   pdf_url, code_url, project_url, categories, keywords, published, upvotes,
                    first_seen, updated)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 paper.id,
                 paper.arxiv_id,
@@ -200,6 +229,7 @@ class Store:
                 paper.code_url,
                 paper.project_url,
                 json.dumps(list(paper.categories)),
+                json.dumps(list(paper.keywords)),
                 paper.published.isoformat() if paper.published else None,
                 paper.upvotes,
                 now.isoformat(),
@@ -208,20 +238,24 @@ class Store:
         )
 
     def _rename(self, old: str, new: str) -> None:
-        """Move a title-only paper and its sightings to its arXiv id."""
+        """Move a title-only paper and its sightings to its arXiv id; the old id stays an alias."""
         conn = self._conn
         conn.execute("PRAGMA defer_foreign_keys = ON")
         conn.execute("UPDATE papers SET id = ? WHERE id = ?", (new, old))
         conn.execute("UPDATE sightings SET paper_id = ? WHERE paper_id = ?", (new, old))
+        conn.execute("UPDATE paper_aliases SET paper_id = ? WHERE paper_id = ?", (new, old))
+        conn.execute(
+            "INSERT INTO paper_aliases (alias, paper_id) VALUES (?, ?)"
+            " ON CONFLICT (alias) DO UPDATE SET paper_id = excluded.paper_id",
+            (old, new),
+        )
 
     def _merge(self, pid: str, old: sqlite3.Row, paper: Paper, now: datetime) -> None:
-        """Fill what the stored paper lacks; keep the latest upvotes; union the categories."""
-        categories = list(json.loads(old["categories"]))
-        categories += [c for c in paper.categories if c not in categories]
+        """Fill what the stored paper lacks; keep the latest upvotes; union the labels."""
         authors = json.loads(old["authors"]) or list(paper.authors)
         self._conn.execute(
             """UPDATE papers SET arxiv_id = ?, abstract = ?, authors = ?, url = ?, pdf_url = ?,
-                   code_url = ?, project_url = ?, categories = ?, published = ?,
+                   code_url = ?, project_url = ?, categories = ?, keywords = ?, published = ?,
                    upvotes = ?, updated = ?
                WHERE id = ?""",
             (
@@ -232,7 +266,8 @@ class Store:
                 old["pdf_url"] or paper.pdf_url,
                 old["code_url"] or paper.code_url,
                 old["project_url"] or paper.project_url,
-                json.dumps(categories),
+                _union(old["categories"], paper.categories),
+                _union(old["keywords"], paper.keywords),
                 old["published"] or (paper.published.isoformat() if paper.published else None),
                 paper.upvotes if paper.upvotes is not None else old["upvotes"],
                 now.isoformat(),
@@ -292,7 +327,10 @@ class Store:
         arxiv = normalise_arxiv_id(ref.removeprefix("arxiv:"))
         candidates = [ref, paper_id(arxiv, ref)] if arxiv else [ref]
         for pid in candidates:
-            rows = self._select_papers("WHERE p.id = ?", (pid,))
+            rows = self._select_papers(
+                "WHERE p.id = ? OR p.id = (SELECT paper_id FROM paper_aliases WHERE alias = ?)",
+                (pid, pid),
+            )
             if rows:
                 return rows[0]
         rows = self._select_papers("WHERE p.title_key = ?", (title_key(ref),))
@@ -345,6 +383,41 @@ class Store:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def fetch_state(self, url: str) -> FetchState | None:
+        """What the last fetch of `url` left: validators, status, where it moved."""
+        row = self._conn.execute("SELECT * FROM fetch_state WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            return None
+        return FetchState(
+            url=row["url"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            status=row["status"],
+            moved_to=row["moved_to"],
+            fetched=datetime.fromisoformat(row["fetched"]),
+        )
+
+    def record_fetch(self, state: FetchState, *, source: str) -> None:
+        with self._transaction():
+            self._conn.execute(
+                """INSERT INTO fetch_state (url, source, etag, last_modified, status, moved_to,
+                       fetched)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (url) DO UPDATE SET source = excluded.source,
+                       etag = excluded.etag, last_modified = excluded.last_modified,
+                       status = excluded.status, moved_to = excluded.moved_to,
+                       fetched = excluded.fetched""",
+                (
+                    state.url,
+                    source,
+                    state.etag,
+                    state.last_modified,
+                    state.status,
+                    state.moved_to,
+                    state.fetched.isoformat(),
+                ),
+            )
+
     def record_run(
         self, command: str, *, started: datetime, seconds: float, summary: str, report: dict
     ) -> None:
@@ -354,6 +427,13 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?)",
                 (command, started.isoformat(), seconds, summary, json.dumps(report, default=str)),
             )
+
+
+def _union(stored: str, more: Sequence[str]) -> str:
+    """A stored JSON list with new items appended, order kept, no repeats."""
+    items = list(json.loads(stored))
+    items += [item for item in more if item not in items]
+    return json.dumps(items)
 
 
 def _statements(script: str) -> list[str]:
@@ -373,6 +453,7 @@ def _stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> St
         code_url=row["code_url"],
         project_url=row["project_url"],
         categories=tuple(json.loads(row["categories"])),
+        keywords=tuple(json.loads(row["keywords"])),
         published=datetime.fromisoformat(published) if published else None,
         dates=tuple(dates),
         sources=tuple(sources),

@@ -11,7 +11,7 @@ import pytest
 
 from digest.errors import StoreError
 from digest.models import Paper
-from digest.store import MIGRATIONS, Store
+from digest.store import MIGRATIONS, FetchState, Store
 
 NOW = datetime(2025, 8, 21, 6, 0, tzinfo=UTC)
 D1, D2 = date(2025, 8, 20), date(2025, 8, 21)
@@ -126,3 +126,58 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError, match="newer"):
         Store.open(path)
+
+
+def test_merged_title_id_stays_an_alias(store: Store) -> None:
+    store.add_papers("page", [paper("Attention Is All You Need")], now=NOW)
+    (before,) = store.papers()
+    store.add_papers("api", [paper("Attention is all you need", arxiv_id="1706.03762")], now=NOW)
+    (found,) = store.find([before.id])
+    assert found.id == "arxiv:1706.03762"
+
+
+def test_keywords_and_categories_merge_as_unions(store: Store) -> None:
+    first = paper("Graph Nets", arxiv_id="2401.00001", categories=("cs.LG",), keywords=("gnn",))
+    again = paper(
+        "Graph Nets",
+        arxiv_id="2401.00001",
+        categories=("cs.LG", "stat.ML"),
+        keywords=("gnn", "graphs"),
+        day=D2,
+    )
+    store.add_papers("a", [first], now=NOW)
+    store.add_papers("b", [again], now=NOW)
+    (stored,) = store.papers()
+    assert stored.categories == ("cs.LG", "stat.ML")
+    assert stored.keywords == ("gnn", "graphs")
+
+
+def test_fetch_state_round_trip(store: Store) -> None:
+    assert store.fetch_state("https://x.org/feed") is None
+    state = FetchState(
+        "https://x.org/feed", '"abc"', "Tue, 19 Aug 2025 10:00:00 GMT", 200, None, NOW
+    )
+    store.record_fetch(state, source="x")
+    assert store.fetch_state("https://x.org/feed") == state
+    moved = FetchState(state.url, None, None, 301, "https://y.org/feed", NOW)
+    store.record_fetch(moved, source="x")
+    assert store.fetch_state(state.url) == moved
+
+
+def test_a_version_1_store_with_papers_upgrades_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    conn.execute(
+        "INSERT INTO papers (id, title, title_key, abstract, first_seen, updated)"
+        " VALUES ('title:1', 'Old Paper', 'old paper', 'Kept.', '2025-01-01', '2025-01-01')"
+    )
+    conn.execute(
+        "INSERT INTO sightings VALUES ('title:1', 'page', '2025-01-01', NULL, '2025-01-01')"
+    )
+    conn.commit()
+    conn.close()
+    with Store.open(path) as upgraded:
+        (old,) = upgraded.papers()
+        assert (old.title, old.abstract, old.keywords) == ("Old Paper", "Kept.", ())
+        assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

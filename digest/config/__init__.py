@@ -1,0 +1,225 @@
+"""config.yaml, read once: parsed, validated in full, returned as frozen records.
+
+Checkers (`_str`, `_match`, `_int`, `_list_of`, `_path`, ...) are pure: they return a value cleaned
+or raise `_Invalid`. `_Validator` walks the schema, adds key paths (`readers[1].interests.keywords`)
+and collects every problem, so all are reported at once. A new key is a name in its `_*_KEYS` tuple
+plus one `get` line where its mapping is read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from digest.config.checks import (
+    _announce_types,
+    _choice,
+    _date,
+    _email,
+    _expand,
+    _int,
+    _Invalid,
+    _join,
+    _list_of,
+    _mapping,
+    _number,
+    _path,
+    _slug,
+    _str,
+    _type_name,
+    _typed,
+    _url,
+)
+from digest.config.reading import MISSING_HINT as MISSING_HINT
+from digest.config.reading import _is_secret, _read, _secrets
+from digest.errors import ConfigError
+from digest.models import Profile
+
+_TOP_KEYS = ("store", "out_dir", "templates", "newsletter", "sources", "readers")
+_NEWSLETTER_KEYS = ("title",)
+_SOURCE_KEYS = ("name", "kind", "path", "url", "date", "announce_types", "weekends")
+_READER_KEYS = ("name", "display_name", "email", "interests", "top_k", "min_score")
+_INTEREST_KEYS = ("keywords", "liked")
+
+
+T = TypeVar("T")
+N = TypeVar("N", "SourceConfig", Profile)
+Check = Callable[[Any], T]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One configured source: a local file, directory or glob (`path`) or a URL (`url`)."""
+
+    name: str
+    kind: str
+    path: Path | None = None
+    url: str | None = None
+    date: datetime.date | None = None
+    announce_types: tuple[str, ...] = ("new", "cross")
+    weekends: bool = True
+
+    def files(self) -> list[Path]:
+        """The files `path` names (itself, the visible files in it, or its matches), sorted."""
+        return _expand(self.path) if self.path is not None else []
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated config. Every path is absolute."""
+
+    path: Path
+    store: Path
+    out_dir: Path
+    templates: tuple[Path, ...]
+    title: str
+    sources: tuple[SourceConfig, ...]
+    readers: tuple[Profile, ...]
+
+    def reader(self, name: str) -> Profile:
+        """The reader called `name`; ConfigError listing the known names otherwise."""
+        for profile in self.readers:
+            if profile.name == name:
+                return profile
+        known = ", ".join(sorted(profile.name for profile in self.readers))
+        raise ConfigError(f"unknown reader {name!r} (known: {known})")
+
+
+def load_config(path: Path, *, kinds: Collection[str]) -> Config:
+    """Read and validate `path`; a ConfigError carries every problem found, one line each."""
+    data, duplicates = _read(path)
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else _type_name(data)
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {got}")
+    check = _Validator(path.resolve().parent, frozenset(kinds), duplicates)
+    _secrets(data, "", check.problems, set())
+    config = check.config(data, path.resolve())
+    if check.problems:
+        problems = tuple(f"{path}: {problem}" for problem in check.problems)
+        raise ConfigError(f"{path}: {len(problems)} problem(s) in config", problems=problems)
+    return config
+
+
+class _Validator:
+    """Reads each mapping of the schema, collecting `<key path>: <message>` problems."""
+
+    def __init__(self, base: Path, kinds: frozenset[str], problems: list[str]) -> None:
+        self.base, self.kinds, self.problems = base, kinds, problems
+
+    def get(self, node: Mapping[Any, Any], key: str, check: Check[T], path: str = "") -> T | None:
+        """`check(node[key])`, or None when the key is absent or its value is invalid."""
+        try:
+            return check(node[key]) if key in node else None
+        except _Invalid as exc:
+            where = _join(path, key)
+            self.problems.extend(f"{where}{sub}: {message}" for sub, message in exc.found)
+            return None
+
+    def keys(
+        self, node: Mapping[Any, Any], path: str, allowed: tuple[str, ...], *need: str
+    ) -> None:
+        """Unknown keys (see `_check_keys`) and missing required ones."""
+        _check_keys(node, allowed, path, self.problems)
+        self.problems.extend(f"{_join(path, key)}: required" for key in need if key not in node)
+
+    def path(self, role: str) -> Check[Path]:
+        return partial(_path, base=self.base, role=role)
+
+    def config(self, data: dict[Any, Any], path: Path) -> Config:
+        self.keys(data, "", _TOP_KEYS, "readers")
+        news = self.get(data, "newsletter", _mapping) or {}
+        self.keys(news, "newsletter", _NEWSLETTER_KEYS)
+        return Config(
+            path=path,
+            store=self.get(data, "store", self.path("store")) or self.base / "out/digest.sqlite3",
+            out_dir=self.get(data, "out_dir", self.path("out_dir")) or self.base / "out",
+            templates=self.get(data, "templates", _list_of(self.path("templates"))) or (),
+            title=self.get(news, "title", _str, "newsletter") or "Paper Digest",
+            sources=self.entries(data, "sources", self.source),
+            readers=self.entries(data, "readers", self.reader),
+        )
+
+    def entries(
+        self, data: dict[Any, Any], key: str, build: Callable[[Any, str], N]
+    ) -> tuple[N, ...]:
+        """The mappings listed under `key`, each built; names must be unique."""
+        items = self.get(data, key, partial(_typed, kind=list, expected="a list"))
+        if items == [] and key == "readers":
+            self.problems.append(f"{key}: needs at least one reader")
+        built: list[N] = []
+        first: dict[str, int] = {}
+        for index, item in enumerate(items or ()):
+            where = f"{key}[{index}]"
+            if not isinstance(item, dict):
+                self.problems.append(f"{where}: expected a mapping, got {_type_name(item)}")
+                continue
+            built.append(entry := build(item, where))
+            if (was := first.setdefault(entry.name, index)) != index and entry.name:
+                self.problems.append(f"{where}.name: duplicate name {entry.name!r} ({key}[{was}])")
+        return tuple(built)
+
+    def source(self, node: dict[Any, Any], path: str) -> SourceConfig:
+        self.keys(node, path, _SOURCE_KEYS, "name", "kind")
+        if ("path" in node) == ("url" in node):
+            got = "both" if "path" in node else "neither"
+            self.problems.append(f"{path}: needs exactly one of 'path' or 'url' (got {got})")
+        return SourceConfig(
+            name=self.get(node, "name", _slug, path) or "",
+            kind=self.get(node, "kind", partial(_choice, known=self.kinds), path) or "",
+            path=self.get(node, "path", self.path("sources"), path),
+            url=self.get(node, "url", _url, path),
+            date=self.get(node, "date", _date, path),
+            announce_types=self.get(node, "announce_types", _announce_types, path)
+            or ("new", "cross"),
+            weekends=self.get(
+                node, "weekends", partial(_typed, kind=bool, expected="true or false"), path
+            )
+            is not False,
+        )
+
+    def reader(self, node: dict[Any, Any], path: str) -> Profile:
+        self.keys(node, path, _READER_KEYS, "name", "interests")
+        name = self.get(node, "name", _slug, path) or ""
+        interests = self.get(node, "interests", _mapping, path)
+        keywords, liked = self.interests(interests, _join(path, "interests"))
+        top_k = self.get(node, "top_k", partial(_int, low=1, high=100), path)
+        min_score = self.get(node, "min_score", partial(_number, low=0.0), path)
+        return Profile(
+            name=name,
+            keywords=keywords,
+            liked=liked,
+            email=self.get(node, "email", _email, path),
+            display_name=self.get(node, "display_name", _str, path),
+            top_k=10 if top_k is None else top_k,
+            min_score=0.0 if min_score is None else min_score,
+        )
+
+    def interests(self, node: dict[Any, Any] | None, path: str) -> tuple[tuple[str, ...], ...]:
+        if node is None:
+            return (), ()
+        self.keys(node, path, _INTEREST_KEYS)
+        before = len(self.problems)
+        found = tuple(self.get(node, key, _list_of(_str), path) or () for key in _INTEREST_KEYS)
+        if len(self.problems) == before and not any(found):
+            self.problems.append(f"{path}: needs keywords or liked papers")
+        return found
+
+
+def _check_keys(
+    node: Mapping[Any, Any], allowed: Collection[str], path: str, problems: list[str]
+) -> None:
+    """Report unknown keys, suggesting a close one. Secret-like keys are left to `_secrets`."""
+    for key in node:
+        if not isinstance(key, str):
+            problems.append(f"{_join(path, repr(key))}: keys must be strings")
+        elif key not in allowed and not _is_secret(key):
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = (
+                f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(allowed))}"
+            )
+            problems.append(f"{_join(path, key)}: unknown key ({hint})")

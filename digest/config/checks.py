@@ -1,0 +1,189 @@
+"""Checkers: each takes a value and returns it cleaned, or raises `_Invalid` saying why."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import glob
+import math
+import re
+from collections.abc import Callable, Collection
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_SECRET = re.compile(r"pass(word|wd|phrase)|secret|api_?key|(^|_)token(_|$)")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list"}
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+
+T = TypeVar("T")
+Check = Callable[[Any], T]
+
+
+class _Invalid(Exception):
+    """What is wrong with a value, as (key-path suffix, message) pairs; suffixes name items."""
+
+    def __init__(self, message: str = "", found: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.found = found or (("", message),)
+
+
+def _wrong(value: object, expected: str) -> _Invalid:
+    got = "null" if value is None else _type_name(value)
+    quote = isinstance(value, int | float | datetime.date) and "string" in expected
+    return _Invalid(f"expected {expected}, got {got}" + (f" {value!r} (quote it)" if quote else ""))
+
+
+def _typed(value: object, *, kind: type[T], expected: str) -> T:
+    if isinstance(value, kind):
+        return value
+    raise _wrong(value, expected)
+
+
+_mapping = partial(_typed, kind=dict, expected="a mapping")
+
+
+def _str(value: object) -> str:
+    """Stripped; never empty, never with control characters (newlines, tabs, ...)."""
+    text = _typed(value, kind=str, expected="a string").strip()
+    if not text:
+        raise _Invalid("must not be empty")
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text):
+        raise _Invalid("must not contain control characters (newlines, tabs, ...)")
+    return text
+
+
+def _match(value: object, *, pattern: re.Pattern[str], message: str) -> str:
+    text = _str(value)
+    if pattern.fullmatch(text):
+        return text
+    raise _Invalid(message.format(repr(text)))
+
+
+_slug = partial(_match, pattern=_SLUG, message="invalid name {} (use 1-64 of a-z 0-9 - _)")
+_email = partial(_match, pattern=_EMAIL, message="not an email address: {}")
+
+
+def _choice(value: object, *, known: Collection[str], what: str = "kind") -> str:
+    if (text := _str(value)) in known:
+        return text
+    raise _Invalid(f"unknown {what} {text!r} (known: {', '.join(sorted(known))})")
+
+
+def _announce_types(value: object) -> tuple[str, ...]:
+    return _list_of(partial(_choice, known=ANNOUNCE_TYPES, what="announce type"))(value)
+
+
+def _url(value: object) -> str:
+    """http(s) only; `{date}` is the one placeholder."""
+    text = _str(value)
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(text)
+        if parts.scheme in ("http", "https") and parts.netloc and " " not in text:
+            unknown = [name for name in _PLACEHOLDER.findall(text) if name != "date"]
+            if unknown:
+                raise _Invalid(f"unknown placeholder {{{unknown[0]}}} (only {{date}} is known)")
+            return text
+    raise _Invalid(f"expected an http(s) URL, got {text!r}")
+
+
+def _date(value: object) -> datetime.date:
+    """A YAML date or a 'YYYY-MM-DD' string; not a date and time."""
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value
+    text = _str(str(value) if isinstance(value, datetime.datetime) else value)
+    with contextlib.suppress(ValueError):
+        if _ISO_DATE.fullmatch(text):
+            return datetime.date.fromisoformat(text)
+    raise _Invalid(f"invalid date {text!r} (expected YYYY-MM-DD)")
+
+
+def _int(value: object, *, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _wrong(value, "an integer")
+    if not low <= value <= high:
+        raise _Invalid(f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _number(value: object, *, low: float) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _wrong(value, "a number")
+    if not (math.isfinite(value) and value >= low):
+        raise _Invalid(f"must be a number >= {low}, got {value}")
+    return float(value)
+
+
+def _list_of(item: Check[T]) -> Check[tuple[T, ...]]:
+    """A checker for a list whose entries pass `item`; each bad entry is reported at `[index]`."""
+
+    def check(value: object) -> tuple[T, ...]:
+        clean, found = [], []
+        for index, entry in enumerate(_typed(value, kind=list, expected="a list of strings")):
+            try:
+                clean.append(item(entry))
+            except _Invalid as exc:
+                found += [(f"[{index}]{sub}", message) for sub, message in exc.found]
+        if found:
+            raise _Invalid(found=tuple(found))
+        return tuple(clean)
+
+    return check
+
+
+_PATH_PROBLEMS: dict[str, Callable[[Path], str]] = {
+    "store": lambda p: "is a directory" if p.is_dir() else "",
+    "out_dir": lambda p: "not a directory" if p.exists() and not p.is_dir() else "",
+    "templates": lambda p: "" if p.is_dir() else "no such directory",
+    "sources": lambda p: "" if _expand(p) else _no_files(p),
+}
+
+
+def _no_files(path: Path) -> str:
+    if path.is_dir():
+        return "no such file in directory"
+    return "no such file matches" if _is_glob(str(path)) else "no such file or directory"
+
+
+def _path(value: object, *, base: Path, role: str) -> Path:
+    """Relative to `base`, the config's directory. A source path may be a glob pattern."""
+    text = _str(value)
+    raw = Path(text).expanduser()
+    if role == "sources" and _is_glob(text):  # escape `base` so only `text` is a pattern
+        resolved = raw if raw.is_absolute() else Path(glob.escape(str(base))) / raw
+    else:
+        resolved = (base / raw).resolve()
+    if wrong := _PATH_PROBLEMS[role](resolved):
+        raise _Invalid(f"{wrong}: {resolved}")
+    return resolved
+
+
+def _expand(path: Path) -> list[Path]:
+    """A file -> itself; a directory -> its visible files; a glob -> the files it matches."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if _is_glob(str(path)):
+        return sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+    return []
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def _type_name(value: object) -> str:
+    return (
+        "mapping" if isinstance(value, dict) else _TYPE_NAMES.get(type(value), type(value).__name__)
+    )
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
