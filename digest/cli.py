@@ -17,9 +17,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from digest import __version__, pipeline, sources
+from digest import __version__, ingest, pipeline, sources
 from digest.config import Config, load_config
 from digest.errors import ConfigError, DigestError, StoreError
+from digest.fetch import Fetcher
 from digest.models import Digest, SourceOutcome, StoredPaper
 from digest.store import Store
 
@@ -70,11 +71,24 @@ def parser() -> argparse.ArgumentParser:
     def command(name: str, text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], help=text, description=text)
 
-    ingest = command("ingest", "ingest the configured sources, or the files given")
-    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH")
-    ingest.add_argument("--kind", choices=sorted(sources.SOURCES))
-    ingest.add_argument("--date", type=_day, help="digest date; wins over the page's header")
-    ingest.add_argument("--json", action="store_true", help="print the outcome of each source")
+    ingest_cmd = command("ingest", "ingest the configured sources, or the files given")
+    ingest_cmd.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    ingest_cmd.add_argument("--kind", choices=sorted(sources.SOURCES))
+    ingest_cmd.add_argument("--date", type=_day, help="digest date; wins over the page's header")
+    ingest_cmd.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this configured source (repeatable)",
+    )
+    ingest_cmd.add_argument(
+        "--from", dest="first", type=_day, metavar="D1", help="backfill a {date} source from D1 ..."
+    )
+    ingest_cmd.add_argument(
+        "--to", dest="last", type=_day, metavar="D2", help="... to D2 (inclusive)"
+    )
+    ingest_cmd.add_argument("--json", action="store_true", help="print the outcome of each source")
 
     papers = command("papers", "list the papers of a digest date")
     papers.add_argument("--date", type=_day, help="default: the newest date in the store")
@@ -178,14 +192,46 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def _ingest(
     args: argparse.Namespace, config: Config, store: Store, now: datetime
 ) -> list[SourceOutcome]:
-    day = getattr(args, "date", None)
+    override = getattr(args, "date", None)
+    units = _units(args, config, now.date(), override)
+    fetcher = Fetcher() if any(isinstance(u, ingest.Unit) and u.is_url for u in units) else None
+    progress = _progress_bar if sys.stderr.isatty() and len(units) > 1 else None
+    try:
+        return ingest.ingest(
+            store, units, today=now.date(), now=now, fetcher=fetcher, progress=progress
+        )
+    finally:
+        if progress is not None:
+            print(file=sys.stderr)
+        if fetcher is not None:
+            fetcher.close()
+
+
+def _units(
+    args: argparse.Namespace, config: Config, today: date, override: date | None
+) -> Sequence[ingest.Unit | SourceOutcome]:
     paths = getattr(args, "paths", None)
-    units: Sequence[pipeline.Unit | SourceOutcome]
     if paths:
-        units = pipeline.file_units(paths, kind=getattr(args, "kind", None), day=day)
-    else:
-        units = pipeline.configured_units(config, day=day)
-    return pipeline.ingest(store, units, today=now.date(), now=now)
+        if getattr(args, "source", None) or getattr(args, "first", None):
+            raise DigestError("give files or --source/--from/--to, not both")
+        return ingest.file_units(paths, kind=getattr(args, "kind", None), day=override)
+    names = getattr(args, "source", None) or []
+    for name in names:
+        if name not in {s.name for s in config.sources}:
+            known = ", ".join(s.name for s in config.sources) or "none"
+            raise ConfigError(f"unknown source {name!r} (known: {known})")
+    first, last = getattr(args, "first", None), getattr(args, "last", None)
+    if (first is None) != (last is None) or (first and last and first > last):
+        raise DigestError("--from and --to go together, --from not after --to")
+    days = ingest.days_between(first, last) if first and last else [override or today]
+    return ingest.configured_units(config, days=days, override=override, names=names)
+
+
+def _progress_bar(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = width * done // total
+    text = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[-40:]}"
+    print(text.ljust(90), end="", file=sys.stderr, flush=True)
 
 
 def cmd_papers(args: argparse.Namespace) -> int:

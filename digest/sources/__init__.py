@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from digest.models import Origin, Paper
-from digest.sources import hf_text
+from digest.sources import feed, hf_text
 
 ParseWithWarnings = Callable[..., tuple[list[Paper], list[str]]]
 
 SOURCES: dict[str, ParseWithWarnings] = {
     "hf_text": hf_text.parse_with_warnings,
+    "feed": feed.parse_with_warnings,
 }
 
 # `digest ingest FILE` without --kind picks the kind from the file's extension.
