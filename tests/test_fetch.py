@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -151,15 +152,38 @@ def test_client_errors_are_not_retried(
     assert len(server.requests("/missing")) == 1
 
 
-def test_permanent_redirect_is_reported_temporary_is_not(server: Server, fake: FakeTime) -> None:
+@pytest.mark.parametrize(
+    ("status", "permanent"), [(301, True), (308, True), (302, False), (303, False), (307, False)]
+)
+def test_permanent_redirects_are_reported_temporary_ones_not(
+    server: Server, fake: FakeTime, status: int, permanent: bool
+) -> None:
     new = server.script("/new", Reply(200, b"moved here"))
-    old = server.script("/old", Reply(301, b"", {"Location": new}))
-    temp = server.script("/temp", Reply(302, b"", {"Location": new}))
+    old = server.script("/old", Reply(status, b"", {"Location": new}))
     with fetcher(fake) as f:
-        moved = f.fetch(old)
-        visiting = f.fetch(temp)
-    assert (moved.content, moved.permanent_url, moved.final_url) == (b"moved here", new, new)
-    assert visiting.permanent_url is None and visiting.final_url == new
+        got = f.fetch(old)
+    assert (got.content, got.final_url) == (b"moved here", new)
+    assert got.permanent_url == (new if permanent else None)
+
+
+def test_a_permanent_move_is_where_the_chain_stops_being_permanent(
+    server: Server, fake: FakeTime
+) -> None:
+    final = server.script("/final", Reply(200, b"here"))
+    middle = server.script("/middle", Reply(302, b"", {"Location": final}))
+    server.script("/moved", Reply(301, b"", {"Location": middle}))
+    server.script("/visit", Reply(302, b"", {"Location": server.base + "/moved-later"}))
+    server.script("/moved-later", Reply(308, b"", {"Location": final}))
+    with fetcher(fake) as f:
+        assert f.fetch(server.base + "/moved").permanent_url == middle
+        assert f.fetch(server.base + "/visit").permanent_url is None
+
+
+def test_a_redirect_away_from_http_is_not_retried(server: Server, fake: FakeTime) -> None:
+    url = server.script("/away", Reply(302, b"", {"Location": "ftp://example.org/feed"}))
+    with fetcher(fake) as f, pytest.raises(SourceError, match="not http"):
+        f.fetch(url)
+    assert len(server.requests("/away")) == 1 and fake.sleeps == []
 
 
 def test_redirect_loop_is_an_error(server: Server, fake: FakeTime) -> None:
@@ -250,3 +274,97 @@ def test_files_and_file_urls(tmp_path: Path) -> None:
         read_file(tmp_path / "missing.txt")
     with pytest.raises(SourceError, match="directory"):
         read_file(tmp_path)
+
+
+def test_a_304_keeps_old_validators_and_takes_new_ones(server: Server, fake: FakeTime) -> None:
+    url = server.script("/feed", Reply(304, b"", {"ETag": '"v2"'}))
+    with fetcher(fake) as f:
+        got = f.fetch(url, Validators('"v1"', "Tue, 19 Aug 2025 10:00:00 GMT"))
+    assert got.validators == Validators('"v2"', "Tue, 19 Aug 2025 10:00:00 GMT")
+    assert (got.status, got.content, got.final_url) == (304, None, url)
+
+
+def test_503_without_retry_after_backs_off(server: Server, fake: FakeTime) -> None:
+    url = server.script("/busy", Reply(503, b""), Reply(503, b""), Reply(200, b"ok"))
+    with fetcher(fake, backoff=4.0, max_backoff=5.0) as f:
+        assert f.fetch(url).content == b"ok"
+    assert len(fake.sleeps) == 2
+    assert 0 <= fake.sleeps[0] <= 4.0 and 0 <= fake.sleeps[1] <= 5.0
+
+
+def test_retry_after_beyond_the_bound_says_when_to_try_again(
+    server: Server, fake: FakeTime
+) -> None:
+    url = server.script("/later", Reply(503, b"", {"Retry-After": "3600"}))
+    with fetcher(fake, max_retry_after=60) as f, pytest.raises(SourceError) as error:
+        f.fetch(url)
+    assert str(error.value) == (
+        f"{url}: HTTP 503; the server asks to wait 3600 s, over the 60 s bound "
+        "(try again after 2025-08-20 13:00:00 UTC)"
+    )
+
+
+def test_errors_are_one_line_and_never_show_credentials(server: Server, fake: FakeTime) -> None:
+    server.script("/private", Reply(404, b"no"))
+    url = server.base.replace("://", "://reader:s3cret@") + "/private"
+    with fetcher(fake) as f, pytest.raises(SourceError) as error:
+        f.fetch(url)
+    message = str(error.value)
+    assert message == f"{server.base}/private: HTTP 404 Not Found"
+    assert server.requests("/private")[0].headers["authorization"].startswith("Basic ")
+    with fetcher(fake) as f, pytest.raises(SourceError) as error:
+        f.fetch("ftp://reader:s3cret@example.org/a\nb")
+    assert str(error.value) == "ftp://example.org/ab: not an http(s) URL"
+
+
+def test_user_agent_can_be_chosen(server: Server, fake: FakeTime) -> None:
+    url = server.script("/ua", Reply(200, b"ok"))
+    with fetcher(fake, user_agent="PaperBot/2 (+https://x.org)") as f:
+        f.fetch(url)
+    with fetcher(fake, user_agent=None) as f:
+        f.fetch(url)
+    agents = [seen.headers["user-agent"] for seen in server.requests("/ua")]
+    assert agents[0] == "PaperBot/2 (+https://x.org)" and agents[1].startswith("digest/")
+    assert "feed" not in agents[1] and "rss+xml" in server.requests("/ua")[0].headers["accept"]
+
+
+def test_two_hosts_do_not_wait_for_each_other(server: Server, fake: FakeTime) -> None:
+    if not all(info[4][0] == "127.0.0.1" for info in _resolve("localhost")):
+        pytest.skip("localhost does not resolve to 127.0.0.1 only")
+    url = server.script("/a", Reply(200, b"a"))
+    other = url.replace("127.0.0.1", "localhost")
+    with fetcher(fake, host_intervals={"127.0.0.1": 3.0, "localhost": 3.0}) as f:
+        f.fetch(url)
+        f.fetch(other)
+        assert fake.sleeps == []
+        fake.now += 1.0
+        f.fetch(url)
+    assert fake.sleeps == [2.0]
+
+
+def test_the_most_specific_rule_sets_the_interval_the_widest_shares_the_clock(
+    fake: FakeTime,
+) -> None:
+    limiter = HostLimiter({"arxiv.org": 3.0, "export.arxiv.org": 10.0}, 0.0, fake.clock, fake.sleep)
+    assert limiter.rule("Export.arXiv.org.") == ("arxiv.org", 10.0)
+    assert limiter.rule("rss.arxiv.org") == ("arxiv.org", 3.0)
+    assert limiter.rule("example.org") == ("example.org", 0.0)
+    limiter.wait("rss.arxiv.org")
+    limiter.wait("export.arxiv.org")
+    limiter.wait("rss.arxiv.org")
+    assert fake.sleeps == [10.0, 3.0]
+
+
+def test_read_file_takes_a_file_url(tmp_path: Path) -> None:
+    page = tmp_path / "feed 1.xml"
+    page.write_bytes(b"<rss/>")
+    assert read_file(page.as_uri()) == b"<rss/>"
+    assert read_file(str(page)) == b"<rss/>"
+    assert path_from_location("file:relative/x.xml") == Path("relative/x.xml")
+
+
+def _resolve(host: str) -> list[tuple[object, ...]]:
+    try:
+        return list(socket.getaddrinfo(host, 80, type=socket.SOCK_STREAM))
+    except OSError:
+        return []

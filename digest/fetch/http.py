@@ -1,62 +1,31 @@
-"""Getting a source's bytes: files from disk, URLs over HTTP, politely.
-
-HTTP (httpx): explicit timeouts, redirects followed (a permanent one reported), conditional GET
-with the validators of the last fetch, bounded retries with exponential backoff and full jitter on
-5xx and connection errors, `Retry-After` honoured on 429/503 up to a bound, a minimum interval per
-host (3 s for arxiv.org), a User-Agent naming the project, and a size cap. Clock, sleep and
-randomness are injectable, so tests never wait for real.
-"""
+"""Fetching a URL over HTTP with httpx: conditional, bounded, retried, polite."""
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from digest import PROJECT_URL, __version__
 from digest.errors import SourceError
+from digest.fetch.limits import ARXIV_INTERVALS, MAX_BYTES, HostLimiter
 
-MAX_BYTES = 50 * 1024 * 1024
 USER_AGENT = f"digest/{__version__} (+{PROJECT_URL})"
-ARXIV_INTERVALS = {"arxiv.org": 3.0}
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, application/json;q=0.9, "
     "text/html;q=0.8, text/plain;q=0.7, */*;q=0.5"
 )
+MAX_REDIRECTS = 10
 _PERMANENT = (301, 308)
 _RETRY_AFTER = (429, 503)
-
-
-def read_file(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
-    """A file's bytes, or a one-line SourceError naming it (missing, unreadable, too large)."""
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise SourceError(f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit")
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except IsADirectoryError:
-        raise SourceError(f"{path}: is a directory, not a file") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise SourceError(f"{path}: over the {max_bytes:,}-byte limit")
-    return data
-
-
-def path_from_location(location: str) -> Path | None:
-    """The path of a `file:` URL (`file:///x/y`, `file:y`); None for anything else."""
-    if not location.startswith("file:"):
-        return None
-    parts = urlsplit(location)
-    return Path(unquote(parts.path))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,40 +65,6 @@ class _Retry(Exception):
         self.reason, self.wait = reason, wait
 
 
-@dataclass
-class HostLimiter:
-    """A minimum interval between requests to one host (a domain's rule covers its subdomains)."""
-
-    intervals: Mapping[str, float]
-    default: float
-    clock: Callable[[], float]
-    sleep: Callable[[float], None]
-    last: dict[str, float] = field(default_factory=dict)
-
-    def interval(self, host: str) -> float:
-        for domain, seconds in self.intervals.items():
-            if host == domain or host.endswith("." + domain):
-                return seconds
-        return self.default
-
-    def wait(self, host: str) -> None:
-        """Sleep until `host` may be asked again, then note the request."""
-        key = _rule_key(host, self.intervals)
-        if key in self.last:
-            remaining = self.last[key] + self.interval(host) - self.clock()
-            if remaining > 0:
-                self.sleep(remaining)
-        self.last[key] = self.clock()
-
-
-def _rule_key(host: str, intervals: Mapping[str, float]) -> str:
-    """Hosts under one rule (`rss.arxiv.org`, `export.arxiv.org`) share one clock."""
-    for domain in intervals:
-        if host == domain or host.endswith("." + domain):
-            return domain
-    return host
-
-
 class Fetcher:
     """One HTTP client for a run: keep-alive, politeness per host, retries within bounds."""
 
@@ -150,17 +85,17 @@ class Fetcher:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
-        user_agent: str = USER_AGENT,
+        user_agent: str | None = None,
     ) -> None:
         self.max_bytes, self.retries = max_bytes, retries
         self.backoff, self.max_backoff, self.max_retry_after = backoff, max_backoff, max_retry_after
         self.sleep, self.now, self.rng = sleep, now, rng or random.Random()
-        self.limiter = HostLimiter(host_intervals, default_interval, clock, sleep)
+        self.limiter = HostLimiter(dict(host_intervals), default_interval, clock, sleep)
         self.client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=True,
-            max_redirects=10,
-            headers={"User-Agent": user_agent, "Accept": ACCEPT},
+            max_redirects=MAX_REDIRECTS,
+            headers={"User-Agent": user_agent or USER_AGENT, "Accept": ACCEPT},
             transport=transport,
         )
 
@@ -182,8 +117,8 @@ class Fetcher:
                 return self._get(url, validators or Validators())
             except _Retry as retry:
                 if attempt == self.retries:
-                    tries = f"gave up after {attempt + 1} tries"
-                    raise FetchError(f"{url}: {retry.reason} ({tries})") from None
+                    hint = f"gave up after {attempt + 1} tries"
+                    raise FetchError(f"{_safe(url)}: {retry.reason}", hint=hint) from None
                 self.sleep(self._delay(url, retry, attempt))
         raise AssertionError("unreachable")
 
@@ -191,28 +126,29 @@ class Fetcher:
         if retry.wait is None:
             return self.rng.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
         if retry.wait > self.max_retry_after:
+            when = (self.now() + timedelta(seconds=retry.wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
             raise FetchError(
-                f"{url}: {retry.reason}; the server asks to wait {retry.wait:.0f} s",
-                hint="try again later",
+                f"{_safe(url)}: {retry.reason}; the server asks to wait {retry.wait:.0f} s, "
+                f"over the {self.max_retry_after:.0f} s bound",
+                hint=f"try again after {when}",
             )
         return retry.wait
 
     def _get(self, url: str, validators: Validators) -> Fetched:
-        headers = {}
-        if validators.etag:
-            headers["If-None-Match"] = validators.etag
-        if validators.last_modified:
-            headers["If-Modified-Since"] = validators.last_modified
         try:
-            with self.client.stream("GET", url, headers=headers) as response:
+            with self.client.stream("GET", url, headers=_conditional(validators)) as response:
                 self._check_status(url, response)
                 content = None if response.status_code == 304 else self._body(url, response)
         except httpx.TooManyRedirects:
-            raise FetchError(f"{url}: too many redirects") from None
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise FetchError(f"{_safe(url)}: too many redirects (over {MAX_REDIRECTS})") from None
+        except httpx.UnsupportedProtocol:
+            raise FetchError(f"{_safe(url)}: redirected to a URL that is not http(s)") from None
+        except httpx.LocalProtocolError as exc:  # our own request is malformed: no use retrying
+            raise FetchError(f"{_safe(url)}: {_describe(exc)}") from None
+        except httpx.TransportError as exc:  # timeouts, refused, reset, dropped mid-body
             raise _Retry(_describe(exc)) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # undecodable body, bad URL
-            raise FetchError(f"{url}: {_describe(exc)}") from None
+            raise FetchError(f"{_safe(url)}: {_describe(exc)}") from None
         return Fetched(
             url=url,
             final_url=str(response.url),
@@ -230,13 +166,15 @@ class Fetcher:
         if status >= 500:
             raise _Retry(f"HTTP {status}")
         if status == 410:
-            raise FetchError(f"{url}: gone (HTTP 410)", status=410, hint="remove the source")
+            raise FetchError(f"{_safe(url)}: gone (HTTP 410)", status=410, hint="remove the source")
         if status >= 400:
-            raise FetchError(f"{url}: HTTP {status} {response.reason_phrase}", status=status)
+            reason = _CONTROL.sub(" ", response.reason_phrase).strip()
+            raise FetchError(f"{_safe(url)}: HTTP {status} {reason}".rstrip(), status=status)
         if status not in (200, 203, 304):
-            raise FetchError(f"{url}: unexpected HTTP {status}", status=status)
+            raise FetchError(f"{_safe(url)}: unexpected HTTP {status}", status=status)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
+        """Seconds the server asks to wait (a number or an HTTP-date); None if it does not say."""
         value = response.headers.get("retry-after", "").strip()
         if value.isdigit():
             return float(value)
@@ -250,34 +188,67 @@ class Fetcher:
 
     def _body(self, url: str, response: httpx.Response) -> bytes:
         declared = response.headers.get("content-length", "")
+        limit = f"{self.max_bytes:,}-byte limit"
         if declared.isdigit() and int(declared) > self.max_bytes:
-            limit = f"{self.max_bytes:,}-byte limit"
-            raise FetchError(f"{url}: {int(declared):,} bytes is over the {limit}")
+            raise FetchError(f"{_safe(url)}: {int(declared):,} bytes is over the {limit}")
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > self.max_bytes:
-                raise FetchError(f"{url}: over the {self.max_bytes:,}-byte limit")
+                raise FetchError(f"{_safe(url)}: over the {limit}")
             chunks.append(chunk)
         return b"".join(chunks)
 
 
+def _conditional(validators: Validators) -> dict[str, str]:
+    headers = {}
+    if validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    return headers
+
+
 def _http_host(url: str) -> str:
+    """The host of an http(s) URL; FetchError for anything else (files, ftp:, nonsense)."""
     try:
         parts = urlsplit(url)
+        host = parts.hostname if parts.scheme in ("http", "https") else None
     except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"{url}: not an http(s) URL")
-    return parts.hostname
+        host = None
+    if not host:
+        raise FetchError(f"{_safe(url)}: not an http(s) URL")
+    return host
+
+
+def _safe(url: str) -> str:
+    """`url` fit for a one-line message: no user or password, no control characters."""
+    url = _CONTROL.sub("", url)
+    try:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            host = parts.hostname or ""
+            netloc = f"{host}:{parts.port}" if parts.port else host
+            url = urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        pass
+    return url
 
 
 def _permanent(response: httpx.Response) -> str | None:
-    """Where the resource now lives, if a permanent redirect led there."""
+    """Where the resource now lives: the end of the permanent redirects the chain starts with.
+
+    A -301-> B -302-> C: B (A moved for good, B only points at C for now); A -302-> B -301-> C:
+    None (A itself did not move).
+    """
+    if not response.history:
+        return None
+    targets = [hop.url for hop in response.history[1:]] + [response.url]
     moved = None
-    for hop in response.history:
-        if hop.status_code in _PERMANENT:
-            moved = str(response.url)
+    for hop, target in zip(response.history, targets, strict=True):
+        if hop.status_code not in _PERMANENT:
+            break
+        moved = str(target)
     return moved
 
 
@@ -289,8 +260,10 @@ def _validators(response: httpx.Response, old: Validators) -> Validators:
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "timed out connecting"
     if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
+        return "timed out waiting for the server"
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, httpx.TransportError):
         return f"connection failed: {text[:200]}"
