@@ -3,10 +3,12 @@ isolation, moved and gone sources, announce types, `{date}` sources and backfill
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from helpers import FIXTURES
@@ -166,3 +168,63 @@ def test_unknown_kinds_and_missing_files_fail_alone(tmp_path: Path, store: Store
     outcomes = ingest.ingest(store, units, today=NOW.date(), now=NOW)
     errors = [o.error or "" for o in outcomes]
     assert "--kind" in errors[0] and "cannot read" in errors[1] and "no files match" in errors[2]
+
+
+def _page_and_feed(items: list[dict]) -> tuple[bytes, bytes]:
+    """A Daily Papers text page and an arXiv RSS feed announcing the same papers as an API day."""
+    page = [
+        "new",
+        "",
+        "Get trending papers in your email inbox!",
+        "",
+        "Subscribe",
+        "",
+        "Jun 10",
+        "",
+    ]
+    entries = []
+    for item in items:
+        paper = item["paper"]
+        title, abstract = " ".join(paper["title"].split()), " ".join(paper["summary"].split())
+        page += [title, "", abstract, ""]
+        entries.append(
+            f"<item><title>{escape(title)}</title>"
+            f"<link>https://arxiv.org/abs/{paper['id']}</link>"
+            f"<description>arXiv:{paper['id']}v1 Announce Type: new\nAbstract: "
+            f"{escape(abstract)}</description>"
+            f'<guid isPermaLink="false">oai:arXiv.org:{paper["id"]}v1</guid>'
+            "<arxiv:announce_type>new</arxiv:announce_type></item>"
+        )
+    feed = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:arxiv="http://arxiv.org/schemas/atom"><channel><title>cs updates on arXiv.org'
+        "</title><link>http://rss.arxiv.org/rss/cs</link><description>d</description>"
+        "<pubDate>Tue, 10 Jun 2025 00:00:00 -0400</pubDate>" + "".join(entries) + "</channel></rss>"
+    )
+    return "\n".join(page).encode(), feed.encode()
+
+
+def test_a_page_an_api_day_and_a_feed_with_the_same_papers_end_as_one_set(
+    tmp_path: Path, server: Server, store: Store, fetcher: Fetcher
+) -> None:
+    api_day = FIXTURES / "hf_api" / "2025-06-10.json"
+    items = json.loads(api_day.read_text("utf-8"))
+    page, feed = _page_and_feed(items)
+    (tmp_path / "page.txt").write_bytes(page)
+    url = server.script("/rss", Reply(200, feed))
+    cfg = config(
+        tmp_path,
+        SourceConfig("page", "hf_text", path=tmp_path / "page.txt", date=date(2025, 6, 10)),
+        SourceConfig("api", "hf_api", path=api_day),
+        SourceConfig("rss", "feed", url=url),
+    )
+    outcomes = run(store, fetcher, cfg)
+    assert [(o.status, o.papers_seen) for o in outcomes] == [("ok", 28)] * 3
+    assert [o.papers_new for o in outcomes] == [28, 0, 0]
+    papers = store.papers()
+    assert len(papers) == 28
+    assert all(p.id.startswith("arxiv:") for p in papers)
+    assert {p.sources for p in papers} == {("api", "page", "rss")}
+    assert {p.dates for p in papers} == {(date(2025, 6, 10),)}
+    first = next(p for p in papers if p.arxiv_id == "2506.08007")
+    assert first.upvotes == 97 and first.authors[0] == "Qingxiu Dong"

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from digest.models import Origin, Paper
-from digest.sources import feed, hf_text
+from digest.sources import feed, hf_api, hf_html, hf_text
 
 ParseWithWarnings = Callable[..., tuple[list[Paper], list[str]]]
 
 SOURCES: dict[str, ParseWithWarnings] = {
     "hf_text": hf_text.parse_with_warnings,
+    "hf_api": hf_api.parse_with_warnings,
+    "hf_html": hf_html.parse_with_warnings,
     "feed": feed.parse_with_warnings,
 }
 
