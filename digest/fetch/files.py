@@ -24,7 +24,11 @@ def read_file(location: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
         if size > max_bytes:
             raise SourceError(f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit")
         with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+            # read what stat promised plus a little: a read(n) allocates n bytes up front,
+            # and a file growing while it is read still cannot pass the cap
+            data = handle.read(size + 1)
+            while len(data) <= max_bytes and (more := handle.read(1 << 20)):
+                data += more
     except IsADirectoryError:
         raise SourceError(f"{path}: is a directory, not a file") from None
     except OSError as exc:
