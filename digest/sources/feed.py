@@ -35,12 +35,11 @@ from typing import Any
 
 import feedparser
 
-from digest.errors import SourceError
 from digest.models import Origin, Paper
 from digest.sources import feed_arxiv
+from digest.sources.base import Problem, located, quote
 from digest.sources.feed_arxiv import Entry, author_names, split_authors, tags, title
 from digest.sources.feed_util import (
-    FeedProblem,
     Skip,
     arxiv_id_from,
     arxiv_urls,
@@ -49,7 +48,6 @@ from digest.sources.feed_util import (
     html_blocks,
     http_url,
     one_line,
-    quote,
     unique,
     when,
 )
@@ -60,20 +58,8 @@ _HTML_PAGE = re.compile(rb"<!doctype\s+html|<html[\s>]", re.I)
 
 
 def parse(data: bytes, *, origin: Origin) -> list[Paper]:
-    """The papers in the feed; see `parse_with_warnings` for what was skipped or looks wrong."""
+    """The papers only; see `parse_with_warnings` for what was skipped or looks wrong."""
     return parse_with_warnings(data, origin=origin)[0]
-
-
-def parse_with_warnings(data: bytes, *, origin: Origin) -> tuple[list[Paper], list[str]]:
-    """The papers in the feed and one-line warnings, or SourceError naming `origin.location`."""
-    try:
-        papers, warnings = _parse(data, origin)
-    except FeedProblem as problem:
-        raise SourceError(f"{origin.location}: {problem}") from None
-    except Exception as exc:  # a bug, but no bytes may make anything but SourceError escape
-        detail = quote(f"{type(exc).__name__}: {exc}")
-        raise SourceError(f"{origin.location}: could not read the feed ({detail})") from None
-    return papers, [f"{origin.location}: {warning}" for warning in warnings]
 
 
 def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
@@ -81,7 +67,7 @@ def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
     parsed = _load(data, origin, sanitize=True, warnings=warnings)
     entries: list[Entry] = [e for e in parsed.get("entries") or [] if isinstance(e, Mapping)]
     if message := feed_arxiv.api_error(entries):
-        raise FeedProblem(f"arXiv API error: {quote(message)}")
+        raise Problem(f"arXiv API error: {quote(message)}")
     arxiv_rss = any(feed_arxiv.is_rss_entry(e) for e in entries)
     raws = _raw_descriptions(data, origin, entries) if arxiv_rss else []
     feed_day = _day(parsed.get("feed"))
@@ -95,7 +81,7 @@ def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
             continue
         day = fixed_day or _day(entry) or feed_day
         if day is None:
-            raise FeedProblem(
+            raise Problem(
                 f"entry {n} ({quote(paper.title)}) has no date and neither has the feed; "
                 "pass --date or set the source's `date:`"
             )
@@ -106,7 +92,7 @@ def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
 def _load(data: bytes, origin: Origin, *, sanitize: bool, warnings: list[str]) -> Any:
     """feedparser's reading of the bytes, after the bozo policy."""
     if not data.strip():
-        raise FeedProblem("empty file" + (" (only whitespace)" if data else ""))
+        raise Problem("empty file" + (" (only whitespace)" if data else ""))
     check_prolog(data)
     headers = {"content-location": origin.location, "content-type": "application/xml"}
     try:
@@ -117,16 +103,16 @@ def _load(data: bytes, origin: Origin, *, sanitize: bool, warnings: list[str]) -
             resolve_relative_uris=sanitize,
         )
     except Exception as exc:  # feedparser catches most errors itself; never let one through
-        raise FeedProblem(f"could not be parsed as a feed ({quote(repr(exc))})") from None
+        raise Problem(f"could not be parsed as a feed ({quote(repr(exc))})") from None
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not parsed.get("version"):
         html = " (an HTML page?)" if _HTML_PAGE.search(data[:4096]) else ""
         detail = f": {_describe(problem)}" if problem and not html else ""
-        raise FeedProblem(f"not an RSS or Atom feed{html}{detail}")
+        raise Problem(f"not an RSS or Atom feed{html}{detail}")
     if isinstance(problem, _SURVIVABLE):
         warnings.append(one_line(str(problem)))
     elif problem is not None:
-        raise FeedProblem(f"malformed feed XML ({_describe(problem)})")
+        raise Problem(f"malformed feed XML ({_describe(problem)})")
     return parsed
 
 
@@ -231,3 +217,6 @@ def _unique(dated: list[tuple[int, Paper]], warnings: list[str]) -> list[Paper]:
         which = f"entry {n}" if better else f"entry {first[0]}"
         warnings.append(f"entry {n}: duplicate of {paper.id} (entry {first[0]}); kept {which}")
     return [paper for _, paper in kept.values()]
+
+
+parse_with_warnings = located(_parse, "feed")

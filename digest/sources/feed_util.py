@@ -1,6 +1,6 @@
 """Helpers for the feed parser: plain text from feed fields, URLs, arXiv ids, dates, a DTD guard.
 
-Everything here is pure and never raises on odd input except `check_prolog` (FeedProblem).
+Everything here is pure and never raises on odd input except `check_prolog` (Problem).
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from digest.models import normalise_arxiv_id
+from digest.sources.base import Problem
 
 PROLOG_SCAN_BYTES = 1 << 16  # the DOCTYPE must be complete within the first bytes
-MESSAGE_CHARS = 160  # quoted feed text in a message is cut to this length
-
-
-class FeedProblem(Exception):
-    """What is wrong with the feed, without its location (the parser adds that)."""
 
 
 class Skip(Exception):
@@ -63,7 +59,7 @@ def check_prolog(data: bytes) -> None:
     while declaration := _SAFE_DECL.match(text, pos):
         pos = declaration.end()
     if not _SUBSET_END.match(text, pos):
-        raise FeedProblem(
+        raise Problem(
             "refused: its DOCTYPE declares external, parameter, nested or long entities "
             "(could read local files or expand without bound)"
         )
@@ -177,13 +173,6 @@ def field_text(value: object, kind: object = None) -> str:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def quote(text: str) -> str:
-    """Feed text quoted for a one-line message, shortened."""
-    flat = one_line(text[: MESSAGE_CHARS * 4])
-    cut = flat if len(flat) <= MESSAGE_CHARS else flat[: MESSAGE_CHARS - 3] + "..."
-    return f'"{cut}"'
 
 
 # -- URLs and arXiv ids ---------------------------------------------------------------------------

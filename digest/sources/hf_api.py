@@ -15,30 +15,17 @@ import json
 from datetime import date
 from typing import Any
 
-from digest.errors import SourceError
 from digest.models import Origin, Paper
-from digest.sources.feed_util import quote
-from digest.sources.hf_items import Problem, day_in, decode, kind, load_json, papers_from_items
+from digest.sources.base import Problem, located, quote
+from digest.sources.hf_items import day_in, decode, kind, load_json, papers_from_items
 
 MAX_REPR_CHARS = 1_000_000  # a longer string is not read as a literal (the largest real: 23k)
 SHOWN_KEYS = 6  # an unexpected object's keys named in the error
 
 
 def parse(data: bytes, *, origin: Origin) -> list[Paper]:
-    """The papers in the response; see `parse_with_warnings` for what was skipped or looks wrong."""
+    """The papers only; see `parse_with_warnings` for what was skipped or looks wrong."""
     return parse_with_warnings(data, origin=origin)[0]
-
-
-def parse_with_warnings(data: bytes, *, origin: Origin) -> tuple[list[Paper], list[str]]:
-    """The papers and one-line warnings, or SourceError naming `origin.location`."""
-    try:
-        papers, warnings = _parse(data, origin)
-    except Problem as problem:
-        raise SourceError(f"{origin.location}: {problem}") from None
-    except Exception as exc:  # a bug, but no bytes may make anything but SourceError escape
-        detail = quote(f"{type(exc).__name__}: {exc}")
-        raise SourceError(f"{origin.location}: could not read the response ({detail})") from None
-    return papers, [f"{origin.location}: {warning}" for warning in warnings]
 
 
 def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
@@ -94,3 +81,6 @@ def _object_from_string(text: str) -> dict[Any, Any] | None:
             continue  # json.JSONDecodeError is a ValueError
         return value if isinstance(value, dict) else None
     return None
+
+
+parse_with_warnings = located(_parse, "response")

@@ -13,10 +13,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from typing import Any
 
-from digest.errors import SourceError
 from digest.models import Origin, Paper
-from digest.sources.feed_util import quote
-from digest.sources.hf_items import Problem, day_in, decode, kind, load_json, papers_from_items
+from digest.sources.base import Problem, located, quote
+from digest.sources.hf_items import day_in, decode, kind, load_json, papers_from_items
 
 TARGET = "DailyPapers"
 SHOWN_TARGETS = 5  # other hydrated elements named in the error
@@ -46,20 +45,8 @@ class _Hydrated(HTMLParser):
 
 
 def parse(data: bytes, *, origin: Origin) -> list[Paper]:
-    """The papers on the page; see `parse_with_warnings` for what was skipped or looks wrong."""
+    """The papers only; see `parse_with_warnings` for what was skipped or looks wrong."""
     return parse_with_warnings(data, origin=origin)[0]
-
-
-def parse_with_warnings(data: bytes, *, origin: Origin) -> tuple[list[Paper], list[str]]:
-    """The papers and one-line warnings, or SourceError naming `origin.location`."""
-    try:
-        papers, warnings = _parse(data, origin)
-    except Problem as problem:
-        raise SourceError(f"{origin.location}: {problem}") from None
-    except Exception as exc:  # a bug, but no bytes may make anything but SourceError escape
-        detail = quote(f"{type(exc).__name__}: {exc}")
-        raise SourceError(f"{origin.location}: could not read the page ({detail})") from None
-    return papers, [f"{origin.location}: {warning}" for warning in warnings]
 
 
 def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
@@ -93,3 +80,6 @@ def _props(text: str) -> tuple[dict[Any, Any], list[str]]:
         raise Problem(f"the {TARGET} `data-props` are {kind(value)}, not a JSON object")
     extra = [f"{len(props)} {TARGET} elements in page; read the first"] if len(props) > 1 else []
     return value, extra
+
+
+parse_with_warnings = located(_parse, "page")

@@ -23,7 +23,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from digest.models import Origin, Paper, normalise_arxiv_id
-from digest.sources.feed_util import arxiv_urls, http_url, quote
+from digest.sources.base import Problem, quote
+from digest.sources.feed_util import arxiv_urls, http_url
 
 MAX_UPVOTES = 10**9  # a larger "count" is not one
 CONTROL_MAX_SHARE = 0.01  # more control characters than this: binary, not text
@@ -37,10 +38,6 @@ _KINDS = dict(
 )
 _WANTED = {str: "a string", list: "a list", int: "a whole number"}
 Reason = tuple[str, str]  # why an item was skipped: (singular, plural) predicate
-
-
-class Problem(Exception):
-    """What is wrong with the file, without its location (the parser adds that)."""
 
 
 def decode(data: bytes) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
 
-from digest.errors import SourceError
 from digest.models import Origin, Paper
+from digest.sources.base import Problem, located
 
 TITLE_MAX_CHARS = 400  # a title is one line of at most this many characters
 ABSTRACT_MIN_CHARS = 100  # an abstract is at least this long ...
@@ -43,10 +43,6 @@ _URL_TAIL = ".,;:!?\u3002\uff0c\uff1b\uff1a\u3001"  # and their CJK full-width f
 _SENTENCE_ENDS = (".", "!", "?", ")", '"', "'", "\u201d", "\u2019", "\u00bb")
 
 
-class _Problem(Exception):
-    """What is wrong with the page, without its location (parse_with_warnings adds that)."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Header:
     body: list[Line]
@@ -63,17 +59,8 @@ class _Pair:
 
 
 def parse(data: bytes, *, origin: Origin) -> list[Paper]:
-    """The papers on the page; see `parse_with_warnings` for what was skipped or looks wrong."""
+    """The papers only; see `parse_with_warnings` for what was skipped or looks wrong."""
     return parse_with_warnings(data, origin=origin)[0]
-
-
-def parse_with_warnings(data: bytes, *, origin: Origin) -> tuple[list[Paper], list[str]]:
-    """The papers on the page and one-line warnings, or SourceError naming `origin.location`."""
-    try:
-        papers, warnings = _parse(data, origin)
-    except _Problem as problem:
-        raise SourceError(f"{origin.location}: {problem}") from None
-    return papers, [f"{origin.location}: {warning}" for warning in warnings]
 
 
 def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
@@ -81,17 +68,17 @@ def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
     warnings = [f"line {n}: unknown header line {_q(text)} dropped" for n, text in header.unknown]
     try:
         pairs = _pairs(header.body, warnings)
-    except _Problem as problem:
+    except Problem as problem:
         if header.recognised:
             raise
-        raise _Problem(f"not a Daily Papers page (no header, and {problem})") from None
+        raise Problem(f"not a Daily Papers page (no header, and {problem})") from None
     if not header.recognised and not _strong(pairs):
-        raise _Problem("not a Daily Papers page (no header, and no clear title/abstract pairs)")
+        raise Problem("not a Daily Papers page (no header, and no clear title/abstract pairs)")
     if not pairs:
         return [], warnings
     day = origin.date or _header_date(header.dates, origin.today)
     if day is None:
-        raise _Problem("no date header (like `Aug 20`); pass --date or set the source's `date:`")
+        raise Problem("no date header (like `Aug 20`); pass --date or set the source's `date:`")
     return [_paper(pair, day) for pair in pairs], warnings
 
 
@@ -103,16 +90,16 @@ def _lines(data: bytes) -> list[Line]:
 
 def _decode(data: bytes) -> str:
     if b"\x00" in data:
-        raise _Problem("not UTF-8 text (binary? it contains NUL bytes)")
+        raise Problem("not UTF-8 text (binary? it contains NUL bytes)")
     try:
         text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Problem(f"not UTF-8 text (binary? invalid byte at offset {exc.start})") from None
+        raise Problem(f"not UTF-8 text (binary? invalid byte at offset {exc.start})") from None
     if not text.strip():
-        raise _Problem("empty file" + (" (only whitespace)" if text else ""))
+        raise Problem("empty file" + (" (only whitespace)" if text else ""))
     controls = len(_CONTROL.findall(text))
     if controls > CONTROL_MAX_SHARE * len(text):
-        raise _Problem(f"not text (binary? {controls} control characters)")
+        raise Problem(f"not text (binary? {controls} control characters)")
     return text
 
 
@@ -183,7 +170,7 @@ def _pairs(body: list[Line], warnings: list[str]) -> list[_Pair]:
             warnings.append(f"line {n}: {problem} (file truncated?); skipped")
             break
         if problem:
-            raise _Problem(f"line {n}: {problem}")
+            raise Problem(f"line {n}: {problem}")
         if last and not _ends_sentence(abstract):
             warnings.append(f"line {body[i + 1][0]}: abstract of {_q(title)} looks truncated")
         pairs.append(_Pair(n, title, abstract))
@@ -252,3 +239,6 @@ def _q(text: str, limit: int = 60) -> str:
     """A text quoted for a one-line message, shortened."""
     flat = " ".join(text[: limit * 4].split())
     return f'"{flat if len(flat) <= limit else flat[: limit - 3] + "..."}"'
+
+
+parse_with_warnings = located(_parse, "page")
