@@ -388,8 +388,10 @@ def test_unpaired_surrogates_become_replacement_characters() -> None:
     [
         (b"", "empty file"),
         (b" \n\t", "empty file (only whitespace)"),
-        (b"\xff\xfe[\x00]\x00", "not UTF-8 text (binary? invalid byte at offset 0)"),
-        (bytes(range(32)) * 4, "not text (binary?"),
+        (b"\xff\xfe[\x00]\x00", "not UTF-8 text (binary? it contains NUL bytes)"),
+        (b"\xff\xfe[]", "not UTF-8 text (binary? invalid byte at offset 0)"),
+        (bytes(range(32)) * 4, "not UTF-8 text (binary? it contains NUL bytes)"),
+        (bytes(range(1, 32)) * 4, "not text (binary?"),
         (b"<html>nope</html>", "not JSON (line 1 column 1: Expecting value)"),
         (b"[{]", "not JSON (line 1 column 3"),
         (b"{}", "a JSON object without a `data` list (keys: none), not a Daily Papers response"),

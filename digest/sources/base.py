@@ -5,18 +5,38 @@ error and warning is one line that starts with the source's location.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from digest.errors import SourceError
 from digest.models import Origin, Paper
 
 MESSAGE_CHARS = 160  # quoted source text in a message is cut to this length
+CONTROL_MAX_SHARE = 0.01  # more control characters than this: binary, not text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 Parsed = tuple[list[Paper], list[str]]
 
 
 class Problem(Exception):
     """What is wrong with the input, without its location (`located` adds that)."""
+
+
+def decode_text(data: bytes) -> str:
+    """The bytes as UTF-8 text (a byte order mark dropped), or Problem: empty, or binary."""
+    if b"\x00" in data:
+        raise Problem("not UTF-8 text (binary? it contains NUL bytes)")
+    try:
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(f"not UTF-8 text (binary? invalid byte at offset {exc.start})") from None
+    if not text.strip():
+        raise Problem("empty file" + (" (only whitespace)" if text else ""))
+    controls = len(_CONTROL.findall(text))
+    if controls > CONTROL_MAX_SHARE * len(text):
+        raise Problem(f"not text (binary? {controls} control characters)")
+    return text
 
 
 def quote(text: str) -> str:

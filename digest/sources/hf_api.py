@@ -16,8 +16,8 @@ from datetime import date
 from typing import Any
 
 from digest.models import Origin, Paper
-from digest.sources.base import Problem, located, quote
-from digest.sources.hf_items import day_in, decode, kind, load_json, papers_from_items
+from digest.sources.base import Problem, decode_text, located, quote
+from digest.sources.hf_items import day_in, kind, load_json, papers_from_items
 
 MAX_REPR_CHARS = 1_000_000  # a longer string is not read as a literal (the largest real: 23k)
 SHOWN_KEYS = 6  # an unexpected object's keys named in the error
@@ -29,7 +29,7 @@ def parse(data: bytes, *, origin: Origin) -> list[Paper]:
 
 
 def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
-    items, day, warnings = _items(load_json(decode(data)))
+    items, day, warnings = _items(load_json(decode_text(data)))
     items = _objects_from_strings(items, warnings)
     papers, more = papers_from_items(items, origin=origin, fallback_date=day)
     return papers, warnings + more

@@ -14,8 +14,8 @@ from html.parser import HTMLParser
 from typing import Any
 
 from digest.models import Origin, Paper
-from digest.sources.base import Problem, located, quote
-from digest.sources.hf_items import day_in, decode, kind, load_json, papers_from_items
+from digest.sources.base import Problem, decode_text, located, quote
+from digest.sources.hf_items import day_in, kind, load_json, papers_from_items
 
 TARGET = "DailyPapers"
 SHOWN_TARGETS = 5  # other hydrated elements named in the error
@@ -50,7 +50,7 @@ def parse(data: bytes, *, origin: Origin) -> list[Paper]:
 
 
 def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
-    props, warnings = _props(decode(data))
+    props, warnings = _props(decode_text(data))
     items = props.get("dailyPapers")
     if not isinstance(items, list):
         raise Problem(f"the {TARGET} data has no `dailyPapers` list")

@@ -27,30 +27,15 @@ from digest.sources.base import Problem, quote
 from digest.sources.feed_util import arxiv_urls, http_url
 
 MAX_UPVOTES = 10**9  # a larger "count" is not one
-CONTROL_MAX_SHARE = 0.01  # more control characters than this: binary, not text
 
 _BREAK = re.compile(r"\s*[\r\n]\s*")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # unpaired `\ud83d` escapes in JSON: not text
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _KINDS = dict(
     dict="object", list="list", str="string", bool="boolean", int="number", float="number"
 )
 _WANTED = {str: "a string", list: "a list", int: "a whole number"}
 Reason = tuple[str, str]  # why an item was skipped: (singular, plural) predicate
-
-
-def decode(data: bytes) -> str:
-    """The bytes as UTF-8 text (a byte order mark dropped), or Problem."""
-    try:
-        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Problem(f"not UTF-8 text (binary? invalid byte at offset {exc.start})") from None
-    if not text.strip():
-        raise Problem("empty file" + (" (only whitespace)" if text else ""))
-    if len(_CONTROL.findall(text)) > CONTROL_MAX_SHARE * len(text):
-        raise Problem("not text (binary? it is full of control characters)")
-    return text
 
 
 def load_json(text: str, what: str = "not JSON") -> Any:

@@ -14,7 +14,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from digest.models import Origin, Paper
-from digest.sources.base import Problem, located
+from digest.sources.base import Problem, decode_text, located
 
 TITLE_MAX_CHARS = 400  # a title is one line of at most this many characters
 ABSTRACT_MIN_CHARS = 100  # an abstract is at least this long ...
@@ -25,14 +25,12 @@ STRONG_MIN_CHARS = 250  # each abstract this long, several sentences,
 STRONG_TITLE_RATIO = 3.0  # and this many times as long as its title,
 STRONG_TITLE_WORDS = 3  # titles of this many words, not ending in `.` or starting with markup
 HEADER_SCAN_LINES = 12  # the header is within the first lines
-CONTROL_MAX_SHARE = 0.01  # more control characters than this: binary
 
 Line = tuple[int, str]  # (1-based line number, stripped text)
 
 _STRONG_HEADERS = ("subscribe", "daily papers")
 _MONTHS = "january february march april may june july august september october november december"
 _DATE = re.compile(r"([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CODE_HOST = re.compile(r"(?:[\w-]+\.)*(?:github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)")
 _NOT_PROJECT_HOST = re.compile(r"(?:[\w-]+\.)*(?:doi\.org|arxiv\.org)")  # archives, not pages
 _URL = re.compile(
@@ -84,23 +82,8 @@ def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
 
 def _lines(data: bytes) -> list[Line]:
     """The non-blank lines, stripped, with their 1-based numbers."""
-    split = _decode(data).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    split = decode_text(data).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return [(n, s) for n, raw in enumerate(split, 1) if (s := raw.strip())]
-
-
-def _decode(data: bytes) -> str:
-    if b"\x00" in data:
-        raise Problem("not UTF-8 text (binary? it contains NUL bytes)")
-    try:
-        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Problem(f"not UTF-8 text (binary? invalid byte at offset {exc.start})") from None
-    if not text.strip():
-        raise Problem("empty file" + (" (only whitespace)" if text else ""))
-    controls = len(_CONTROL.findall(text))
-    if controls > CONTROL_MAX_SHARE * len(text):
-        raise Problem(f"not text (binary? {controls} control characters)")
-    return text
 
 
 def _split_header(lines: list[Line]) -> _Header:
