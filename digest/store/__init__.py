@@ -11,99 +11,15 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from digest.errors import StoreError
 from digest.models import Paper, StoredPaper, normalise_arxiv_id, paper_id, title_key
+from digest.store.rows import FetchState, IngestResult, stored_paper, union
+from digest.store.schema import MIGRATIONS, statements
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: papers, sightings, source state, run log
-    """
-    CREATE TABLE papers (
-        id TEXT PRIMARY KEY,
-        arxiv_id TEXT UNIQUE,
-        title TEXT NOT NULL,
-        title_key TEXT NOT NULL,
-        abstract TEXT NOT NULL,
-        authors TEXT NOT NULL DEFAULT '[]',
-        url TEXT,
-        pdf_url TEXT,
-        code_url TEXT,
-        project_url TEXT,
-        categories TEXT NOT NULL DEFAULT '[]',
-        published TEXT,
-        upvotes INTEGER,
-        first_seen TEXT NOT NULL,
-        updated TEXT NOT NULL
-    );
-    CREATE INDEX papers_title_key ON papers (title_key);
-    CREATE TABLE sightings (
-        paper_id TEXT NOT NULL REFERENCES papers (id),
-        source TEXT NOT NULL,
-        digest_date TEXT NOT NULL,
-        upvotes INTEGER,
-        seen_at TEXT NOT NULL,
-        PRIMARY KEY (paper_id, source, digest_date)
-    );
-    CREATE INDEX sightings_date ON sightings (digest_date);
-    CREATE TABLE source_state (
-        source TEXT PRIMARY KEY,
-        location TEXT NOT NULL,
-        last_attempt TEXT,
-        last_success TEXT,
-        last_error TEXT,
-        consecutive_failures INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        command TEXT NOT NULL,
-        started TEXT NOT NULL,
-        seconds REAL NOT NULL,
-        summary TEXT NOT NULL,
-        report TEXT NOT NULL
-    );
-    """,
-    # 2: source keywords, aliases left by merges, HTTP validators per fetched URL
-    """
-    ALTER TABLE papers ADD COLUMN keywords TEXT NOT NULL DEFAULT '[]';
-    CREATE TABLE paper_aliases (
-        alias TEXT PRIMARY KEY,
-        paper_id TEXT NOT NULL REFERENCES papers (id)
-    );
-    CREATE TABLE fetch_state (
-        url TEXT PRIMARY KEY,
-        source TEXT NOT NULL,
-        etag TEXT,
-        last_modified TEXT,
-        status INTEGER,
-        moved_to TEXT,
-        fetched TEXT NOT NULL
-    );
-    """,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    """What storing one source's papers changed."""
-
-    seen: int
-    new: int
-    dates: tuple[date, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FetchState:
-    """The last fetch of one URL: validators for a conditional GET, status, permanent move."""
-
-    url: str
-    etag: str | None
-    last_modified: str | None
-    status: int | None
-    moved_to: str | None
-    fetched: datetime
+__all__ = ["MIGRATIONS", "FetchState", "IngestResult", "Store"]
 
 
 class Store:
@@ -149,7 +65,7 @@ class Store:
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self._transaction():
-                for statement in _statements(script):
+                for statement in statements(script):
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {number}")
 
@@ -266,8 +182,8 @@ class Store:
                 old["pdf_url"] or paper.pdf_url,
                 old["code_url"] or paper.code_url,
                 old["project_url"] or paper.project_url,
-                _union(old["categories"], paper.categories),
-                _union(old["keywords"], paper.keywords),
+                union(old["categories"], paper.categories),
+                union(old["keywords"], paper.keywords),
                 old["published"] or (paper.published.isoformat() if paper.published else None),
                 paper.upvotes if paper.upvotes is not None else old["upvotes"],
                 now.isoformat(),
@@ -353,7 +269,7 @@ class Store:
                     dates.append(date.fromisoformat(day))
                 if source not in sources:
                     sources.append(source)
-        return [_stored_paper(r, *seen[r["id"]]) for r in rows]
+        return [stored_paper(r, *seen[r["id"]]) for r in rows]
 
     # -- sources and runs ---------------------------------------------------------------------
 
@@ -427,35 +343,3 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?)",
                 (command, started.isoformat(), seconds, summary, json.dumps(report, default=str)),
             )
-
-
-def _union(stored: str, more: Sequence[str]) -> str:
-    """A stored JSON list with new items appended, order kept, no repeats."""
-    items = list(json.loads(stored))
-    items += [item for item in more if item not in items]
-    return json.dumps(items)
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
-
-
-def _stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> StoredPaper:
-    published = row["published"]
-    return StoredPaper(
-        id=row["id"],
-        title=row["title"],
-        abstract=row["abstract"],
-        arxiv_id=row["arxiv_id"],
-        authors=tuple(json.loads(row["authors"])),
-        url=row["url"],
-        pdf_url=row["pdf_url"],
-        code_url=row["code_url"],
-        project_url=row["project_url"],
-        categories=tuple(json.loads(row["categories"])),
-        keywords=tuple(json.loads(row["keywords"])),
-        published=datetime.fromisoformat(published) if published else None,
-        dates=tuple(dates),
-        sources=tuple(sources),
-        upvotes=row["upvotes"],
-    )

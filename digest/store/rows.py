@@ -1,0 +1,60 @@
+"""Records the store hands out, and the row conversions behind them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from digest.models import StoredPaper
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What storing one source's papers changed."""
+
+    seen: int
+    new: int
+    dates: tuple[date, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchState:
+    """The last fetch of one URL: validators for a conditional GET, status, permanent move."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    status: int | None
+    moved_to: str | None
+    fetched: datetime
+
+
+def union(stored: str, more: Sequence[str]) -> str:
+    """A stored JSON list with new items appended, order kept, no repeats."""
+    items = list(json.loads(stored))
+    items += [item for item in more if item not in items]
+    return json.dumps(items)
+
+
+def stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> StoredPaper:
+    published = row["published"]
+    return StoredPaper(
+        id=row["id"],
+        title=row["title"],
+        abstract=row["abstract"],
+        arxiv_id=row["arxiv_id"],
+        authors=tuple(json.loads(row["authors"])),
+        url=row["url"],
+        pdf_url=row["pdf_url"],
+        code_url=row["code_url"],
+        project_url=row["project_url"],
+        categories=tuple(json.loads(row["categories"])),
+        keywords=tuple(json.loads(row["keywords"])),
+        published=datetime.fromisoformat(published) if published else None,
+        dates=tuple(dates),
+        sources=tuple(sources),
+        upvotes=row["upvotes"],
+    )

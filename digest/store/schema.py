@@ -1,0 +1,76 @@
+"""The store's schema: migrations applied in order, the version kept in `PRAGMA user_version`.
+
+A migration is appended, never edited: a store made by any earlier digest upgrades in place.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: papers, sightings, source state, run log
+    """
+    CREATE TABLE papers (
+        id TEXT PRIMARY KEY,
+        arxiv_id TEXT UNIQUE,
+        title TEXT NOT NULL,
+        title_key TEXT NOT NULL,
+        abstract TEXT NOT NULL,
+        authors TEXT NOT NULL DEFAULT '[]',
+        url TEXT,
+        pdf_url TEXT,
+        code_url TEXT,
+        project_url TEXT,
+        categories TEXT NOT NULL DEFAULT '[]',
+        published TEXT,
+        upvotes INTEGER,
+        first_seen TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE INDEX papers_title_key ON papers (title_key);
+    CREATE TABLE sightings (
+        paper_id TEXT NOT NULL REFERENCES papers (id),
+        source TEXT NOT NULL,
+        digest_date TEXT NOT NULL,
+        upvotes INTEGER,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (paper_id, source, digest_date)
+    );
+    CREATE INDEX sightings_date ON sightings (digest_date);
+    CREATE TABLE source_state (
+        source TEXT PRIMARY KEY,
+        location TEXT NOT NULL,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        command TEXT NOT NULL,
+        started TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        summary TEXT NOT NULL,
+        report TEXT NOT NULL
+    );
+    """,
+    # 2: source keywords, aliases left by merges, HTTP validators per fetched URL
+    """
+    ALTER TABLE papers ADD COLUMN keywords TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE paper_aliases (
+        alias TEXT PRIMARY KEY,
+        paper_id TEXT NOT NULL REFERENCES papers (id)
+    );
+    CREATE TABLE fetch_state (
+        url TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        status INTEGER,
+        moved_to TEXT,
+        fetched TEXT NOT NULL
+    );
+    """,
+)
+
+
+def statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
