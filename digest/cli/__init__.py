@@ -1,0 +1,148 @@
+"""The command line: parse arguments, read the clock, call the pipeline, print one clear line.
+
+stdout holds results (exactly one JSON document with --json); logs, warnings and the summary line
+go to stderr. Errors print `error: <what> (<hint>)` and exit 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from digest import __version__, sources
+from digest.cli.commands import COMMANDS
+from digest.errors import ConfigError, DigestError
+
+log = logging.getLogger("digest")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="config file (default: ./config.yaml)",
+    )
+    common.add_argument(
+        "--store",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="SQLite store (default: the config's `store`)",
+    )
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and debug logs",
+    )
+    main = argparse.ArgumentParser(
+        prog="digest",
+        parents=[common],
+        description="Daily research-paper digests, ranked per reader.",
+    )
+    main.add_argument("--version", action="version", version=f"digest {__version__}")
+    sub = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], help=text, description=text)
+
+    ingest_cmd = command("ingest", "ingest the configured sources, or the files given")
+    ingest_cmd.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    ingest_cmd.add_argument("--kind", choices=sorted(sources.SOURCES))
+    ingest_cmd.add_argument("--date", type=_day, help="digest date; wins over the page's header")
+    ingest_cmd.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this configured source (repeatable)",
+    )
+    ingest_cmd.add_argument(
+        "--from", dest="first", type=_day, metavar="D1", help="backfill a {date} source from D1 ..."
+    )
+    ingest_cmd.add_argument(
+        "--to", dest="last", type=_day, metavar="D2", help="... to D2 (inclusive)"
+    )
+    ingest_cmd.add_argument("--json", action="store_true", help="print the outcome of each source")
+
+    papers = command("papers", "list the papers of a digest date")
+    papers.add_argument("--date", type=_day, help="default: the newest date in the store")
+    papers.add_argument("--json", action="store_true")
+
+    rank = command("rank", "rank a digest date's papers for one reader")
+    rank.add_argument("reader")
+    rank.add_argument("--date", type=_day, help="default: the newest date in the store")
+    rank.add_argument("--top", type=_positive, help="how many papers (default: the reader's top_k)")
+    rank.add_argument("--json", action="store_true")
+
+    for name, text in (
+        ("build", "write every reader's digest"),
+        ("run", "ingest the configured sources, then build their dates"),
+    ):
+        cmd = command(name, text)
+        cmd.add_argument("--date", type=_day, help="the digest date to act on")
+
+    config = command("config", "check config.yaml")
+    config.add_argument("action", choices=["check"])
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    _log_to_stderr(logging.DEBUG if debug else logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        return 1
+    except DigestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _log_to_stderr(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LineFormatter())
+    log.handlers = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+class _LineFormatter(logging.Formatter):
+    """`warning: ...` on one line; multi-line messages are folded so each record stays one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = " ".join(record.getMessage().split())
+        return f"{record.levelname.lower()}: {text}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
