@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from datetime import date
@@ -425,3 +426,56 @@ def test_five_megabytes_of_random_words_fail_fast(separator: str) -> None:
     message = error(data, day=TODAY)
     assert time.perf_counter() - started < 1.0
     assert "not a Daily Papers page" in message
+
+
+def test_a_long_first_title_glued_to_subscribe_is_split_off() -> None:
+    title = (
+        "Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured "
+        "State Space Duality"
+    )
+    abstract = "While Transformers have been the main architecture behind deep learning. " * 8
+    page = "\n".join(
+        [
+            "Get trending papers in your email inbox once a day!",
+            "Get trending papers in your email inbox!",
+            "Subscribe" + title,
+            abstract.strip(),
+            "A Second Paper About Something Else Entirely",
+            abstract.strip(),
+        ]
+    ).encode()
+    origin = Origin("s", "page.txt", date(2025, 6, 4), date(2024, 6, 3))
+    papers = hf_text.parse(page, origin=origin)
+    assert [p.title for p in papers] == [title, "A Second Paper About Something Else Entirely"]
+
+
+def _render_page(pairs: list[tuple[str, str]], layout: int) -> bytes:
+    """A Daily Papers text page in one of the two layouts seen in the wild."""
+    if layout == 1:
+        lines = ["new", "", "Get trending papers in your email inbox!", "", "Subscribe", ""]
+        lines += ["Daily Papers", "", "byAK and the research community", "", "Jun 10", ""]
+        for title, abstract in pairs:
+            lines += [title, "", abstract, ""]
+    else:
+        lines = [
+            "Get trending papers in your email inbox once a day!",
+            "Get trending papers in your email inbox!",
+        ]
+        for n, (title, abstract) in enumerate(pairs):
+            lines += ["Subscribe" + title if n == 0 else title, abstract]
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize("layout", [1, 2])
+@pytest.mark.parametrize(
+    "day", sorted((FIXTURES / "hf_api").glob("*.json")), ids=lambda p: p.stem
+)
+def test_pages_rendered_from_real_days_parse_exactly(day: Path, layout: int) -> None:
+    items = json.loads(day.read_text("utf-8"))
+    pairs = [
+        (" ".join(i["paper"]["title"].split()), " ".join(i["paper"]["summary"].split()))
+        for i in items
+    ]
+    origin = Origin("s", "page.txt", date(2026, 1, 1), date(2025, 6, 10))
+    papers = hf_text.parse(_render_page(pairs, layout), origin=origin)
+    assert [(p.title, p.abstract) for p in papers] == pairs

@@ -90,14 +90,15 @@ def _split_header(lines: list[Line]) -> _Header:
     """The header is the known lines (and stray short ones between them) before the first paper."""
     end, strong, first = 0, False, None
     for i, (n, text) in enumerate(lines[:HEADER_SCAN_LINES]):
+        kind = _header_kind(text)
+        if not kind and text.startswith("Subscribe") and (strong or text[9:10].isupper()):
+            # `SubscribeTitle...`: the first title, however long, glued to the button's text
+            end, strong, first = i, True, (n, text[9:].strip())
+            break
         if _is_abstract(text):
             break
-        kind = _header_kind(text)
         if kind:
             end, strong = i + 1, strong or kind == "strong"
-        elif text.startswith("Subscribe") and (strong or text[9:10].isupper()):
-            end, strong, first = i, True, (n, text[9:].strip())  # `SubscribeTitle...`
-            break
     body = lines[end:] if first is None else [first, *lines[end + 1 :]]
     dates = [d for _, text in lines[:end] if (d := _parse_date(text))]
     unknown = [line for line in lines[:end] if not _header_kind(line[1])]
