@@ -467,9 +467,7 @@ def _render_page(pairs: list[tuple[str, str]], layout: int) -> bytes:
 
 
 @pytest.mark.parametrize("layout", [1, 2])
-@pytest.mark.parametrize(
-    "day", sorted((FIXTURES / "hf_api").glob("*.json")), ids=lambda p: p.stem
-)
+@pytest.mark.parametrize("day", sorted((FIXTURES / "hf_api").glob("*.json")), ids=lambda p: p.stem)
 def test_pages_rendered_from_real_days_parse_exactly(day: Path, layout: int) -> None:
     items = json.loads(day.read_text("utf-8"))
     pairs = [
