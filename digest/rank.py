@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -20,6 +21,7 @@ from sklearn.preprocessing import normalize
 from digest.models import Profile, Scored, StoredPaper, Term
 
 MAX_TERMS = 5
+MIN_DF_CORPUS = 1000  # from this many papers on, terms must appear in two of them
 
 _TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 # Words every abstract uses; they say nothing about what a paper is about.
@@ -62,11 +64,17 @@ def _ngrams(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return grams
 
 
+@lru_cache(maxsize=1 << 16)
+def _grams(text: str) -> tuple[tuple[str, str], ...]:
+    """(term, surface form) pairs of a text; cached, as corpus windows overlap from day to day."""
+    return tuple(_ngrams(_words(text)))
+
+
 def analyse(text: str | list[str]) -> list[str]:
     """The terms of a text, as the model sees them (a list is taken as terms already found)."""
     if isinstance(text, list):
         return text
-    return [term for term, _ in _ngrams(_words(text))]
+    return [term for term, _ in _grams(text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +107,13 @@ class Model:
 
 def fit(corpus: Sequence[StoredPaper]) -> Model:
     """Fit TF-IDF on titles and abstracts. Works on any corpus size, down to none at all."""
-    grams = [_ngrams(_words(p.text)) for p in corpus]
+    grams = [_grams(p.text) for p in corpus]
     index = {p.id: i for i, p in enumerate(corpus)}
-    vectorizer = TfidfVectorizer(analyzer=analyse, sublinear_tf=True, min_df=1, dtype=np.float64)
+    # a term seen in one paper only says nothing about the others, once there are enough papers
+    min_df = 2 if len(corpus) >= MIN_DF_CORPUS else 1
+    vectorizer = TfidfVectorizer(
+        analyzer=analyse, sublinear_tf=True, min_df=min_df, dtype=np.float64
+    )
     try:
         matrix = vectorizer.fit_transform([[term for term, _ in g] for g in grams])
     except ValueError:  # empty corpus, or nothing but stop words
@@ -110,7 +122,7 @@ def fit(corpus: Sequence[StoredPaper]) -> Model:
     return Model(vectorizer, terms, _display_forms(grams), index, sparse.csr_matrix(matrix))
 
 
-def _display_forms(grams: Iterable[list[tuple[str, str]]]) -> dict[str, str]:
+def _display_forms(grams: Iterable[Iterable[tuple[str, str]]]) -> dict[str, str]:
     """The most common surface form of each folded term (`network` -> `networks`)."""
     counts: Counter[tuple[str, str]] = Counter()
     for g in grams:

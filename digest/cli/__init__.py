@@ -102,6 +102,17 @@ def parser() -> argparse.ArgumentParser:
 
     config = command("config", "check config.yaml")
     config.add_argument("action", choices=["check"])
+
+    evaluate = command("eval", "measure the ranking on labelled arXiv listings")
+    evaluate.add_argument("spec", type=Path, metavar="SPEC.json")
+    evaluate.add_argument("--listings", type=Path, required=True, metavar="FILE.jsonl.gz")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument(
+        "--scores-out",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="write each (interest, day) ranking, best first",
+    )
     return main
 
 

@@ -16,8 +16,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from digest import ingest, pipeline, sources
+from digest import evaluate, ingest, pipeline, sources
 from digest.config import Config, load_config
+from digest.deliver.files import write_atomic
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.fetch import Fetcher
 from digest.models import Digest, SourceOutcome, StoredPaper
@@ -229,6 +230,40 @@ def _print_json(document: object) -> None:
     sys.stdout.write("\n")
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    clock = time.monotonic()
+    spec = evaluate.load_spec(args.spec)
+    listings = evaluate.load_listings(args.listings)
+    rows = {}
+    for name, ranker in evaluate.RANKERS.items():
+        results = list(evaluate.evaluate(spec, listings, ranker))
+        rows[name] = evaluate.summarise(results)
+        if args.scores_out and name == "shipped":
+            lines = [
+                json.dumps(
+                    {
+                        "interest": r.interest,
+                        "day": r.day.isoformat(),
+                        "ranking": [pid.removeprefix("arxiv:") for pid in r.ranking],
+                    }
+                )
+                for r in results
+            ]
+            write_atomic(args.scores_out, ("\n".join(lines) + "\n").encode())
+    if args.json:
+        _print_json({"k": spec.k, "rankers": rows})
+    else:
+        k = spec.k
+        print(f"{'ranker':<12} {'pairs':>5} {f'nDCG@{k}':>8} {f'P@{k}':>6} {'MAP':>6}")
+        for name, row in rows.items():
+            print(
+                f"{name:<12} {row['pairs']:>5} {row['ndcg']:>8.3f} {row['precision']:>6.3f} "
+                f"{row['map']:>6.3f}"
+            )
+    print(f"digest eval: {len(rows)} rankers, {time.monotonic() - clock:.1f} s", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "papers": cmd_papers,
@@ -236,4 +271,5 @@ COMMANDS = {
     "build": cmd_build,
     "run": cmd_run,
     "config": cmd_config,
+    "eval": cmd_eval,
 }
