@@ -178,14 +178,3 @@ class SourceOutcome:
     dates: tuple[date, ...] = ()
     error: str | None = None
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RunReport:
-    """The whole run, as the summary line and the store's run log see it."""
-
-    started: datetime
-    sources: tuple[SourceOutcome, ...] = ()
-    digests_written: int = 0
-    failures: tuple[str, ...] = ()
-    seconds: float = 0.0

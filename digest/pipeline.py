@@ -12,7 +12,7 @@ from pathlib import Path
 
 from digest import curate, rank, render
 from digest.config import Config
-from digest.deliver import files
+from digest.deliver import DELIVERERS
 from digest.errors import DigestError
 from digest.models import Artifact, Digest, Profile, SourceOutcome, StoredPaper
 from digest.store import Store
@@ -70,7 +70,7 @@ def build(config: Config, store: Store, *, days: Sequence[date], now: datetime) 
         for digest in make_digests(store, config.readers, day=day, now=now, model=model):
             try:
                 artifact: Artifact = render.render_markdown(digest, title=config.title, env=env)
-                written += files.deliver([artifact], config.out_dir)
+                written += DELIVERERS["files"]([artifact], config.out_dir)
             except DigestError as exc:
                 failures.append(f"{digest.reader.name} {day}: {exc}")
                 log.error("%s %s: %s", digest.reader.name, day, exc)
