@@ -40,24 +40,30 @@ def make_digests(
     """Each reader's digest for one day, ranked against the whole stored corpus."""
     model = model if model is not None else rank.fit(store.papers())
     papers = store.papers(on=day)
-    readers = [(p, liked_papers(store, p)) for p in profiles]
+    judged = {p.name: judgements(store, p) for p in profiles}
+    readers = [(p, judged[p.name][0]) for p in profiles]
+    disliked = {name: against for name, (_, against) in judged.items() if against}
     # curation needs only the best few of each reader's ranking; explain just those
     limit = 2 * max((p.top_k for p in profiles), default=0) + 5
-    ranked = rank.rank_many(model, readers, papers, limit=limit)
+    ranked = rank.rank_many(model, readers, papers, limit=limit, disliked=disliked)
     return [
         curate.curate(ranked[p.name], p, day=day, now=now, candidates=len(papers)) for p in profiles
     ]
 
 
-def liked_papers(store: Store, profile: Profile) -> list[StoredPaper]:
-    found = store.find(profile.liked)
-    if len(found) < len(profile.liked):
-        log.info(
-            "%s: %d liked papers are not in the store yet",
-            profile.name,
-            len(profile.liked) - len(found),
-        )
-    return found
+def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[StoredPaper]]:
+    """What a reader liked (config.yaml's `liked`, then feedback) and disliked (feedback).
+
+    The latest word on a paper counts: a paper liked in config.yaml and disliked later is disliked.
+    """
+    configured = store.find(profile.liked)
+    if len(configured) < len(profile.liked):
+        missing = len(profile.liked) - len(configured)
+        log.info("%s: %d liked papers are not in the store yet", profile.name, missing)
+    liked, disliked = store.feedback(profile.name)
+    against = {p.id for p in disliked}
+    merged = {p.id: p for p in [*configured, *liked] if p.id not in against}
+    return list(merged.values()), disliked
 
 
 def build(config: Config, store: Store, *, days: Sequence[date], now: datetime) -> BuildResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -21,6 +21,7 @@ from sklearn.preprocessing import normalize
 from digest.models import Profile, Scored, StoredPaper, Term
 
 MAX_TERMS = 5
+DISLIKE_WEIGHT = 0.5  # how far disliked papers push a reader's query away (Rocchio's gamma)
 MIN_DF_CORPUS = 1000  # from this many papers on, terms must appear in two of them
 
 _TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
@@ -136,20 +137,36 @@ def _display_forms(grams: Iterable[Iterable[tuple[str, str]]]) -> dict[str, str]
 Reader = tuple[Profile, Sequence[StoredPaper]]
 
 
-def queries(model: Model, readers: Sequence[Reader]) -> sparse.csr_matrix:
-    """Each reader's interests as one unit row: keywords and liked papers, weighted equally.
+def queries(
+    model: Model,
+    readers: Sequence[Reader],
+    disliked: Mapping[str, Sequence[StoredPaper]] | None = None,
+) -> sparse.csr_matrix:
+    """Each reader's interests as one unit row: keywords and liked papers, weighted equally,
+    minus a share of what the reader disliked (Rocchio), negative weights cut to zero.
 
-    Built for all readers at once: every distinct keyword and liked paper is vectorised once.
+    Built for all readers at once: every distinct keyword and paper is vectorised once.
     """
     keywords = sorted({k for profile, _ in readers for k in profile.keywords})
-    liked = list({p.id: p for _, papers in readers for p in papers}.values())
     kw_rows = {k: i for i, k in enumerate(keywords)}
-    liked_rows = {p.id: i for i, p in enumerate(liked)}
     pick_kw = _selector([[kw_rows[k] for k in p.keywords] for p, _ in readers], len(keywords))
-    pick_liked = _selector([[liked_rows[p.id] for p in ps] for _, ps in readers], len(liked))
     by_keywords = normalize(pick_kw @ model.vectors(keywords))
-    by_liked = normalize(pick_liked @ model.paper_vectors(liked))
-    return sparse.csr_matrix(normalize(by_keywords + by_liked))
+    by_liked = _centroids(model, [papers for _, papers in readers])
+    q = normalize(by_keywords + by_liked)
+    if disliked:
+        against = [disliked.get(profile.name, ()) for profile, _ in readers]
+        q = sparse.csr_matrix(q - DISLIKE_WEIGHT * _centroids(model, against))
+        q.data[q.data < 0] = 0
+        q.eliminate_zeros()
+    return sparse.csr_matrix(normalize(q))
+
+
+def _centroids(model: Model, groups: Sequence[Sequence[StoredPaper]]) -> sparse.csr_matrix:
+    """One unit row per group of papers: the direction of their mean."""
+    papers = list({p.id: p for group in groups for p in group}.values())
+    rows = {p.id: i for i, p in enumerate(papers)}
+    pick = _selector([[rows[p.id] for p in group] for group in groups], len(papers))
+    return sparse.csr_matrix(normalize(pick @ model.paper_vectors(papers)))
 
 
 def _selector(rows: list[list[int]], width: int) -> sparse.csr_matrix:
@@ -176,25 +193,26 @@ def rank_many(
     papers: Sequence[StoredPaper],
     *,
     limit: int | None = None,
+    disliked: Mapping[str, Sequence[StoredPaper]] | None = None,
 ) -> dict[str, list[Scored]]:
     """Rank the same papers for many readers with one matrix product.
 
-    Papers with no positive score, and the reader's own liked papers, are left out; `limit` keeps
-    only each reader's best `limit` (only those are explained).
+    Papers with no positive score, and those the reader liked or disliked, are left out; `limit`
+    keeps only each reader's best `limit` (only those are explained).
     """
     if not readers:
         return {}
     docs = model.paper_vectors(papers)
-    q = queries(model, readers)
+    q = queries(model, readers, disliked)
     scores = (q @ docs.T).toarray() if papers else np.zeros((len(readers), 0))
     ids = np.array([p.id for p in papers], dtype=object)
     tiebreak = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
     ranked: dict[str, list[Scored]] = {}
     for i, (profile, liked) in enumerate(readers):
         row = scores[i]
-        liked_ids = {p.id for p in liked}
+        judged = {p.id for p in [*liked, *(disliked or {}).get(profile.name, ())]}
         order = np.lexsort((tiebreak, -row))
-        keep = [j for j in order if row[j] > 0 and ids[j] not in liked_ids][:limit]
+        keep = [j for j in order if row[j] > 0 and ids[j] not in judged][:limit]
         reasons = explain(model, sparse.csr_matrix(docs[keep].multiply(q[i]))) if keep else []
         ranked[profile.name] = [
             Scored(papers[j], round(float(row[j]), 6), terms)
@@ -224,3 +242,26 @@ def explain(model: Model, contrib: sparse.csr_matrix) -> list[tuple[Term, ...]]:
             )
         )
     return out
+
+
+def profile_terms(
+    model: Model,
+    reader: Reader,
+    disliked: Sequence[StoredPaper] = (),
+    n: int = 10,
+) -> tuple[list[Term], list[Term]]:
+    """What a profile has learned: its query's strongest terms, and the disliked papers'."""
+    profile = reader[0]
+    q = queries(model, [reader], {profile.name: disliked} if disliked else None)
+    against = _centroids(model, [disliked]) if disliked else sparse.csr_matrix(q.shape)
+    return _top_terms(model, q, n), _top_terms(model, against, n)
+
+
+def _top_terms(model: Model, row: sparse.csr_matrix, n: int) -> list[Term]:
+    row = sparse.csr_matrix(row)
+    order = np.lexsort((row.indices, -row.data))[:n]
+    return [
+        Term(model.display.get(model.terms[i], model.terms[i]), round(float(w), 4))
+        for i, w in zip(row.indices[order].tolist(), row.data[order].tolist(), strict=True)
+        if w > 0
+    ]

@@ -247,3 +247,22 @@ def test_the_console_script_runs(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert done.stderr.strip().splitlines()[-1].startswith("digest run: 3 sources ok")
+
+
+def test_feedback_is_stored_and_changes_the_next_ranking(project: Path, capsys) -> None:
+    assert digest(project, "ingest") == 0
+    config_before = (project / "config.yaml").read_bytes()
+    first = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")
+    top = first["papers"][0]  # type: ignore[index]
+    assert digest(project, "feedback", "grace", top["id"], "--dislike") == 0
+    out, _ = output(capsys)
+    assert out.startswith(f"grace dislikes {top['id']}")
+    again = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")
+    assert top["id"] not in [p["id"] for p in again["papers"]]  # type: ignore[index]
+    shown = as_json(project, capsys, "profile", "show", "grace")
+    assert shown["disliked"] == [top["id"]]  # type: ignore[index]
+    assert shown["negative_terms"] and shown["positive_terms"]  # type: ignore[index]
+    assert (project / "config.yaml").read_bytes() == config_before  # learned: in the store
+    assert digest(project, "feedback", "grace", "no such paper", "--like") == 1
+    _, err = output(capsys)
+    assert err[-1].startswith("error: no paper 'no such paper' in the store")

@@ -151,3 +151,25 @@ def test_analyse_folds_plurals_keeps_bigrams_within_phrases() -> None:
     assert "study" in terms and "gnn" in terms
     assert "networks and" not in " ".join(terms)
     assert rank.fold("analysis") == "analysis" and rank.fold("class") == "class"
+
+
+def test_disliked_papers_push_similar_papers_down_and_are_not_recommended() -> None:
+    corpus = [
+        *CORPUS,
+        stored(
+            "p:prune2",
+            "Pruning channels with quantization",
+            "Channel pruning and quantization make convolutional inference faster.",
+        ),
+    ]
+    model = rank.fit(corpus)
+    profile = Profile(name="r", keywords=("pruning", "quantization"))
+    before = rank.rank(model, profile, corpus)
+    assert names(before)[0] == "p:prune2" and "p:quant" in names(before)
+    after = rank.rank_many(model, [(profile, [])], corpus, disliked={"r": [corpus[2]]})["r"]
+    assert "p:quant" not in names(after)
+    score = {s.paper.id: s.score for s in after}
+    assert score["p:prune2"] < before[0].score and score["p:prune"] > 0
+    positive, negative = rank.profile_terms(model, (profile, []), [corpus[2]])
+    assert "quantization" in [t.term for t in negative]
+    assert positive[0].term == "pruning"

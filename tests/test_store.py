@@ -181,3 +181,19 @@ def test_a_version_1_store_with_papers_upgrades_in_place(tmp_path: Path) -> None
         (old,) = upgraded.papers()
         assert (old.title, old.abstract, old.keywords) == ("Old Paper", "Kept.", ())
         assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_feedback_keeps_the_latest_word_and_follows_merges(store: Store) -> None:
+    store.add_papers("page", [paper("Graph Nets For All"), paper("Other Paper")], now=NOW)
+    store.record_feedback("ada", "Graph Nets For All", liked=True, now=NOW)
+    store.record_feedback("ada", "Other Paper", liked=True, now=NOW)
+    store.record_feedback("ada", "other paper", liked=False, now=NOW)
+    liked, disliked = store.feedback("ada")
+    assert [p.title for p in liked] == ["Graph Nets For All"]
+    assert [p.title for p in disliked] == ["Other Paper"]
+    assert store.feedback("bob") == ([], [])
+    store.add_papers("api", [paper("Graph nets for all", arxiv_id="2401.00009")], now=NOW)
+    liked, _ = store.feedback("ada")
+    assert [p.id for p in liked] == ["arxiv:2401.00009"]
+    with pytest.raises(StoreError, match="no paper"):
+        store.record_feedback("ada", "2501.99999", liked=True, now=NOW)

@@ -103,6 +103,18 @@ def parser() -> argparse.ArgumentParser:
     config = command("config", "check config.yaml")
     config.add_argument("action", choices=["check"])
 
+    feedback = command("feedback", "remember that a reader liked or disliked a paper")
+    feedback.add_argument("reader")
+    feedback.add_argument("paper", metavar="PAPER_ID", help="an id, an arXiv id or a title")
+    label = feedback.add_mutually_exclusive_group(required=True)
+    label.add_argument("--like", action="store_true")
+    label.add_argument("--dislike", action="store_true")
+
+    profile = command("profile", "show what a reader's profile has learned")
+    profile.add_argument("action", choices=["show"])
+    profile.add_argument("reader")
+    profile.add_argument("--json", action="store_true")
+
     evaluate = command("eval", "measure the ranking on labelled arXiv listings")
     evaluate.add_argument("spec", type=Path, metavar="SPEC.json")
     evaluate.add_argument("--listings", type=Path, required=True, metavar="FILE.jsonl.gz")

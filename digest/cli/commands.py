@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from digest import evaluate, ingest, pipeline, sources
+from digest import evaluate, ingest, pipeline, rank, sources
 from digest.config import Config, load_config
 from digest.deliver.files import write_atomic
 from digest.errors import ConfigError, DigestError, StoreError
@@ -230,6 +230,47 @@ def _print_json(document: object) -> None:
     sys.stdout.write("\n")
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    config = _config(args)
+    profile = config.reader(args.reader)
+    with _store(args, config) as store:
+        paper = store.record_feedback(profile.name, args.paper, liked=args.like, now=_now())
+    word = "likes" if args.like else "dislikes"
+    print(f"{profile.name} {word} {paper.id}: {' '.join(paper.title.split())}")
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    config = _config(args)
+    profile = config.reader(args.reader)
+    with _store(args, config) as store:
+        liked, disliked = pipeline.judgements(store, profile)
+        model = rank.fit(store.papers())
+    positive, negative = rank.profile_terms(model, (profile, liked), disliked)
+    if args.json:
+        _print_json(
+            {
+                "reader": profile.name,
+                "keywords": list(profile.keywords),
+                "liked": [p.id for p in liked],
+                "disliked": [p.id for p in disliked],
+                "positive_terms": [{"term": t.term, "weight": t.weight} for t in positive],
+                "negative_terms": [{"term": t.term, "weight": t.weight} for t in negative],
+            }
+        )
+        return 0
+    print(f"reader:    {profile.name}")
+    print(f"keywords:  {', '.join(profile.keywords) or '(none)'}")
+    print(f"liked:     {len(liked)} papers; disliked: {len(disliked)} papers")
+    print(
+        f"drawn to:  {', '.join(f'{t.term} ({t.weight:.2f})' for t in positive) or '(nothing yet)'}"
+    )
+    print(
+        f"kept from: {', '.join(f'{t.term} ({t.weight:.2f})' for t in negative) or '(nothing yet)'}"
+    )
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     clock = time.monotonic()
     spec = evaluate.load_spec(args.spec)
@@ -272,4 +313,6 @@ COMMANDS = {
     "run": cmd_run,
     "config": cmd_config,
     "eval": cmd_eval,
+    "feedback": cmd_feedback,
+    "profile": cmd_profile,
 }

@@ -160,6 +160,7 @@ class Store:
         conn.execute("UPDATE papers SET id = ? WHERE id = ?", (new, old))
         conn.execute("UPDATE sightings SET paper_id = ? WHERE paper_id = ?", (new, old))
         conn.execute("UPDATE paper_aliases SET paper_id = ? WHERE paper_id = ?", (new, old))
+        conn.execute("UPDATE feedback SET paper_id = ? WHERE paper_id = ?", (new, old))
         conn.execute(
             "INSERT INTO paper_aliases (alias, paper_id) VALUES (?, ?)"
             " ON CONFLICT (alias) DO UPDATE SET paper_id = excluded.paper_id",
@@ -333,6 +334,31 @@ class Store:
                     state.fetched.isoformat(),
                 ),
             )
+
+    def record_feedback(self, reader: str, ref: str, *, liked: bool, now: datetime) -> StoredPaper:
+        """Remember that `reader` liked (or disliked) the paper `ref` names; returns the paper."""
+        found = self.find([ref])
+        if not found:
+            raise StoreError(f"no paper {ref!r} in the store", hint="see `digest papers`")
+        (paper,) = found
+        with self._transaction():
+            self._conn.execute(
+                """INSERT INTO feedback (reader, paper_id, label, at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (reader, paper_id)
+                   DO UPDATE SET label = excluded.label, at = excluded.at""",
+                (reader, paper.id, 1 if liked else -1, now.isoformat()),
+            )
+        return paper
+
+    def feedback(self, reader: str) -> tuple[list[StoredPaper], list[StoredPaper]]:
+        """The papers `reader` liked and those they disliked, oldest word first."""
+        rows = self._conn.execute(
+            "SELECT paper_id, label FROM feedback WHERE reader = ? ORDER BY at, paper_id",
+            (reader,),
+        ).fetchall()
+        liked = self.find([r["paper_id"] for r in rows if r["label"] > 0])
+        disliked = self.find([r["paper_id"] for r in rows if r["label"] < 0])
+        return liked, disliked
 
     def record_run(
         self, command: str, *, started: datetime, seconds: float, summary: str, report: dict

@@ -69,6 +69,16 @@ MIGRATIONS: tuple[str, ...] = (
         fetched TEXT NOT NULL
     );
     """,
+    # 3: what readers said of papers: 1 liked, -1 disliked (the latest word counts)
+    """
+    CREATE TABLE feedback (
+        reader TEXT NOT NULL,
+        paper_id TEXT NOT NULL REFERENCES papers (id),
+        label INTEGER NOT NULL CHECK (label IN (-1, 1)),
+        at TEXT NOT NULL,
+        PRIMARY KEY (reader, paper_id)
+    );
+    """,
 )
 
 
