@@ -173,3 +173,26 @@ def test_disliked_papers_push_similar_papers_down_and_are_not_recommended() -> N
     positive, negative = rank.profile_terms(model, (profile, []), [corpus[2]])
     assert "quantization" in [t.term for t in negative]
     assert positive[0].term == "pruning"
+
+
+def test_on_a_large_corpus_queries_are_expanded_from_their_best_hits() -> None:
+    filler = [
+        stored(f"p:f{n:04d}", f"Filler study {n}", f"We measure quantity {n} of item {n % 97}.")
+        for n in range(rank.PRF_MIN_CORPUS)
+    ]
+    topical = [
+        stored(
+            f"p:g{n}",
+            f"Graph neural networks {n}",
+            f"Graph neural networks use message passing between nodes, variant {n}.",
+        )
+        for n in range(12)
+    ]
+    only_expansion = stored("p:mp", "Message passing for molecules", "Message passing on atoms.")
+    corpus = [*filler, *topical, only_expansion]
+    profile = Profile(name="r", keywords=("graph neural networks",))
+    ranked = rank.rank(rank.fit(corpus), profile, [only_expansion, filler[0]])
+    assert names(ranked)[0] == "p:mp"
+    assert "message passing" in [t.term for t in ranked[0].terms]
+    small = [*topical, only_expansion]
+    assert rank.rank(rank.fit(small), profile, [only_expansion]) == []
