@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from digest import sources
 from digest.config import Config, SourceConfig
 from digest.errors import SourceError
-from digest.fetch import Fetcher, Validators, path_from_location, read_file
+from digest.fetch import Fetcher, Validators, read_file
 from digest.models import Origin, Paper, SourceOutcome
 from digest.store import FetchState, Store
 
@@ -155,7 +156,7 @@ def _keep(papers: list[Paper], keep: tuple[str, ...] | None) -> list[Paper]:
 
 
 def _read(unit: Unit) -> tuple[bytes, None]:
-    path = path_from_location(unit.location) or Path(unit.location)
+    path = Path(unit.location)  # config paths and command-line files are plain paths
     return read_file(path), None
 
 
@@ -199,7 +200,8 @@ def _state(
 
 
 def _kind(unit: Unit) -> str:
-    suffix = Path(unit.location.split("?", 1)[0]).suffix.lower()
+    name = urlsplit(unit.location).path if unit.is_url else unit.location
+    suffix = Path(name).suffix.lower()
     kind = unit.kind or sources.KIND_BY_EXTENSION.get(suffix)
     if kind is None:
         raise SourceError(

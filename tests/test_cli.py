@@ -1,23 +1,39 @@
-"""The command line end to end, in a temporary project built from the fixture pages."""
+"""The command line end to end, in a temporary project built from the fixture pages.
+
+Each test builds its own project under tmp_path (the three fixture pages, a config.yaml with three
+readers and pinned dates) and calls `digest.cli.main` in-process; one test runs the installed
+console script. Expected counts are read from the pages themselves (`page_papers`), not from the
+package's parser.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import logging
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import FIXTURES
 
 from digest.cli import main
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError, StoreError
 
 PAGES = FIXTURES / "pages"
+BAD = FIXTURES / "bad"
 AUG, JUN, MAR = "000_136fd171620bccff.txt", "002_3cd0b1d1c34a916a.txt", "003_76e8db34f89bd5b9.txt"
+# each page: the configured source that reads it, and its pinned digest date
+SOURCES = {AUG: ("aug", "2025-08-20"), JUN: ("jun", "2025-06-02"), MAR: ("mar", "2025-03-12")}
+DATES = sorted(day for _, day in SOURCES.values())
 CONFIG = """\
 store: out/store.sqlite3
 sources:
@@ -34,6 +50,36 @@ readers:
     interests: {keywords: [large language models, reasoning, in-context learning]}
 """
 READERS = ("ada", "grace", "alan")
+STORE = Path("out/store.sqlite3")
+SUMMARY = re.compile(r"digest (\w+): (.+); (\d+\.\d\d) s")
+PAPER_KEYS = {"id", "title", "abstract", "authors", "url", "code_url", "dates", "sources"}
+
+
+def page_papers(name: str) -> dict[str, str]:
+    """title -> abstract of a fixture page, read without the package's parser.
+
+    A title is a short line right before a long one; the header-less layout glues the first title
+    to `Subscribe`. The lines carry no surrounding whitespace, so these are the lines byte for byte.
+    """
+    lines = [line for line in (PAGES / name).read_text("utf-8").splitlines() if line.strip()]
+    return {
+        title.removeprefix("Subscribe"): abstract
+        for title, abstract in itertools.pairwise(lines)
+        if len(title) < 250 <= len(abstract)
+    }
+
+
+PAGE_PAPERS = {name: page_papers(name) for name in SOURCES}
+UNIQUE = len(set().union(*PAGE_PAPERS.values()))  # titles on any page
+
+
+@pytest.fixture(autouse=True)
+def _restore_the_digest_logger() -> Iterator[None]:
+    """main() points the `digest` logger at this test's captured stderr; put it back after."""
+    logger = logging.getLogger("digest")
+    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers, logger.level, logger.propagate = handlers, level, propagate
 
 
 @pytest.fixture
@@ -52,187 +98,365 @@ def output(capsys: pytest.CaptureFixture[str]) -> tuple[str, list[str]]:
     return captured.out, captured.err.strip().splitlines()
 
 
-def as_json(project: Path, capsys: pytest.CaptureFixture[str], *args: str) -> object:
+def as_json(project: Path, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    """The whole stdout of a --json command, parsed as one document."""
     capsys.readouterr()
     assert digest(project, *args, "--json") == 0
     return json.loads(capsys.readouterr().out)
 
 
+def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_the_pages_as_these_tests_read_them() -> None:
+    assert [len(PAGE_PAPERS[name]) for name in (AUG, JUN, MAR)] == [81, 129, 75]
+    assert sum(len(p) for p in PAGE_PAPERS.values()) == 285 > UNIQUE
+    assert (
+        "SC-GS: Sparse-Controlled Gaussian Splatting for Editable Dynamic Scenes"
+        in (PAGE_PAPERS[AUG])
+    )
+
+
 def test_run_writes_every_readers_digest_for_every_date(project: Path, capsys) -> None:
     assert digest(project, "run") == 0
-    _, err = output(capsys)
-    assert err[-1].startswith("digest run: 3 sources ok, 0 failed; 285 papers seen, 272 new;")
-    assert "9 digests written, 0 failed" in err[-1] and err[-1].endswith(" s")
+    out, err = output(capsys)
+    assert out == ""
+    summary = SUMMARY.fullmatch(err[-1])
+    assert summary is not None and summary[1] == "run"
+    assert summary[2] == (
+        f"3 sources ok, 0 failed; 285 papers seen, {UNIQUE} new; 9 digests written, 0 failed"
+    )
+    tops = {}
     for reader in READERS:
-        for day in ("2025-08-20", "2025-06-02", "2025-03-12"):
-            text = (project / "out" / "digests" / reader / f"{day}.md").read_text("utf-8")
-            assert text.startswith(f"# Paper Digest: {day}")
+        folder = project / "out" / "digests" / reader
+        assert sorted(p.name for p in folder.iterdir()) == [f"{day}.md" for day in DATES]
+        for day in DATES:
+            assert (folder / f"{day}.md").read_text("utf-8").startswith(f"# Paper Digest: {day}")
+        text = (folder / "2025-08-20.md").read_text("utf-8")
+        first = re.search(r"^## 1\. (.+)$", text, re.MULTILINE)
+        assert first is not None
+        tops[reader] = first[1]
+    assert len(set(tops.values())) == 3  # different interests, different first papers
+    assert (
+        tops["grace"] == "SC-GS: Sparse-Controlled Gaussian Splatting for Editable Dynamic Scenes"
+    )
     grace = (project / "out/digests/grace/2025-08-20.md").read_text("utf-8")
-    assert "## 1. SC-GS: Sparse-Controlled Gaussian Splatting" in grace
     why = grace.split("**Why:** ", 1)[1].split("\n", 1)[0]
     assert "gaussian splatting" in why and "view synthesis" in why
 
 
-def test_the_store_is_a_real_sqlite_file_in_wal_mode(project: Path) -> None:
-    assert digest(project, "ingest") == 0
-    conn = sqlite3.connect(project / "out" / "store.sqlite3")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_the_store_after_run_is_a_real_sqlite_file_in_wal_mode(project: Path, capsys) -> None:
+    assert digest(project, "run") == 0
+    _, err = output(capsys)
+    store = project / STORE
+    assert store.read_bytes()[:16] == b"SQLite format 3\x00"
+    assert query(store, "PRAGMA user_version")[0][0] >= 1
+    assert query(store, "PRAGMA journal_mode")[0][0] == "wal"
+    assert query(store, "SELECT count(*) FROM papers")[0][0] == UNIQUE
+    assert query(store, "SELECT command, summary FROM runs") == [("run", err[-1])]
+
+
+def test_a_failing_configured_source_does_not_stop_the_run(project: Path, capsys) -> None:
+    shutil.copy(BAD / "titles_only.txt", project / "pages" / "broken.txt")
+    config = CONFIG.replace(
+        "readers:",
+        "  - {name: broken, kind: hf_text, path: pages/broken.txt, date: 2025-01-01}\nreaders:",
+    )
+    (project / "config.yaml").write_text(config, encoding="utf-8")
+    assert digest(project, "run") == 1
+    _, err = output(capsys)
+    errors = [line for line in err if line.startswith("error:")]
+    assert len(errors) == 1 and "broken.txt" in errors[0]
+    assert "3 sources ok, 1 failed; 285 papers seen" in err[-1]
+    assert "9 digests written, 0 failed" in err[-1]
+    assert not (project / "out/digests/ada/2025-01-01.md").exists()
 
 
 def test_reingesting_adds_nothing_and_overlaps_are_one_paper(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
-    first = as_json(project, capsys, "papers", "--date", "2025-08-20")
+    before = {day: as_json(project, capsys, "papers", "--date", day) for day in DATES}
     assert digest(project, "ingest") == 0
     _, err = output(capsys)
-    assert "285 papers seen, 0 new" in err[-1]
-    again = as_json(project, capsys, "papers", "--date", "2025-08-20")
-    assert again == first and len(first) == 81  # type: ignore[arg-type]
-    shared = [p for p in first if p["title"].startswith("Weight Compander")]  # type: ignore[union-attr]
-    assert len(shared) == 1
-    assert shared[0]["dates"] == ["2025-03-12", "2025-08-20"]
-    assert shared[0]["sources"] == ["mar", "aug"]
+    assert err[-1].startswith("digest ingest: 3 sources ok, 0 failed; 285 papers seen, 0 new;")
+    after = {day: as_json(project, capsys, "papers", "--date", day) for day in DATES}
+    assert after == before
+    assert query(project / STORE, "SELECT count(*) FROM papers")[0][0] == UNIQUE
+    by_title = {p["title"]: p for papers in after.values() for p in papers}
+    assert len(by_title) == len({p["id"] for p in by_title.values()}) == UNIQUE
+    on_pages = {}
+    for title, paper in by_title.items():
+        pages = sorted((n for n in SOURCES if title in PAGE_PAPERS[n]), key=lambda n: SOURCES[n][1])
+        on_pages[title] = len(pages)
+        assert paper["dates"] == [SOURCES[n][1] for n in pages], title  # oldest first
+        assert paper["sources"] == [SOURCES[n][0] for n in pages], title
+    assert list(on_pages.values()).count(2) >= 1  # on two pages: one paper, two dates
+    assert 3 in on_pages.values()  # and one is on all three
 
 
-def test_papers_json_keeps_texts_exactly(project: Path, capsys) -> None:
+def test_papers_json_is_one_document_with_texts_kept_exactly(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
-    papers = as_json(project, capsys, "papers", "--date", "2025-08-20")
-    assert isinstance(papers, list)
-    keys = {"id", "title", "abstract", "authors", "url", "code_url", "dates", "sources"}
-    assert all(set(p) == keys for p in papers)
-    lines = [line.strip() for line in (PAGES / AUG).read_text("utf-8").splitlines()]
-    for paper in papers:
-        assert paper["title"] in lines and paper["abstract"] in lines
+    capsys.readouterr()
+    assert digest(project, "papers", "--date", "2025-08-20", "--json") == 0
+    out, err = output(capsys)
+    papers = json.loads(out)  # the whole of stdout: exactly one JSON document
+    assert err == ["digest papers: 81 papers on 2025-08-20"]
+    assert isinstance(papers, list) and all(set(p) == PAPER_KEYS for p in papers)
+    assert {p["title"]: p["abstract"] for p in papers} == PAGE_PAPERS[AUG]
+    assert any("&" in p["abstract"] for p in papers)  # `Data & Project website: ...`
     growth = next(p for p in papers if p["title"].startswith("MixtureGrowth"))
     assert growth["code_url"] == "https://github.com/chaudatascience/mixturegrowth"
-    assert growth["id"].startswith("title:")
+    for day, name in ((SOURCES[JUN][1], JUN), (SOURCES[MAR][1], MAR)):
+        texts = {
+            p["title"]: p["abstract"] for p in as_json(project, capsys, "papers", "--date", day)
+        }
+        assert texts == PAGE_PAPERS[name]
+    assert "A Large-Scale Exploration of $μ$-Transfer" in PAGE_PAPERS[JUN]  # LaTeX, non-ASCII
+    assert any("10.9\\% increase" in a for a in PAGE_PAPERS[JUN].values())
+
+
+def test_papers_without_json_lists_ids_and_titles(project: Path, capsys) -> None:
+    assert digest(project, "ingest", "--source", "aug") == 0
+    capsys.readouterr()
+    assert digest(project, "papers") == 0
+    out, err = output(capsys)
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert len(rows) == 81 and all(len(row) == 2 for row in rows)
+    assert {title for _, title in rows} == set(PAGE_PAPERS[AUG])
+    assert err == ["digest papers: 81 papers on 2025-08-20"]
 
 
 def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
-    ranked = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")
-    assert isinstance(ranked, dict)
+    capsys.readouterr()
+    assert digest(project, "rank", "grace", "--date", "2025-08-20", "--json") == 0
+    out, err = output(capsys)
+    ranked = json.loads(out)
+    assert err[-1].startswith("digest rank: ") and err[-1].endswith(
+        " of 81 papers on 2025-08-20 for grace"
+    )
     assert set(ranked) == {"reader", "date", "papers"}
     assert (ranked["reader"], ranked["date"]) == ("grace", "2025-08-20")
     papers = ranked["papers"]
-    assert 1 <= len(papers) <= 5
-    assert papers[0]["title"].startswith("SC-GS: Sparse-Controlled Gaussian Splatting")
+    assert 1 <= len(papers) <= 5  # grace's top_k
+    assert "Gaussian Splatting" in papers[0]["title"] and papers[0]["title"] in PAGE_PAPERS[AUG]
     scores = [p["score"] for p in papers]
     assert scores == sorted(scores, reverse=True)
     assert all(p["terms"] and set(p) == {"id", "title", "score", "terms", "url"} for p in papers)
+    assert all(p["title"] in PAGE_PAPERS[AUG] for p in papers)
+    for reader in ("ada", "alan"):
+        ranked = as_json(project, capsys, "rank", reader, "--date", "2025-08-20")
+        assert 1 <= len(ranked["papers"]) <= 10  # the default top_k
     top3 = as_json(project, capsys, "rank", "ada", "--top", "3")
-    assert len(top3["papers"]) <= 3  # type: ignore[index]
+    assert 1 <= len(top3["papers"]) <= 3
+    assert digest(project, "rank", "ada", "--top", "3") == 0
+    out, _ = output(capsys)
+    lines = out.splitlines()
+    assert len(lines) == len(top3["papers"])
+    assert [line.split()[0] for line in lines] == [str(i) for i in range(1, len(lines) + 1)]
+
+
+def test_an_unknown_reader_names_the_known_ones(project: Path, capsys) -> None:
+    assert digest(project, "ingest", "--source", "aug") == 0
+    capsys.readouterr()
+    assert digest(project, "rank", "bob") == 1
+    out, err = output(capsys)
+    assert out == ""
+    assert err == ["error: unknown reader 'bob' (known: ada, alan, grace)"]
 
 
 def test_without_date_commands_use_the_newest_date(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
-    ranked = as_json(project, capsys, "rank", "alan")
-    assert ranked["date"] == "2025-08-20"  # type: ignore[index]
+    assert as_json(project, capsys, "rank", "alan")["date"] == "2025-08-20"
+    assert len(as_json(project, capsys, "papers")) == 81
     assert digest(project, "build") == 0
-    assert sorted(p.name for p in (project / "out/digests/ada").iterdir()) == ["2025-08-20.md"]
-
-
-def test_an_empty_store_is_a_clear_error(project: Path, capsys) -> None:
-    assert digest(project, "papers") == 1
     _, err = output(capsys)
-    assert len(err) == 1 and err[0].startswith("error: ") and "digest ingest" in err[0]
+    assert "3 digests written, 0 failed" in err[-1]
+    for reader in READERS:
+        folder = project / "out" / "digests" / reader
+        assert [p.name for p in folder.iterdir()] == ["2025-08-20.md"]
 
 
-def test_unknown_reader_names_the_known_ones(project: Path, capsys) -> None:
-    assert digest(project, "ingest") == 0
-    capsys.readouterr()
-    assert digest(project, "rank", "bob") == 1
+@pytest.mark.parametrize("args", [["papers"], ["rank", "ada"], ["build"]])
+def test_an_empty_store_is_a_clear_error(project: Path, capsys, args: list[str]) -> None:
+    assert digest(project, *args) == 1
+    out, err = output(capsys)
+    assert out == ""
+    assert err == [f"error: {project.resolve() / STORE}: no papers yet (run `digest ingest` first)"]
+
+
+def test_an_adhoc_file_takes_the_date_given_over_its_header(project: Path, capsys) -> None:
+    adhoc = project / "downloads" / "latest.txt"
+    adhoc.parent.mkdir()
+    shutil.copy(PAGES / MAR, adhoc)  # its header says `Mar 12`
+    assert digest(project, "ingest", str(adhoc), "--date", "2024-01-05") == 0
     _, err = output(capsys)
-    assert err[-1] == "error: unknown reader 'bob' (known: ada, alan, grace)"
+    assert err[-1].startswith("digest ingest: 1 sources ok, 0 failed; 75 papers seen, 75 new;")
+    store = project / STORE
+    assert query(store, "SELECT DISTINCT digest_date, source FROM sightings") == [
+        ("2024-01-05", "file:latest.txt")
+    ]
+    papers = as_json(project, capsys, "papers", "--date", "2024-01-05")
+    assert {p["title"] for p in papers} == set(PAGE_PAPERS[MAR])
+    assert all(p["dates"] == ["2024-01-05"] for p in papers)
 
 
-def test_date_flag_wins_over_the_header_and_dateless_pages_need_one(project: Path, capsys) -> None:
+def test_a_page_without_a_date_fails_alone(project: Path, capsys) -> None:
     code = digest(project, "ingest", str(PAGES / AUG), str(PAGES / JUN))
     assert code == 1  # one source failed
     _, err = output(capsys)
     failures = [line for line in err if line.startswith("error:")]
-    assert len(failures) == 1 and JUN in failures[0] and "--date" in failures[0]
-    assert "1 sources ok, 1 failed; 81 papers seen" in err[-1]
-    dates = as_json(project, capsys, "papers")
-    today = date.today()
+    assert len(failures) == 1 and str(PAGES / JUN) in failures[0] and "--date" in failures[0]
+    assert err[-1].startswith("digest ingest: 1 sources ok, 1 failed; 81 papers seen, 81 new;")
+    today = date.today()  # the header's year: the latest Aug 20 not after today
     aug_20 = date(today.year if today >= date(today.year, 8, 20) else today.year - 1, 8, 20)
-    assert {d for p in dates for d in p["dates"]} == {aug_20.isoformat()}  # type: ignore[union-attr,index]
-    assert digest(project, "ingest", str(PAGES / MAR), "--date", "2024-01-05") == 0
-    march = as_json(project, capsys, "papers", "--date", "2024-01-05")
-    assert len(march) == 75  # type: ignore[arg-type]
+    papers = as_json(project, capsys, "papers")
+    assert {d for p in papers for d in p["dates"]} == {aug_20.isoformat()}
+    assert {p["title"] for p in papers} == set(PAGE_PAPERS[AUG])
 
 
-def test_a_broken_file_among_good_ones_harms_nothing(project: Path, capsys) -> None:
-    assert digest(project, "ingest") == 0
+def test_broken_files_among_good_ones_harm_nothing(project: Path, capsys) -> None:
+    assert digest(project, "ingest", "--source", "aug") == 0
     before = as_json(project, capsys, "papers", "--date", "2025-08-20")
-    (project / "empty.txt").write_bytes(b"")
-    (project / "binary.txt").write_bytes(bytes(range(256)) * 50)
-    bad = [str(project / "empty.txt"), str(project / "binary.txt")]
-    bad += [str(p) for p in sorted((FIXTURES / "bad").glob("*.txt"))]
+    store = project / STORE
+    count = query(store, "SELECT count(*) FROM papers")[0][0]
+    assert count == 81
+    junk = project / "junk"
+    junk.mkdir()
+    (junk / "empty.txt").write_bytes(b"")
+    (junk / "blank.txt").write_bytes(b" \n\n\t\n")
+    (junk / "binary.txt").write_bytes(bytes(range(256)) * 50)
+    (junk / "latin1.txt").write_bytes("Caf\xe9 na\xefve r\xe9sum\xe9\n".encode("latin-1") * 40)
+    bad = sorted(junk.iterdir())
+    bad += [BAD / "missing_title.txt", BAD / "readme.txt", BAD / "titles_only.txt"]
     capsys.readouterr()
-    code = digest(project, "ingest", "--date", "2025-08-20", *bad, str(PAGES / AUG))
-    assert code == 1
-    _, err = output(capsys)
-    assert all(line.count("\n") == 0 for line in err)
-    assert any("empty.txt" in line and line.startswith("error:") for line in err)
-    assert any("binary.txt" in line and line.startswith("error:") for line in err)
+    args = ["ingest", "--json", "--date", "2025-03-12", *map(str, bad), str(PAGES / MAR)]
+    assert digest(project, *args) == 1
+    out, err = output(capsys)
+    outcomes = json.loads(out)
+    assert [o["status"] for o in outcomes] == ["failed"] * len(bad) + ["ok"]
+    errors = [line for line in err if line.startswith("error:")]
+    assert len(errors) == len(bad)
+    for path, outcome, line in zip(bad, outcomes, errors, strict=False):
+        assert str(path) in outcome["error"] and str(path) in line
+    overlap = len(PAGE_PAPERS[AUG].keys() & PAGE_PAPERS[MAR].keys())
+    assert err[-1].startswith(
+        f"digest ingest: 1 sources ok, {len(bad)} failed; 75 papers seen, {75 - overlap} new;"
+    )
+    assert query(store, "SELECT count(*) FROM papers")[0][0] == count + 75 - overlap
     after = as_json(project, capsys, "papers", "--date", "2025-08-20")
-    assert {p["id"] for p in before} <= {p["id"] for p in after}  # type: ignore[union-attr]
+
+    def texts(papers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        fields = ("id", "title", "abstract", "authors", "url", "code_url")
+        return sorted(tuple(json.dumps(p[f]) for f in fields) for p in papers)
+
+    assert texts(after) == texts(before)
+    both = [p for p in after if p["title"] in PAGE_PAPERS[MAR]]
+    assert len(both) == overlap
+    assert all(p["dates"] == ["2025-03-12", "2025-08-20"] for p in both)
+    assert all(p["sources"] == [f"file:{MAR}", "aug"] for p in both)
 
 
-def test_kind_from_flag_or_extension(project: Path, capsys) -> None:
+def test_the_kind_comes_from_the_flag_or_the_extension(project: Path, capsys) -> None:
     odd = project / "page.dat"
     shutil.copy(PAGES / MAR, odd)
     assert digest(project, "ingest", str(odd)) == 1
     _, err = output(capsys)
-    assert any("--kind" in line for line in err)
+    assert err[0] == (
+        f"error: {odd}: cannot tell the kind from the extension "
+        "(pass --kind: feed, hf_api, hf_html, hf_text)"
+    )
+    assert "0 sources ok, 1 failed" in err[-1]
     assert digest(project, "ingest", str(odd), "--kind", "hf_text", "--date", "2025-03-12") == 0
+    _, err = output(capsys)
+    assert err[-1].startswith("digest ingest: 1 sources ok, 0 failed; 75 papers seen, 75 new;")
 
 
-def test_config_check(project: Path, capsys) -> None:
+def test_local_file_names_are_plain_paths(project: Path, capsys) -> None:
+    odd = project / "what?.txt"  # not a URL query
+    shutil.copy(PAGES / MAR, odd)
+    assert digest(project, "ingest", str(odd), "--date", "2025-03-12") == 0
+    colon = project / "file:x.txt"  # not a file: URL
+    shutil.copy(PAGES / MAR, colon)
+    assert digest(project, "ingest", str(colon), "--date", "2025-03-12") == 0
+
+
+def test_config_check_reports_every_problem_at_once(project: Path, capsys) -> None:
+    config = project / "config.yaml"
     assert digest(project, "config", "check") == 0
     out, _ = output(capsys)
-    assert "config.yaml: ok, 3 sources, 3 readers" in out
-    (project / "config.yaml").write_text(
+    assert out == f"{config.resolve()}: ok, 3 sources, 3 readers\n"
+    config.write_text(
         CONFIG.replace("[network pruning, quantization, knowledge distillation]", "pruning")
         .replace("top_k: 5", "top_k: many")
         .replace("store:", "stor:"),
         encoding="utf-8",
     )
     assert digest(project, "config", "check") == 1
-    _, err = output(capsys)
-    assert all(line.startswith("error: ") for line in err)
-    text = "\n".join(err)
-    assert "readers[0].interests.keywords" in text
-    assert "readers[1].top_k" in text and "stor" in text
+    out, err = output(capsys)
+    assert out == ""
+    assert all(line.startswith(f"error: {config}: ") for line in err)
+    keys = [line.removeprefix(f"error: {config}: ").split(": ", 1)[0] for line in err[:-1]]
+    assert sorted(keys) == ["readers[0].interests.keywords", "readers[1].top_k", "stor"]
+    assert err[-1] == f"error: {config}: 3 problem(s) in config"
+    assert digest(project, "run") == 1  # every command validates first; nothing is written
+    assert not (project / "out").exists()
 
 
-def test_missing_config_is_one_line(tmp_path: Path, capsys) -> None:
+def test_a_missing_config_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
     assert main(["--config", str(tmp_path / "nope.yaml"), "papers"]) == 1
+    out, err = output(capsys)
+    assert out == ""
+    assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'nope.yaml'}: no such config")
+    monkeypatch.chdir(tmp_path)  # the default is ./config.yaml
+    assert main(["papers"]) == 1
     _, err = output(capsys)
-    assert len(err) == 1 and "nope.yaml" in err[0]
+    assert err == [
+        "error: config.yaml: no such config file (run from the project directory or pass --config)"
+    ]
 
 
 @pytest.mark.parametrize(
     "args",
-    [["rank"], ["papers", "--date", "2025-13-40"], ["frobnicate"], ["rank", "a", "--top", "0"]],
+    [
+        ["rank"],
+        ["papers", "--date", "2025-13-40"],
+        ["frobnicate"],
+        ["rank", "ada", "--top", "0"],
+        ["ingest", "--kind", "pdf"],
+        ["feedback", "ada", "some paper"],
+        [],
+    ],
 )
-def test_usage_errors_exit_2(project: Path, args: list[str]) -> None:
+def test_usage_errors_exit_2(project: Path, capsys, args: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         digest(project, *args)
     assert exit_info.value.code == 2
+    out, err = output(capsys)
+    assert out == "" and err[0].startswith("usage: digest")
 
 
-def test_store_flag_overrides_the_config(project: Path) -> None:
+def test_the_store_flag_overrides_the_config(project: Path, capsys) -> None:
     elsewhere = project / "elsewhere" / "my.db"
-    assert digest(project, "--store", str(elsewhere), "ingest") == 0
-    assert elsewhere.exists()
-    assert not (project / "out" / "store.sqlite3").exists()
+    assert digest(project, "--store", str(elsewhere), "ingest", "--source", "aug") == 0
+    assert elsewhere.is_file() and query(elsewhere, "PRAGMA user_version")[0][0] >= 1
+    assert not (project / STORE).exists()
+    papers = as_json(project, capsys, "papers", "--store", str(elsewhere))  # after the command
+    assert len(papers) == 81
+    assert digest(project, "papers") == 1  # the config's store is still empty
 
 
-def test_debug_shows_the_exception(project: Path) -> None:
-    with pytest.raises(DigestError):
+def test_debug_raises_what_is_otherwise_one_line(project: Path, capsys) -> None:
+    assert digest(project, "rank", "nobody") == 1
+    _, err = output(capsys)
+    assert err == ["error: unknown reader 'nobody' (known: ada, alan, grace)"]
+    with pytest.raises(ConfigError, match="unknown reader 'nobody'"):
         digest(project, "--debug", "rank", "nobody")
+    with pytest.raises(StoreError, match="no papers yet"):
+        digest(project, "papers", "--debug")
+    with pytest.raises(DigestError):
+        main(["--debug", "--config", str(project / "nope.yaml"), "papers"])
 
 
 def test_the_console_script_runs(project: Path) -> None:
@@ -246,22 +470,23 @@ def test_the_console_script_runs(project: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
-    assert done.stderr.strip().splitlines()[-1].startswith("digest run: 3 sources ok")
+    assert done.stderr.strip().splitlines()[-1].startswith("digest run: 3 sources ok, 0 failed;")
+    assert len(list((project / "out" / "digests").glob("*/*.md"))) == 9
 
 
 def test_feedback_is_stored_and_changes_the_next_ranking(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
     config_before = (project / "config.yaml").read_bytes()
     first = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")
-    top = first["papers"][0]  # type: ignore[index]
+    top = first["papers"][0]
     assert digest(project, "feedback", "grace", top["id"], "--dislike") == 0
     out, _ = output(capsys)
     assert out.startswith(f"grace dislikes {top['id']}")
     again = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")
-    assert top["id"] not in [p["id"] for p in again["papers"]]  # type: ignore[index]
+    assert top["id"] not in [p["id"] for p in again["papers"]]
     shown = as_json(project, capsys, "profile", "show", "grace")
-    assert shown["disliked"] == [top["id"]]  # type: ignore[index]
-    assert shown["negative_terms"] and shown["positive_terms"]  # type: ignore[index]
+    assert shown["disliked"] == [top["id"]]
+    assert shown["negative_terms"] and shown["positive_terms"]
     assert (project / "config.yaml").read_bytes() == config_before  # learned: in the store
     assert digest(project, "feedback", "grace", "no such paper", "--like") == 1
     _, err = output(capsys)
