@@ -19,6 +19,8 @@ from digest.models import Paper, StoredPaper, normalise_arxiv_id, paper_id, titl
 from digest.store.rows import FetchState, IngestResult, stored_paper, union
 from digest.store.schema import MIGRATIONS, statements
 
+SQL_BATCH = 500  # ids bound in one IN (...) list, well under SQLite's variable limit
+
 __all__ = ["MIGRATIONS", "FetchState", "IngestResult", "Store"]
 
 
@@ -91,25 +93,26 @@ class Store:
                 for paper in papers:
                     if paper.digest_date is None:
                         raise StoreError(f"{source}: paper {paper.title!r} has no digest date")
-                    new += self._upsert(paper, now)
-                    self._sight(paper, source, now)
+                    pid, is_new = self._upsert(paper, now)
+                    self._sight(pid, paper, source, now)
+                    new += is_new
                     dates.add(paper.digest_date)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot store papers from {source}: {exc}") from None
         return IngestResult(seen=len(papers), new=new, dates=tuple(sorted(dates)))
 
-    def _upsert(self, paper: Paper, now: datetime) -> int:
-        """Insert or merge one paper; returns 1 if it was new."""
+    def _upsert(self, paper: Paper, now: datetime) -> tuple[str, bool]:
+        """Insert or merge one paper; returns its stored id and whether it was new."""
         key = title_key(paper.title)
         existing = self._find_existing(paper, key)
         if existing is None:
             self._insert(paper, key, now)
-            return 1
+            return paper.id, True
         merged_id = paper.id if paper.arxiv_id else existing["id"]
         if merged_id != existing["id"]:
             self._rename(existing["id"], merged_id)
         self._merge(merged_id, existing, paper, now)
-        return 0
+        return merged_id, False
 
     def _find_existing(self, paper: Paper, key: str) -> sqlite3.Row | None:
         conn = self._conn
@@ -192,9 +195,8 @@ class Store:
             ),
         )
 
-    def _sight(self, paper: Paper, source: str, now: datetime) -> None:
+    def _sight(self, pid: str, paper: Paper, source: str, now: datetime) -> None:
         assert paper.digest_date is not None
-        pid = self._resolve_id(paper)
         self._conn.execute(
             """INSERT INTO sightings (paper_id, source, digest_date, upvotes, seen_at)
                VALUES (?, ?, ?, ?, ?)
@@ -202,11 +204,6 @@ class Store:
                DO UPDATE SET upvotes = COALESCE(excluded.upvotes, sightings.upvotes)""",
             (pid, source, paper.digest_date.isoformat(), paper.upvotes, now.isoformat()),
         )
-
-    def _resolve_id(self, paper: Paper) -> str:
-        row = self._find_existing(paper, title_key(paper.title))
-        assert row is not None, "sighting of a paper that was not stored"
-        return str(row["id"])
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -259,18 +256,25 @@ class Store:
 
     def _with_sightings(self, rows: list[sqlite3.Row]) -> list[StoredPaper]:
         seen: dict[str, tuple[list[date], list[str]]] = {r["id"]: ([], []) for r in rows}
-        if not seen:
-            return []
-        for pid, source, day in self._conn.execute(
-            "SELECT paper_id, source, digest_date FROM sightings ORDER BY digest_date, source"
-        ):
-            if pid in seen:
-                dates, sources = seen[pid]
-                if date.fromisoformat(day) not in dates:
-                    dates.append(date.fromisoformat(day))
-                if source not in sources:
-                    sources.append(source)
+        for pid, source, day in self._sightings_of(list(seen)):
+            dates, sources = seen[pid]
+            if date.fromisoformat(day) not in dates:
+                dates.append(date.fromisoformat(day))
+            if source not in sources:
+                sources.append(source)
         return [stored_paper(r, *seen[r["id"]]) for r in rows]
+
+    def _sightings_of(self, ids: list[str]) -> list[sqlite3.Row]:
+        """The sightings of just these papers, by date then source (ids sent in batches)."""
+        found: list[sqlite3.Row] = []
+        for start in range(0, len(ids), SQL_BATCH):
+            batch = ids[start : start + SQL_BATCH]
+            marks = ", ".join("?" * len(batch))
+            found += self._conn.execute(
+                f"SELECT paper_id, source, digest_date FROM sightings WHERE paper_id IN ({marks})",
+                batch,
+            ).fetchall()
+        return sorted(found, key=lambda r: (r["digest_date"], r["source"]))
 
     # -- sources and runs ---------------------------------------------------------------------
 
