@@ -14,7 +14,7 @@ import gzip
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -128,6 +128,14 @@ def evaluate(
     spec: Spec, listings: dict[date, list[Listed]], ranker: Ranker = shipped_ranker
 ) -> Iterator[PairResult]:
     """Every (interest, day) pair with a relevant candidate, ranked and scored."""
+    for _, result in evaluate_many(spec, listings, {"shipped": ranker}):
+        yield result
+
+
+def evaluate_many(
+    spec: Spec, listings: dict[date, list[Listed]], rankers: Mapping[str, Ranker]
+) -> Iterator[tuple[str, PairResult]]:
+    """(ranker name, pair result) for every ranker on every pair; one model fit per day."""
     listing_days = sorted(listings)
     for day in spec.days:
         if day not in listings:
@@ -145,21 +153,26 @@ def evaluate(
         ]
         seeds = [p for _, liked in readers for p in liked]
         texts = [*history, *seeds, *(c.paper for c in candidates)]
-        corpus = list({p.id: p for p in texts}.values())
-        rankings = ranker(rank.fit(corpus), readers, [c.paper for c in candidates])
-        for interest in spec.interests:
-            relevant = {c.paper.id for c in candidates if interest.category in c.labels}
-            if not relevant:
-                continue
-            ranking = complete(rankings[interest.name], [c.paper.id for c in candidates])
-            yield PairResult(
-                interest.name,
-                day,
-                tuple(ranking),
-                ndcg(ranking, relevant, spec.k),
-                precision(ranking, relevant, spec.k),
-                average_precision(ranking, relevant),
-            )
+        model = rank.fit(list({p.id: p for p in texts}.values()))
+        listed = [c.paper.id for c in candidates]
+        for name, ranker in rankers.items():
+            rankings = ranker(model, readers, [c.paper for c in candidates])
+            for interest in spec.interests:
+                relevant = {c.paper.id for c in candidates if interest.category in c.labels}
+                if not relevant:
+                    continue
+                ranking = complete(rankings[interest.name], listed)
+                yield (
+                    name,
+                    PairResult(
+                        interest.name,
+                        day,
+                        tuple(ranking),
+                        ndcg(ranking, relevant, spec.k),
+                        precision(ranking, relevant, spec.k),
+                        average_precision(ranking, relevant),
+                    ),
+                )
 
 
 def complete(ranking: Sequence[str], candidates: Sequence[str]) -> list[str]:

@@ -117,6 +117,10 @@ class StoredPaper:
         return f"{self.title}\n{self.abstract}"
 
 
+POPULARITY = 0.1  # a reader's default share of score from upvotes
+DIVERSITY = 0.2  # a reader's default diversity (MMR's 1 - lambda)
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """A reader and what they want to read."""
@@ -128,6 +132,15 @@ class Profile:
     display_name: str | None = None
     top_k: int = 10
     min_score: float = 0.0
+    weights: tuple[float, ...] = ()  # one per keyword; none given means 1.0 each
+    exclude: tuple[str, ...] = ()  # words or phrases: a paper that mentions one is never picked
+    disliked: tuple[str, ...] = ()  # arXiv ids or titles, like `liked`
+    authors: tuple[str, ...] = ()  # followed authors: their papers are boosted
+    popularity: float = POPULARITY  # share of a score from Daily Papers upvotes (per day), 0..1
+    diversity: float = DIVERSITY  # 0 = rank by score alone; toward 1, near-duplicates give way
+
+    def weight(self, index: int) -> float:
+        return self.weights[index] if index < len(self.weights) else 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +158,10 @@ class Scored:
     paper: StoredPaper
     score: float
     terms: tuple[Term, ...]
+    closest: StoredPaper | None = None  # the liked paper this one is most like, if any
+    closeness: float = 0.0  # ... and their cosine similarity
+    popularity: float = 0.0  # share of the score that came from upvotes
+    authors: tuple[str, ...] = ()  # followed authors among the paper's
 
 
 @dataclass(frozen=True, slots=True)

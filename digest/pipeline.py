@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from digest import curate, rank, render
-from digest.config import Config
+from digest import curate, modelcache, rank, render
+from digest.config import WINDOW_DAYS, Config
 from digest.deliver import DELIVERERS
 from digest.errors import DigestError
 from digest.models import Artifact, Digest, Profile, SourceOutcome, StoredPaper
@@ -29,6 +29,20 @@ class BuildResult:
 # -- rank, curate, render, deliver ------------------------------------------------------------
 
 
+def corpus(store: Store, day: date, window_days: int) -> list[StoredPaper]:
+    """The papers the model is fitted on for `day`: those sighted in the window ending that day."""
+    return store.papers(since=day - timedelta(days=window_days - 1), until=day)
+
+
+def model_for(
+    store: Store, day: date, *, window_days: int, cache_dir: Path | None = None
+) -> rank.Model:
+    """The fitted model for `day`, from the on-disk cache when the corpus is unchanged."""
+    model, cached = modelcache.load_or_fit(corpus(store, day, window_days), cache_dir)
+    log.debug("%s: model %s (%d papers)", day, "cached" if cached else "fitted", len(model.index))
+    return model
+
+
 def make_digests(
     store: Store,
     profiles: Sequence[Profile],
@@ -37,8 +51,9 @@ def make_digests(
     now: datetime,
     model: rank.Model | None = None,
 ) -> list[Digest]:
-    """Each reader's digest for one day, ranked against the whole stored corpus."""
-    model = model if model is not None else rank.fit(store.papers())
+    """Each reader's digest for one day, ranked with `model` (fitted on the default window when
+    none is given)."""
+    model = model if model is not None else rank.fit(corpus(store, day, WINDOW_DAYS))
     papers = store.papers(on=day)
     judged = {p.name: judgements(store, p) for p in profiles}
     readers = [(p, judged[p.name][0]) for p in profiles]
@@ -52,27 +67,34 @@ def make_digests(
 
 
 def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[StoredPaper]]:
-    """What a reader liked (config.yaml's `liked`, then feedback) and disliked (feedback).
+    """What a reader liked and disliked: config.yaml's `liked` and `disliked`, then feedback.
 
-    The latest word on a paper counts: a paper liked in config.yaml and disliked later is disliked.
+    The latest word on a paper counts: a paper liked in config.yaml and disliked later by
+    feedback is disliked, and the other way round.
     """
     configured = store.find(profile.liked)
-    if len(configured) < len(profile.liked):
-        missing = len(profile.liked) - len(configured)
-        log.info("%s: %d liked papers are not in the store yet", profile.name, missing)
+    configured_against = store.find(profile.disliked)
+    missing = len(profile.liked) + len(profile.disliked) - len(configured) - len(configured_against)
+    if missing:
+        log.info("%s: %d liked or disliked papers are not in the store yet", profile.name, missing)
     liked, disliked = store.feedback(profile.name)
+    for_ = {p.id for p in liked}
     against = {p.id for p in disliked}
     merged = {p.id: p for p in [*configured, *liked] if p.id not in against}
-    return list(merged.values()), disliked
+    merged_against = {
+        p.id: p for p in [*configured_against, *disliked] if p.id not in for_ and p.id not in merged
+    }
+    return list(merged.values()), list(merged_against.values())
 
 
 def build(config: Config, store: Store, *, days: Sequence[date], now: datetime) -> BuildResult:
     """Write every reader's digest for each day; a failing reader is reported, not fatal."""
-    model = rank.fit(store.papers())
     env = render.environment(config.templates)
     written: list[Path] = []
     failures: list[str] = []
+    cache = config.out_dir / "cache"
     for day in days:
+        model = model_for(store, day, window_days=config.window_days, cache_dir=cache)
         for digest in make_digests(store, config.readers, day=day, now=now, model=model):
             try:
                 artifact: Artifact = render.render_markdown(digest, title=config.title, env=env)

@@ -7,10 +7,11 @@ ranking many readers never refits.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -20,6 +21,7 @@ from sklearn.preprocessing import normalize
 
 from digest.models import Profile, Scored, StoredPaper, Term
 
+MODEL_VERSION = 2  # bump when the analyser or fit changes: cached models are then refitted
 MAX_TERMS = 5
 KEYWORD_WEIGHT = 0.7  # keywords' share of a query beside liked papers (measured by `digest eval`)
 PRF_MIN_CORPUS = 1000  # pseudo-relevance feedback from this many papers on
@@ -28,6 +30,9 @@ PRF_WEIGHT = 0.5  # ... at this weight
 PRF_CHUNK = 256  # readers scored against the corpus at a time
 DISLIKE_WEIGHT = 0.5  # how far disliked papers push a reader's query away (Rocchio's gamma)
 MIN_DF_CORPUS = 1000  # from this many papers on, terms must appear in two of them
+AUTHOR_BOOST = 0.5  # a followed author's paper gains this share of the reader's best match
+CLOSEST_MIN = 0.1  # a liked paper is named as the closest from this cosine similarity on
+MMR_POOL = 30  # diversity reorders at least this many of each reader's best papers
 
 _TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 # Words every abstract uses; they say nothing about what a paper is about.
@@ -147,14 +152,19 @@ def queries(
     readers: Sequence[Reader],
     disliked: Mapping[str, Sequence[StoredPaper]] | None = None,
 ) -> sparse.csr_matrix:
-    """Each reader's interests as one unit row: keywords and liked papers, weighted equally,
-    minus a share of what the reader disliked (Rocchio), negative weights cut to zero.
+    """Each reader's interests as one unit row: weighted keywords (0.7) and the centroid of liked
+    papers (0.3), moved toward its best corpus hits (pseudo-relevance feedback), minus a share of
+    what the reader disliked (Rocchio), negative weights cut to zero.
 
     Built for all readers at once: every distinct keyword and paper is vectorised once.
     """
     keywords = sorted({k for profile, _ in readers for k in profile.keywords})
     kw_rows = {k: i for i, k in enumerate(keywords)}
-    pick_kw = _selector([[kw_rows[k] for k in p.keywords] for p, _ in readers], len(keywords))
+    pick_kw = _selector(
+        [[kw_rows[k] for k in p.keywords] for p, _ in readers],
+        len(keywords),
+        [[p.weight(i) for i in range(len(p.keywords))] for p, _ in readers],
+    )
     by_keywords = normalize(pick_kw @ model.vectors(keywords))
     by_liked = _centroids(model, [papers for _, papers in readers])
     q = _expand(model, normalize(KEYWORD_WEIGHT * by_keywords + (1 - KEYWORD_WEIGHT) * by_liked))
@@ -191,11 +201,17 @@ def _centroids(model: Model, groups: Sequence[Sequence[StoredPaper]]) -> sparse.
     return sparse.csr_matrix(normalize(pick @ model.paper_vectors(papers)))
 
 
-def _selector(rows: list[list[int]], width: int) -> sparse.csr_matrix:
-    """A 0/1 matrix whose row i picks the given columns (the mean is taken by normalising)."""
+def _selector(
+    rows: list[list[int]], width: int, weights: list[list[float]] | None = None
+) -> sparse.csr_matrix:
+    """A matrix whose row i picks the given columns, with weight 1 unless `weights` says
+    otherwise (the mean is taken by normalising)."""
     indptr = np.cumsum([0, *map(len, rows)])
     indices = np.array([c for row in rows for c in row], dtype=np.int64)
-    data = np.ones(len(indices))
+    if weights is None:
+        data = np.ones(len(indices))
+    else:
+        data = np.array([w for row in weights for w in row], dtype=np.float64)
     return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), width))
 
 
@@ -219,28 +235,209 @@ def rank_many(
 ) -> dict[str, list[Scored]]:
     """Rank the same papers for many readers with one matrix product.
 
-    Papers with no positive score, and those the reader liked or disliked, are left out; `limit`
+    A paper's relevance is the cosine similarity of the reader's query and the paper; a followed
+    author's paper gains AUTHOR_BOOST of the reader's best relevance of the day; its score blends
+    that with the paper's popularity on the day, at the reader's `popularity` weight. Papers that
+    match nothing, mention an excluded term, or that the reader liked or disliked already are left
+    out. The best are then reordered for diversity (MMR) at the reader's `diversity`. `limit`
     keeps only each reader's best `limit` (only those are explained).
     """
     if not readers:
         return {}
     docs = model.paper_vectors(papers)
     q = queries(model, readers, disliked)
-    scores = (q @ docs.T).toarray() if papers else np.zeros((len(readers), 0))
-    ids = np.array([p.id for p in papers], dtype=object)
-    tiebreak = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
+    relevance = (q @ docs.T).toarray() if papers else np.zeros((len(readers), 0))
+    day = _Day(papers, docs)
+    liked_rows = _LikedRows(model, [liked for _, liked in readers])
     ranked: dict[str, list[Scored]] = {}
     for i, (profile, liked) in enumerate(readers):
-        row = scores[i]
         judged = {p.id for p in [*liked, *(disliked or {}).get(profile.name, ())]}
-        order = np.lexsort((tiebreak, -row))
-        keep = [j for j in order if row[j] > 0 and ids[j] not in judged][:limit]
-        reasons = explain(model, sparse.csr_matrix(docs[keep].multiply(q[i]))) if keep else []
+        pick = _Pick(profile, relevance[i], day, judged)
+        pool = max(limit or 0, MMR_POOL, 3 * profile.top_k)
+        keep = diversify(pick.order(), pick.score, day, profile.diversity, pool)[:limit]
+        if not keep:
+            ranked[profile.name] = []
+            continue
+        reasons = explain(model, sparse.csr_matrix(docs[keep].multiply(q[i])))
+        closest = liked_rows.closest(i, docs[keep])
         ranked[profile.name] = [
-            Scored(papers[j], round(float(row[j]), 6), terms)
-            for j, terms in zip(keep, reasons, strict=True)
+            Scored(
+                papers[j],
+                round(float(pick.score[j]), 6),
+                terms,
+                closest=near[0] if near else None,
+                closeness=near[1] if near else 0.0,
+                popularity=round(float(pick.share[j]), 4),
+                authors=pick.followed.get(j, ()),
+            )
+            for j, terms, near in zip(keep, reasons, closest, strict=True)
         ]
     return ranked
+
+
+class _Day:
+    """What every reader's ranking of one day's papers shares, each part worked out on first use."""
+
+    def __init__(self, papers: Sequence[StoredPaper], docs: sparse.csr_matrix) -> None:
+        self.papers, self.docs = papers, docs
+        ids = np.array([p.id for p in papers], dtype=object)
+        # rank of each paper's id: the stable tie-break between equal scores
+        self.tiebreak = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
+
+    @cached_property
+    def popularity(self) -> np.ndarray:
+        """Upvotes on a log scale, 1.0 for the day's most upvoted paper; all 0 without upvotes."""
+        votes = np.log1p(np.array([max(p.upvotes or 0, 0) for p in self.papers], dtype=float))
+        top = votes.max(initial=0.0)
+        return votes / top if top > 0 else votes
+
+    @cached_property
+    def words(self) -> list[str]:
+        """Each paper's title and abstract as folded words between spaces, for phrase matching."""
+        return [f" {_plain(p.text)} " for p in self.papers]
+
+    @cached_property
+    def authors(self) -> list[list[tuple[str | None, str]]]:
+        return [[k for name in p.authors if (k := _name_key(name))] for p in self.papers]
+
+    @cached_property
+    def _similarity(self) -> np.ndarray | None:
+        if len(self.papers) > SIMILARITY_ALL:
+            return None
+        return np.asarray((self.docs @ self.docs.T).toarray(), dtype=np.float32)
+
+    def similarity(self, rows: Sequence[int]) -> np.ndarray:
+        """Cosine similarities between the given papers."""
+        if self._similarity is not None:
+            return self._similarity[np.ix_(rows, rows)]
+        block = self.docs[list(rows)]
+        return np.asarray((block @ block.T).toarray(), dtype=np.float32)
+
+
+SIMILARITY_ALL = 4000  # up to this many papers a day, similarities are computed once for all
+
+
+class _Pick:
+    """One reader's scores for one day: relevance, author boost, popularity, what is left out."""
+
+    def __init__(
+        self, profile: Profile, relevance: np.ndarray, day: _Day, judged: set[str]
+    ) -> None:
+        self.day = day
+        best = float(relevance.max(initial=0.0))
+        base = best if best > 0 else 1.0  # the scale boosts and popularity are measured on
+        self.followed: dict[int, tuple[str, ...]] = _followed(profile.authors, day)
+        boosted = relevance.copy()
+        for j in self.followed:
+            boosted[j] += AUTHOR_BOOST * base
+        weight = profile.popularity if day.popularity.any() else 0.0
+        bonus = weight * base * day.popularity
+        self.score = (1 - weight) * boosted + bonus
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.share = np.where(self.score > 0, bonus / self.score, 0.0)
+        eligible = (relevance > 0) | (boosted > relevance)
+        eligible &= self.score > 0
+        if profile.exclude:
+            eligible &= ~_mentions(profile.exclude, day.words)
+        if judged:
+            eligible &= np.array([p.id not in judged for p in day.papers], dtype=bool)
+        self.eligible = eligible
+
+    def order(self) -> list[int]:
+        """Eligible papers, best score first, ties by paper id."""
+        order = np.lexsort((self.day.tiebreak, -self.score))
+        return [int(j) for j in order if self.eligible[j]]
+
+
+def diversify(
+    order: list[int], score: np.ndarray, day: _Day, diversity: float, pool: int
+) -> list[int]:
+    """Maximal marginal relevance over the first `pool` of `order`: each next paper maximises
+    (1 - diversity) * its score (relative to the best) - diversity * its similarity to the
+    closest paper already picked. The rest keep their order after them."""
+    if diversity <= 0 or len(order) < 3:
+        return order
+    head, tail = order[:pool], order[pool:]
+    sims = day.similarity(head)
+    gain = (1 - diversity) * score[head] / max(float(score[head[0]]), 1e-12)
+    nearest = np.zeros(len(head))
+    free = np.ones(len(head), dtype=bool)
+    picked = []
+    for _ in range(len(head)):
+        value = np.where(free, gain - diversity * nearest, -np.inf)
+        k = int(np.argmax(value))  # the first of equals: the earlier in `order`
+        picked.append(head[k])
+        free[k] = False
+        nearest = np.maximum(nearest, sims[k])
+    return picked + tail
+
+
+class _LikedRows:
+    """The vectors of every reader's liked papers, found once for all readers."""
+
+    def __init__(self, model: Model, groups: Sequence[Sequence[StoredPaper]]) -> None:
+        papers = list({p.id: p for group in groups for p in group}.values())
+        at = {p.id: i for i, p in enumerate(papers)}
+        self.papers, self.groups = papers, [[at[p.id] for p in group] for group in groups]
+        self.vectors = model.paper_vectors(papers) if papers else None
+
+    def closest(
+        self, reader: int, docs: sparse.csr_matrix
+    ) -> list[tuple[StoredPaper, float] | None]:
+        """For each doc row, the reader's liked paper most like it, when at least CLOSEST_MIN."""
+        rows = self.groups[reader]
+        if not rows or self.vectors is None:
+            return [None] * docs.shape[0]
+        sims = (docs @ self.vectors[rows].T).toarray()
+        best = sims.argmax(axis=1)
+        return [
+            (self.papers[rows[b]], round(float(sims[k, b]), 4))
+            if sims[k, b] >= CLOSEST_MIN
+            else None
+            for k, b in enumerate(best.tolist())
+        ]
+
+
+def _plain(text: str) -> str:
+    """Lower-case folded words joined by single spaces, stop words kept."""
+    return " ".join(fold(m.group(0).lower()) for m in _TOKEN.finditer(text))
+
+
+def _mentions(phrases: Sequence[str], words: Sequence[str]) -> np.ndarray:
+    """Which texts (from `_Day.words`) contain any of the phrases as whole words."""
+    wanted = [f" {w} " for w in (_plain(p) for p in phrases) if w]
+    return np.array([any(w in text for w in wanted) for text in words], dtype=bool)
+
+
+def _name_key(name: str) -> tuple[str | None, str] | None:
+    """(first and last name, first initial and last name) of an author, accents and case
+    ignored; the first is None when the name gives only an initial (`Y. LeCun`)."""
+    plain = unicodedata.normalize("NFKD", name)
+    parts = re.findall(r"[^\W\d_]+", "".join(c for c in plain if not unicodedata.combining(c)))
+    if not parts:
+        return None
+    first, last = parts[0].casefold(), parts[-1].casefold()
+    if len(parts) == 1:
+        return last, last
+    return (None if len(first) == 1 else f"{first} {last}"), f"{first[0]} {last}"
+
+
+def _same_author(a: tuple[str | None, str], b: tuple[str | None, str]) -> bool:
+    """Full names must agree; an initial agrees with any first name that starts with it."""
+    if a[0] is not None and b[0] is not None:
+        return a[0] == b[0]
+    return a[1] == b[1]
+
+
+def _followed(authors: Sequence[str], day: _Day) -> dict[int, tuple[str, ...]]:
+    """Papers by followed authors: index -> the followed names found among its authors."""
+    keys = [(name, key) for name in authors if (key := _name_key(name)) is not None]
+    found: dict[int, tuple[str, ...]] = {}
+    for j, paper_keys in enumerate(day.authors if keys else ()):
+        names = tuple(n for n, k in keys if any(_same_author(k, other) for other in paper_keys))
+        if names:
+            found[j] = names
+    return found
 
 
 def explain(model: Model, contrib: sparse.csr_matrix) -> list[tuple[Term, ...]]:

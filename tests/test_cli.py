@@ -242,8 +242,11 @@ def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> No
     assert 1 <= len(papers) <= 5  # grace's top_k
     assert "Gaussian Splatting" in papers[0]["title"] and papers[0]["title"] in PAGE_PAPERS[AUG]
     scores = [p["score"] for p in papers]
-    assert scores == sorted(scores, reverse=True)
-    assert all(p["terms"] and set(p) == {"id", "title", "score", "terms", "url"} for p in papers)
+    assert scores[0] == max(scores)  # the best first; diversity may reorder the rest
+    keys = {"id", "title", "score", "terms", "url", "closest_liked", "closeness"}
+    keys |= {"popularity_share", "followed_authors"}
+    assert all(p["terms"] and set(p) == keys for p in papers)
+    assert all(0 < sum(t["share"] for t in p["terms"]) <= 1.0001 for p in papers)
     assert all(p["title"] in PAGE_PAPERS[AUG] for p in papers)
     for reader in ("ada", "alan"):
         ranked = as_json(project, capsys, "rank", reader, "--date", "2025-08-20")

@@ -36,6 +36,11 @@ def _store(args: argparse.Namespace, config: Config) -> Store:
     return Store.open(getattr(args, "store", None) or config.store)
 
 
+def _model(config: Config, store: Store, day: date) -> rank.Model:
+    cache = config.out_dir / "cache"
+    return pipeline.model_for(store, day, window_days=config.window_days, cache_dir=cache)
+
+
 def _now() -> datetime:
     return datetime.now().astimezone()
 
@@ -141,13 +146,20 @@ def cmd_rank(args: argparse.Namespace) -> int:
         profile = replace(profile, top_k=args.top)
     with _store(args, config) as store:
         day = _digest_day(store, args.date)
-        (digest,) = pipeline.make_digests(store, [profile], day=day, now=_now())
+        model = _model(config, store, day)
+        (digest,) = pipeline.make_digests(store, [profile], day=day, now=_now(), model=model)
     if args.json:
         _print_json(_rank_json(digest))
     else:
         for i, item in enumerate(digest.papers, 1):
-            terms = ", ".join(t.term for t in item.terms)
-            print(f"{i:3d}  {item.score:.3f}  {' '.join(item.paper.title.split())}  [{terms}]")
+            why = [", ".join(t.term for t in item.terms)]
+            why += [f"by {name}" for name in item.authors]
+            if item.closest:
+                why.append(f"like {' '.join(item.closest.title.split())[:40]}")
+            if item.popularity >= 0.005:
+                why.append(f"popularity {item.popularity:.0%}")
+            title = " ".join(item.paper.title.split())
+            print(f"{i:3d}  {item.score:.3f}  {title}  [{'; '.join(why)}]")
     print(
         f"digest rank: {len(digest.papers)} of {digest.candidates} papers on {day} "
         f"for {profile.name}",
@@ -165,7 +177,11 @@ def _rank_json(digest: Digest) -> dict[str, Any]:
                 "id": item.paper.id,
                 "title": item.paper.title,
                 "score": item.score,
-                "terms": [t.term for t in item.terms],
+                "terms": [{"term": t.term, "share": t.weight} for t in item.terms],
+                "closest_liked": item.closest.id if item.closest else None,
+                "closeness": item.closeness,
+                "popularity_share": item.popularity,
+                "followed_authors": list(item.authors),
                 "url": item.paper.url,
             }
             for item in digest.papers
@@ -245,7 +261,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     profile = config.reader(args.reader)
     with _store(args, config) as store:
         liked, disliked = pipeline.judgements(store, profile)
-        model = rank.fit(store.papers())
+        latest = store.latest_date()
+        model = _model(config, store, latest) if latest else rank.fit([])
     positive, negative = rank.profile_terms(model, (profile, liked), disliked)
     if args.json:
         _print_json(

@@ -25,10 +25,12 @@ from digest.config.checks import (
     _int,
     _Invalid,
     _join,
+    _keywords,
     _list_of,
     _mapping,
     _number,
     _path,
+    _share,
     _slug,
     _str,
     _type_name,
@@ -38,13 +40,24 @@ from digest.config.checks import (
 from digest.config.reading import MISSING_HINT as MISSING_HINT
 from digest.config.reading import _is_secret, _read, _secrets
 from digest.errors import ConfigError
-from digest.models import Profile
+from digest.models import DIVERSITY, POPULARITY, Profile
 
-_TOP_KEYS = ("store", "out_dir", "templates", "newsletter", "sources", "readers")
+_TOP_KEYS = ("store", "out_dir", "templates", "newsletter", "ranking", "sources", "readers")
+_RANKING_KEYS = ("window_days",)
 _NEWSLETTER_KEYS = ("title",)
 _SOURCE_KEYS = ("name", "kind", "path", "url", "date", "announce_types", "weekends")
-_READER_KEYS = ("name", "display_name", "email", "interests", "top_k", "min_score")
-_INTEREST_KEYS = ("keywords", "liked")
+_READER_KEYS = (
+    "name",
+    "display_name",
+    "email",
+    "interests",
+    "top_k",
+    "min_score",
+    "popularity",
+    "diversity",
+)
+_INTEREST_KEYS = ("keywords", "exclude", "liked", "disliked", "authors")
+WINDOW_DAYS = 90
 
 
 T = TypeVar("T")
@@ -80,6 +93,7 @@ class Config:
     title: str
     sources: tuple[SourceConfig, ...]
     readers: tuple[Profile, ...]
+    window_days: int = WINDOW_DAYS  # the corpus TF-IDF is fitted on: this many days back
 
     def reader(self, name: str) -> Profile:
         """The reader called `name`; ConfigError listing the known names otherwise."""
@@ -134,6 +148,9 @@ class _Validator:
         self.keys(data, "", _TOP_KEYS, "readers")
         news = self.get(data, "newsletter", _mapping) or {}
         self.keys(news, "newsletter", _NEWSLETTER_KEYS)
+        ranking = self.get(data, "ranking", _mapping) or {}
+        self.keys(ranking, "ranking", _RANKING_KEYS)
+        window = self.get(ranking, "window_days", partial(_int, low=1, high=36500), "ranking")
         return Config(
             path=path,
             store=self.get(data, "store", self.path("store")) or self.base / "out/digest.sqlite3",
@@ -142,6 +159,7 @@ class _Validator:
             title=self.get(news, "title", _str, "newsletter") or "Paper Digest",
             sources=self.entries(data, "sources", self.source),
             readers=self.entries(data, "readers", self.reader),
+            window_days=window or WINDOW_DAYS,
         )
 
     def entries(
@@ -185,29 +203,37 @@ class _Validator:
     def reader(self, node: dict[Any, Any], path: str) -> Profile:
         self.keys(node, path, _READER_KEYS, "name", "interests")
         name = self.get(node, "name", _slug, path) or ""
-        interests = self.get(node, "interests", _mapping, path)
-        keywords, liked = self.interests(interests, _join(path, "interests"))
+        interests = self.get(node, "interests", _mapping, path) or {}
+        where = _join(path, "interests")
+        self.keys(interests, where, _INTEREST_KEYS)
+        before = len(self.problems)
+        keywords, weights = self.get(interests, "keywords", _keywords, where) or ((), ())
+        liked = self.get(interests, "liked", _list_of(_str), where) or ()
+        authors = self.get(interests, "authors", _list_of(_str), where) or ()
+        if "interests" in node and len(self.problems) == before:
+            if not (keywords or liked or authors):
+                self.problems.append(f"{where}: needs keywords, liked papers or authors")
+            elif weights and not any(weights) and not liked and not authors:
+                self.problems.append(f"{where}.keywords: needs a keyword with a weight above 0")
         top_k = self.get(node, "top_k", partial(_int, low=1, high=100), path)
         min_score = self.get(node, "min_score", partial(_number, low=0.0), path)
+        popularity = self.get(node, "popularity", _share, path)
+        diversity = self.get(node, "diversity", _share, path)
         return Profile(
             name=name,
             keywords=keywords,
+            weights=weights,
             liked=liked,
+            disliked=self.get(interests, "disliked", _list_of(_str), where) or (),
+            exclude=self.get(interests, "exclude", _list_of(_str), where) or (),
+            authors=authors,
             email=self.get(node, "email", _email, path),
             display_name=self.get(node, "display_name", _str, path),
             top_k=10 if top_k is None else top_k,
             min_score=0.0 if min_score is None else min_score,
+            popularity=POPULARITY if popularity is None else popularity,
+            diversity=DIVERSITY if diversity is None else diversity,
         )
-
-    def interests(self, node: dict[Any, Any] | None, path: str) -> tuple[tuple[str, ...], ...]:
-        if node is None:
-            return (), ()
-        self.keys(node, path, _INTEREST_KEYS)
-        before = len(self.problems)
-        found = tuple(self.get(node, key, _list_of(_str), path) or () for key in _INTEREST_KEYS)
-        if len(self.problems) == before and not any(found):
-            self.problems.append(f"{path}: needs keywords or liked papers")
-        return found
 
 
 def _check_keys(

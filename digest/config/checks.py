@@ -120,6 +120,35 @@ def _number(value: object, *, low: float) -> float:
     return float(value)
 
 
+def _share(value: object) -> float:
+    """A number from 0 to 1."""
+    number = _number(value, low=0.0)
+    if number > 1:
+        raise _Invalid(f"must be between 0 and 1, got {value}")
+    return number
+
+
+def _keywords(value: object) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """A list of keywords, or a mapping of keyword to weight (a positive number, 1 by default)."""
+    if isinstance(value, list):
+        words = _list_of(_str)(value)
+        return words, ()  # 1.0 each
+    if not isinstance(value, dict):
+        raise _wrong(value, "a list of strings or a mapping of keyword to weight")
+    terms: list[str] = []
+    weights: list[float] = []
+    found: list[tuple[str, str]] = []
+    for key, weight in value.items():
+        try:
+            terms.append(_str(key))
+            weights.append(1.0 if weight is None else _number(weight, low=0.0))
+        except _Invalid as exc:
+            found += [(f"[{key!r}]{sub}", message) for sub, message in exc.found]
+    if found:
+        raise _Invalid(found=tuple(found))
+    return tuple(terms), tuple(weights)
+
+
 def _list_of(item: Check[T]) -> Check[tuple[T, ...]]:
     """A checker for a list whose entries pass `item`; each bad entry is reported at `[index]`."""
 

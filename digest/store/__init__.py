@@ -217,14 +217,20 @@ class Store:
         dates = self.digest_dates()
         return dates[-1] if dates else None
 
-    def papers(self, on: date | None = None) -> list[StoredPaper]:
-        """Every stored paper, or those sighted on one digest date; oldest first, then by id."""
-        if on is None:
+    def papers(
+        self, on: date | None = None, *, since: date | None = None, until: date | None = None
+    ) -> list[StoredPaper]:
+        """Every stored paper, or those sighted on one digest date, or on one from `since` to
+        `until` (both included); oldest first, then by id."""
+        if on is not None:
+            since = until = on
+        if since is None and until is None:
             rows = self._select_papers("", ())
         else:
             rows = self._select_papers(
-                "WHERE p.id IN (SELECT paper_id FROM sightings WHERE digest_date = ?)",
-                (on.isoformat(),),
+                "WHERE p.id IN (SELECT paper_id FROM sightings "
+                "WHERE digest_date >= ? AND digest_date <= ?)",
+                ((since or date.min).isoformat(), (until or date.max).isoformat()),
             )
         return self._with_sightings(rows)
 

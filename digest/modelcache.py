@@ -1,0 +1,64 @@
+"""The fitted ranking model, kept on disk and reused until the corpus changes.
+
+rank stays pure: this module finds or fits the model and the pipeline hands it in. A model is
+filed under a key made from everything it depends on (the texts and ids of the corpus, the rank
+and scikit-learn versions), so any change to the corpus fits a new one and nothing stale is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import sklearn
+
+from digest import rank
+from digest.deliver.files import write_atomic
+from digest.models import StoredPaper
+
+log = logging.getLogger("digest")
+
+KEEP = 8  # cached models kept; the oldest beyond this are removed
+
+
+def corpus_key(corpus: Sequence[StoredPaper]) -> str:
+    """A digest of what a model fitted on `corpus` depends on."""
+    h = hashlib.sha256(f"{rank.MODEL_VERSION}\0{sklearn.__version__}\0".encode())
+    for paper in corpus:
+        h.update(f"{paper.id}\0{paper.text}\0".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:32]
+
+
+def load_or_fit(corpus: Sequence[StoredPaper], cache_dir: Path | None) -> tuple[rank.Model, bool]:
+    """The model for `corpus` and whether it came from the cache. Without a cache directory,
+    or when the cached file is unreadable, it is fitted (and the cache file rewritten)."""
+    if cache_dir is None:
+        return rank.fit(corpus), False
+    path = cache_dir / f"model-{corpus_key(corpus)}.pickle"
+    try:
+        with path.open("rb") as handle:
+            model = pickle.load(handle)
+        if isinstance(model, rank.Model) and len(model.index) == len(corpus):
+            path.touch()  # most recently used: kept longest
+            return model, True
+        log.warning("%s: not a model for this corpus; fitting again", path)
+    except FileNotFoundError:
+        pass
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
+        log.warning("%s: unreadable (%s); fitting again", path, exc)
+    model = rank.fit(corpus)
+    try:
+        write_atomic(path, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+        _prune(cache_dir)
+    except OSError as exc:
+        log.warning("%s: cannot cache the model: %s", path, exc)
+    return model, False
+
+
+def _prune(cache_dir: Path) -> None:
+    files = sorted(cache_dir.glob("model-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[KEEP:]:
+        old.unlink(missing_ok=True)
