@@ -22,6 +22,8 @@ readers:
       keywords: [graph neural networks]
 """
 
+TOP_KEYS = "newsletter, out_dir, ranking, readers, sources, store, templates"
+
 
 def write(directory: Path, text: str, name: str = "config.yaml") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
@@ -193,7 +195,7 @@ def test_unknown_keys_suggest_close_names(tmp_path):
     )
     assert found == [
         "redaers: unknown key (did you mean 'readers'?)",
-        "colour: unknown key (known: newsletter, out_dir, ranking, readers, sources, store, templates)",
+        f"colour: unknown key (known: {TOP_KEYS})",
         "readers[0].intrests: unknown key (did you mean 'interests'?)",
         "readers[0].interests.likes: unknown key (did you mean 'liked'?)",
     ]
@@ -222,7 +224,8 @@ def test_every_problem_is_reported_at_once_with_its_path(tmp_path):
         "newsletter.title: must not be empty",
         "sources[0].kind: unknown kind 'rss' (known: feed, hf_api, hf_html, hf_text)",
         "sources[0].url: expected an http(s) URL, got 'ftp://example.org/x'",
-        "readers[1].interests.keywords: expected a list of strings or a mapping of keyword to weight, got string",
+        "readers[1].interests.keywords: expected a list of strings or a mapping of keyword to "
+        "weight, got string",
         "readers[2].interests: needs keywords, liked papers or authors",
         "readers[3].interests.keywords[1]: must not be empty",
         "readers[3].interests.keywords[2]: expected a string, got integer 3 (quote it)",
@@ -315,7 +318,7 @@ def test_secrets_inside_lists_and_env_values(tmp_path):
 
 def test_words_containing_secret_names_are_not_secrets(tmp_path):
     assert problems(tmp_path, "max_tokens: 5\n" + READER) == [
-        "max_tokens: unknown key (known: newsletter, out_dir, ranking, readers, sources, store, templates)"
+        f"max_tokens: unknown key (known: {TOP_KEYS})"
     ]
 
 
