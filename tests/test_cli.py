@@ -494,3 +494,21 @@ def test_feedback_is_stored_and_changes_the_next_ranking(project: Path, capsys) 
     assert digest(project, "feedback", "grace", "no such paper", "--like") == 1
     _, err = output(capsys)
     assert err[-1].startswith("error: no paper 'no such paper' in the store")
+
+
+def test_config_dislikes_and_exclusions_shape_the_ranking(project: Path, capsys) -> None:
+    assert digest(project, "ingest") == 0
+    first = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")["papers"]
+    top, second = first[0], first[1]
+    word = next(t["term"] for t in second["terms"] if " " not in t["term"])
+    config = CONFIG.replace(
+        "interests: {keywords: [gaussian splatting, novel view synthesis, 3D reconstruction]}",
+        "interests:\n      keywords: [gaussian splatting, novel view synthesis, 3D reconstruction]"
+        f"\n      disliked: [{json.dumps(top['title'])}]\n      exclude: [{json.dumps(word)}]",
+    )
+    (project / "config.yaml").write_text(config, encoding="utf-8")
+    again = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")["papers"]
+    ids = [p["id"] for p in again]
+    assert top["id"] not in ids and second["id"] not in ids and again
+    for paper in again:
+        assert word.lower() not in [t["term"].lower() for t in paper["terms"]]

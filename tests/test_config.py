@@ -462,3 +462,66 @@ def test_glob_under_a_directory_with_glob_characters(tmp_path):
     (project / "pages" / "a.txt").write_text("x", encoding="utf-8")
     config = load(project, "sources:\n  - {name: g, kind: hf_text, path: 'pages/*.txt'}\n" + READER)
     assert config.sources[0].files() == [project / "pages" / "a.txt"]
+
+
+def test_a_rich_profile_is_read_in_full(tmp_path):
+    config = load(
+        tmp_path,
+        """
+        ranking: {window_days: 30}
+        readers:
+          - name: alice
+            interests:
+              keywords: {graph neural networks: 2, message passing: 0.5, GNN: null}
+              exclude: [survey, medical imaging]
+              liked: ["2506.08007"]
+              disliked: ["2501.00001", "A title I did not like"]
+              authors: [Yann LeCun]
+            popularity: 0
+            diversity: 0.5
+          - name: bob
+            interests: {keywords: [GNN]}
+        """,
+    )
+    assert config.window_days == 30
+    alice, bob = config.readers
+    assert alice.keywords == ("graph neural networks", "message passing", "GNN")
+    assert [alice.weight(i) for i in range(3)] == [2.0, 0.5, 1.0]
+    assert alice.exclude == ("survey", "medical imaging")
+    assert alice.disliked == ("2501.00001", "A title I did not like")
+    assert alice.authors == ("Yann LeCun",)
+    assert (alice.popularity, alice.diversity) == (0.0, 0.5)
+    # defaults that work for a profile that is one short tag
+    assert (bob.weight(0), bob.popularity, bob.diversity, bob.top_k) == (1.0, 0.1, 0.2, 10)
+    assert load(tmp_path, READER).window_days == 90
+
+
+def test_rich_profile_mistakes_are_named(tmp_path):
+    found = problems(
+        tmp_path,
+        """
+        ranking: {window_days: 0, windows: 3}
+        readers:
+          - name: alice
+            interests:
+              keywords: {graph: -1, "": 2, ok: high}
+              exclude: survey
+            popularity: 1.5
+            diversity: -0.1
+          - name: bob
+            interests: {keywords: {graph: 0}}
+          - name: carol
+            interests: {authors: [Ada Lovelace]}
+        """,
+    )
+    assert found == [
+        "ranking.windows: unknown key (did you mean 'window_days'?)",
+        "ranking.window_days: must be between 1 and 36500, got 0",
+        "readers[0].interests.keywords['graph']: must be a number >= 0.0, got -1",
+        "readers[0].interests.keywords['']: must not be empty",
+        "readers[0].interests.keywords['ok']: expected a number, got string",
+        "readers[0].interests.exclude: expected a list of strings, got string",
+        "readers[0].popularity: must be between 0 and 1, got 1.5",
+        "readers[0].diversity: must be a number >= 0.0, got -0.1",
+        "readers[1].interests.keywords: needs a keyword with a weight above 0",
+    ]

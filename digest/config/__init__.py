@@ -210,6 +210,8 @@ class _Validator:
         keywords, weights = self.get(interests, "keywords", _keywords, where) or ((), ())
         liked = self.get(interests, "liked", _list_of(_str), where) or ()
         authors = self.get(interests, "authors", _list_of(_str), where) or ()
+        disliked = self.get(interests, "disliked", _list_of(_str), where) or ()
+        exclude = self.get(interests, "exclude", _list_of(_str), where) or ()
         if "interests" in node and len(self.problems) == before:
             if not (keywords or liked or authors):
                 self.problems.append(f"{where}: needs keywords, liked papers or authors")
@@ -224,8 +226,8 @@ class _Validator:
             keywords=keywords,
             weights=weights,
             liked=liked,
-            disliked=self.get(interests, "disliked", _list_of(_str), where) or (),
-            exclude=self.get(interests, "exclude", _list_of(_str), where) or (),
+            disliked=disliked,
+            exclude=exclude,
             authors=authors,
             email=self.get(node, "email", _email, path),
             display_name=self.get(node, "display_name", _str, path),
