@@ -140,7 +140,8 @@ def test_the_corpus_window_reads_only_the_days_asked_for(tmp_path: Path) -> None
     now = datetime(2025, 9, 1, tzinfo=UTC)
     with Store.open(tmp_path / "s.sqlite3") as store:
         for day in (date(2025, 5, 1), date(2025, 8, 1), date(2025, 8, 20)):
-            store.add_papers("s", [Paper(title=f"Paper of {day}", abstract="", digest_date=day)], now=now)
+            paper = Paper(title=f"Paper of {day}", abstract="", digest_date=day)
+            store.add_papers("s", [paper], now=now)
         window = store.papers(since=date(2025, 6, 1), until=date(2025, 8, 20))
         assert [p.title for p in window] == ["Paper of 2025-08-01", "Paper of 2025-08-20"]
         assert len(store.papers(until=date(2025, 8, 1))) == 2
