@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -40,14 +41,16 @@ def render(d: Digest, dirs: tuple[Path, ...] = ()) -> str:
 
 
 def test_golden_digest() -> None:
+    first = scored(
+        "Rethinking the Value of Network Pruning",
+        "Network pruning is widely used. " * 30,
+        url="https://arxiv.org/abs/1810.05270",
+        authors=("Zhuang Liu", "Mingjie Sun"),
+        code_url="https://github.com/Eric-mingjie/rethinking-network-pruning",
+    )
+    liked = stored("p:liked", "A *liked* paper [x](javascript:alert(1))\r\nBcc: evil", "")
     d = digest(
-        scored(
-            "Rethinking the Value of Network Pruning",
-            "Network pruning is widely used. " * 30,
-            url="https://arxiv.org/abs/1810.05270",
-            authors=("Zhuang Liu", "Mingjie Sun"),
-            code_url="https://github.com/Eric-mingjie/rethinking-network-pruning",
-        ),
+        replace(first, closest=liked, closeness=0.4, popularity=0.123, authors=("Zhuang Liu",)),
         scored("A title-only paper with j<i & LaTeX $\\mathcal{O}(n)$", "Short abstract, j<i."),
     )
     text = render(d)
