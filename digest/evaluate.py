@@ -15,13 +15,16 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+from sklearn.svm import LinearSVC
+
 from digest import rank
 from digest.errors import DigestError
-from digest.models import Profile, StoredPaper
+from digest.models import Profile, Scored, StoredPaper
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +120,70 @@ def shipped_ranker(
     model: rank.Model, readers: Readers, candidates: Sequence[StoredPaper]
 ) -> dict[str, list[str]]:
     """The ranker `digest` ships: each reader's candidates best first, ids only."""
-    ranked = rank.rank_many(model, readers, candidates)
+    return _ids(rank.rank_many(model, readers, candidates))
+
+
+def query_ranker(
+    model: rank.Model, readers: Readers, candidates: Sequence[StoredPaper]
+) -> dict[str, list[str]]:
+    """The shipped query vector alone, never a per-reader linear model."""
+    return _ids(rank.rank_many(model, readers, candidates, linear=False))
+
+
+def keywords_ranker(
+    model: rank.Model, readers: Readers, candidates: Sequence[StoredPaper]
+) -> dict[str, list[str]]:
+    """The shipped ranker told only the keywords, as for a reader who has liked nothing yet."""
+    return _ids(rank.rank_many(model, [(p, []) for p, _ in readers], candidates))
+
+
+def seeds_ranker(
+    model: rank.Model, readers: Readers, candidates: Sequence[StoredPaper]
+) -> dict[str, list[str]]:
+    """The shipped ranker told only the liked papers, as for a reader who gave no keywords."""
+    return _ids(
+        rank.rank_many(model, [(replace(p, keywords=()), s) for p, s in readers], candidates)
+    )
+
+
+def few_seeds_ranker(
+    model: rank.Model, readers: Readers, candidates: Sequence[StoredPaper]
+) -> dict[str, list[str]]:
+    """The shipped ranker with the keywords and only the first three liked papers."""
+    return _ids(rank.rank_many(model, [(p, s[:3]) for p, s in readers], candidates))
+
+
+def svm_ranker(
+    model: rank.Model, readers: Readers, candidates: Sequence[StoredPaper]
+) -> dict[str, list[str]]:
+    """arxiv-sanity-lite's method on our TF-IDF: per reader, a LinearSVC (C=0.01, balanced)
+    of the liked papers against every other corpus paper; keywords unused."""
+    docs = model.paper_vectors(candidates)
+    out = {}
+    for profile, liked in readers:
+        y = np.zeros(model.matrix.shape[0])
+        y[[model.index[p.id] for p in liked if p.id in model.index]] = 1
+        if not y.any():
+            out[profile.name] = [c.id for c in candidates]
+            continue
+        svm = LinearSVC(C=0.01, class_weight="balanced", max_iter=10000, tol=1e-6)
+        scores = svm.fit(model.matrix, y).decision_function(docs)
+        out[profile.name] = [candidates[j].id for j in np.argsort(-scores, kind="stable")]
+    return out
+
+
+def _ids(ranked: Mapping[str, Sequence[Scored]]) -> dict[str, list[str]]:
     return {name: [s.paper.id for s in scored] for name, scored in ranked.items()}
 
 
-RANKERS: dict[str, Ranker] = {"shipped": shipped_ranker}
+RANKERS: dict[str, Ranker] = {
+    "shipped": shipped_ranker,
+    "query-only": query_ranker,
+    "keywords": keywords_ranker,
+    "liked-only": seeds_ranker,
+    "3-liked": few_seeds_ranker,
+    "arxiv-sanity": svm_ranker,
+}
 
 
 def evaluate(

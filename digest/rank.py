@@ -19,6 +19,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from digest import learn
 from digest.models import Profile, Scored, StoredPaper, Term
 
 MODEL_VERSION = 2  # bump when the analyser or fit changes: cached models are then refitted
@@ -151,6 +152,8 @@ def queries(
     model: Model,
     readers: Sequence[Reader],
     disliked: Mapping[str, Sequence[StoredPaper]] | None = None,
+    *,
+    expand: bool = True,
 ) -> sparse.csr_matrix:
     """Each reader's interests as one unit row: weighted keywords (0.7) and the centroid of liked
     papers (0.3), moved toward its best corpus hits (pseudo-relevance feedback), minus a share of
@@ -167,7 +170,8 @@ def queries(
     )
     by_keywords = normalize(pick_kw @ model.vectors(keywords))
     by_liked = _centroids(model, [papers for _, papers in readers])
-    q = _expand(model, normalize(KEYWORD_WEIGHT * by_keywords + (1 - KEYWORD_WEIGHT) * by_liked))
+    q = normalize(KEYWORD_WEIGHT * by_keywords + (1 - KEYWORD_WEIGHT) * by_liked)
+    q = _expand(model, q) if expand else sparse.csr_matrix(q)
     if disliked:
         against = [disliked.get(profile.name, ()) for profile, _ in readers]
         q = sparse.csr_matrix(q - DISLIKE_WEIGHT * _centroids(model, against))
@@ -232,8 +236,12 @@ def rank_many(
     *,
     limit: int | None = None,
     disliked: Mapping[str, Sequence[StoredPaper]] | None = None,
+    linear: bool = True,
 ) -> dict[str, list[Scored]]:
     """Rank the same papers for many readers with one matrix product.
+
+    Readers with enough liked papers get a linear model instead (see learn.py), unless `linear`
+    is False.
 
     A paper's relevance is the cosine similarity of the reader's query and the paper; a followed
     author's paper gains AUTHOR_BOOST of the reader's best relevance of the day; its score blends
@@ -251,14 +259,28 @@ def rank_many(
     liked_rows = _LikedRows(model, [liked for _, liked in readers])
     ranked: dict[str, list[Scored]] = {}
     for i, (profile, liked) in enumerate(readers):
-        judged = {p.id for p in [*liked, *(disliked or {}).get(profile.name, ())]}
+        against = (disliked or {}).get(profile.name, ())
+        judged = {p.id for p in [*liked, *against]}
+        why = q[i]
+        if linear and learn.learns(liked) and papers:
+            learned = learn.margins(
+                model.matrix,
+                queries(model, [(profile, liked)], expand=False),
+                model.paper_vectors(liked),
+                model.paper_vectors(against) if against else None,
+                docs,
+            )
+            if learned is not None:
+                best = float(relevance[i].max(initial=0.0))
+                relevance[i] = learn.as_relevance(learned[0], best)
+                why = learned[1]
         pick = _Pick(profile, relevance[i], day, judged)
         pool = max(limit or 0, MMR_POOL, 3 * profile.top_k)
         keep = diversify(pick.order(), pick.score, day, profile.diversity, pool)[:limit]
         if not keep:
             ranked[profile.name] = []
             continue
-        reasons = explain(model, sparse.csr_matrix(docs[keep].multiply(q[i])))
+        reasons = explain(model, sparse.csr_matrix(docs[keep].multiply(why)))
         closest = liked_rows.closest(i, docs[keep])
         ranked[profile.name] = [
             Scored(
@@ -445,6 +467,8 @@ def explain(model: Model, contrib: sparse.csr_matrix) -> list[tuple[Term, ...]]:
 
     One sort for all rows: by row, then contribution (largest first), then term index.
     """
+    contrib = sparse.csr_matrix(contrib)
+    contrib.data[contrib.data < 0] = 0  # a learned model's negative weights explain nothing
     rows = np.repeat(np.arange(contrib.shape[0]), np.diff(contrib.indptr))
     order = np.lexsort((contrib.indices, -contrib.data, rows))
     totals = np.bincount(rows, weights=contrib.data, minlength=contrib.shape[0]).tolist()

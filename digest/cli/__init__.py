@@ -120,6 +120,12 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--listings", type=Path, required=True, metavar="FILE.jsonl.gz")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument(
+        "--ranker",
+        action="append",
+        metavar="NAME",
+        help="compare only these variants beside the shipped ranker (default: all of them)",
+    )
+    evaluate.add_argument(
         "--scores-out",
         type=Path,
         metavar="FILE.jsonl",

@@ -292,30 +292,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
     clock = time.monotonic()
     spec = evaluate.load_spec(args.spec)
     listings = evaluate.load_listings(args.listings)
-    rows = {}
-    for name, ranker in evaluate.RANKERS.items():
-        results = list(evaluate.evaluate(spec, listings, ranker))
-        rows[name] = evaluate.summarise(results)
-        if args.scores_out and name == "shipped":
-            lines = [
-                json.dumps(
-                    {
-                        "interest": r.interest,
-                        "day": r.day.isoformat(),
-                        "ranking": [pid.removeprefix("arxiv:") for pid in r.ranking],
-                    }
-                )
-                for r in results
-            ]
-            write_atomic(args.scores_out, ("\n".join(lines) + "\n").encode())
+    names = args.ranker or list(evaluate.RANKERS)
+    unknown = [n for n in names if n not in evaluate.RANKERS]
+    if unknown:
+        known = ", ".join(evaluate.RANKERS)
+        raise DigestError(f"unknown ranker {unknown[0]!r} (known: {known})")
+    rankers = {name: evaluate.RANKERS[name] for name in ["shipped", *names]}
+    results: dict[str, list[evaluate.PairResult]] = {name: [] for name in rankers}
+    for name, result in evaluate.evaluate_many(spec, listings, rankers):
+        results[name].append(result)
+    rows = {name: evaluate.summarise(found) for name, found in results.items()}
+    if args.scores_out:
+        lines = [
+            json.dumps(
+                {
+                    "interest": r.interest,
+                    "day": r.day.isoformat(),
+                    "ranking": [pid.removeprefix("arxiv:") for pid in r.ranking],
+                }
+            )
+            for r in results["shipped"]
+        ]
+        write_atomic(args.scores_out, ("\n".join(lines) + "\n").encode())
     if args.json:
         _print_json({"k": spec.k, "rankers": rows})
     else:
         k = spec.k
-        print(f"{'ranker':<12} {'pairs':>5} {f'nDCG@{k}':>8} {f'P@{k}':>6} {'MAP':>6}")
+        print(f"{'ranker':<14} {'pairs':>5} {f'nDCG@{k}':>8} {f'P@{k}':>6} {'MAP':>6}")
         for name, row in rows.items():
             print(
-                f"{name:<12} {row['pairs']:>5} {row['ndcg']:>8.3f} {row['precision']:>6.3f} "
+                f"{name:<14} {row['pairs']:>5} {row['ndcg']:>8.3f} {row['precision']:>6.3f} "
                 f"{row['map']:>6.3f}"
             )
     print(f"digest eval: {len(rows)} rankers, {time.monotonic() - clock:.1f} s", file=sys.stderr)

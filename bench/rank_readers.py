@@ -1,0 +1,200 @@
+"""Benchmark: rank 10,000 generated readers against one day of 1,000 papers over a 90-day corpus.
+
+    python bench/rank_readers.py [--readers 10000] [--day-papers 1000] [--window 90]
+                                 [--listings ../shared/data/eval/arxiv_listings_dev.jsonl.gz]
+
+The corpus is real: the arXiv listings of the evaluation data (titles and abstracts), the
+`--window` days before the last listing day; the day is the last listing days' papers,
+`--day-papers` of them. Readers are generated from the listings' categories: each picks a
+category, three of its most telling words as keywords and three of its papers as liked papers
+(the profile a new reader writes), so every reader takes the shipped query path.
+
+Prints seconds per stage (fit, cache write and read, rank) and peak memory (max RSS). In the same
+run it times, on a sample of 20 readers, arxiv-sanity-lite's approach (a LinearSVC per reader,
+C=0.01, balanced, liked papers against the whole corpus) and our per-reader linear model (for
+readers with five or more liked papers), and prints their time per reader beside ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from sklearn.svm import LinearSVC  # noqa: E402
+
+from digest import modelcache, rank  # noqa: E402
+from digest.models import Profile, StoredPaper  # noqa: E402
+
+LISTINGS = ROOT.parent / "shared" / "data" / "eval" / "arxiv_listings_dev.jsonl.gz"
+SAMPLE = 20
+
+
+def load(path: Path) -> dict[date, list[tuple[StoredPaper, list[str]]]]:
+    days: dict[date, list[tuple[StoredPaper, list[str]]]] = defaultdict(list)
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            r = json.loads(line)
+            day = date.fromisoformat(r["date"])
+            paper = StoredPaper(
+                id=f"arxiv:{r['id']}",
+                title=r["title"],
+                abstract=r["abstract"],
+                arxiv_id=r["id"],
+                authors=(),
+                url=None,
+                pdf_url=None,
+                code_url=None,
+                project_url=None,
+                categories=tuple(r["labels"]),
+                published=None,
+                dates=(day,),
+                sources=("listing",),
+            )
+            days[day].append((paper, r["labels"]))
+    return days
+
+
+def split(days, day_papers: int, window: int):
+    """(the day's papers, the corpus of the window ending that day, papers by category)."""
+    ordered = sorted(days)
+    today: list[StoredPaper] = []
+    while len(today) < day_papers and ordered:
+        today += [p for p, _ in days[ordered.pop()]]
+    today = today[:day_papers]
+    last = ordered[-1]
+    earlier = [
+        (p, labels) for d in ordered if d > last - timedelta(days=window) for p, labels in days[d]
+    ]
+    by_category: dict[str, list[StoredPaper]] = defaultdict(list)
+    for paper, labels in earlier:
+        by_category[labels[0]].append(paper)
+    corpus = list({p.id: p for p in [*(p for p, _ in earlier), *today]}.values())
+    return today, corpus, {c: ps for c, ps in by_category.items() if len(ps) >= 20}
+
+
+def telling_words(by_category: dict[str, list[StoredPaper]]) -> dict[str, list[str]]:
+    """Each category's words most over-represented in its titles."""
+    counts = {
+        c: Counter(t for p in ps for t in set(rank.analyse(p.title)) if " " not in t)
+        for c, ps in by_category.items()
+    }
+    overall: Counter[str] = sum(counts.values(), Counter())
+    total = sum(overall.values())
+    words = {}
+    for c, found in counts.items():
+        n = sum(found.values())
+        lift = {t: (k / n) / (overall[t] / total) for t, k in found.items() if k >= 3}
+        words[c] = sorted(lift, key=lambda t: (-lift[t], t))[:10]
+    return words
+
+
+def readers(n: int, by_category, words, rng: random.Random, liked: int = 3):
+    categories = sorted(by_category)
+    out = []
+    for i in range(n):
+        c = rng.choice(categories)
+        keywords = tuple(rng.sample(words[c], min(3, len(words[c]))))
+        seeds = rng.sample(by_category[c], liked)
+        out.append(
+            (Profile(name=f"r{i}", keywords=keywords, liked=tuple(p.id for p in seeds)), seeds)
+        )
+    return out
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--readers", type=int, default=10_000)
+    ap.add_argument("--day-papers", type=int, default=1000)
+    ap.add_argument("--window", type=int, default=90)
+    ap.add_argument("--listings", type=Path, default=LISTINGS)
+    args = ap.parse_args()
+    rng = random.Random(7)
+
+    t = time.perf_counter()
+    today, corpus, by_category = split(load(args.listings), args.day_papers, args.window)
+    words = telling_words(by_category)
+    generated = readers(args.readers, by_category, words, rng)
+    print(
+        f"setup: {len(corpus):,} corpus papers, {len(today):,} on the day, "
+        f"{len(generated):,} readers, "
+        f"{len(by_category)} categories ({time.perf_counter() - t:.1f} s, not counted)"
+    )
+
+    stages: dict[str, float] = {}
+    t = time.perf_counter()
+    model = rank.fit(corpus)
+    stages["fit TF-IDF on the corpus"] = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        cache = Path(tmp)
+        from pickle import HIGHEST_PROTOCOL, dumps, loads
+
+        blob = dumps(model, protocol=HIGHEST_PROTOCOL)
+        (cache / "m.pickle").write_bytes(blob)
+        stages["cache: write the model"] = time.perf_counter() - t
+        t = time.perf_counter()
+        cached = loads((cache / "m.pickle").read_bytes())
+        stages["cache: read the model (a later run)"] = time.perf_counter() - t
+        key_t = time.perf_counter()
+        modelcache.corpus_key(corpus)
+        stages["cache: key of the corpus"] = time.perf_counter() - key_t
+    limit = 2 * 10 + 5  # as the pipeline asks: twice top_k, plus five
+    t = time.perf_counter()
+    ranked = rank.rank_many(cached, generated, today, limit=limit)
+    stages[f"rank {len(generated):,} readers (query, score, filter, MMR, explain)"] = (
+        time.perf_counter() - t
+    )
+    assert len(ranked) == len(generated)
+    for name, seconds in stages.items():
+        print(f"  {name:<58} {seconds:8.2f} s")
+    counted = sum(v for k, v in stages.items() if not k.startswith("cache: write"))
+    print(
+        f"total (fit, cache read, rank): {counted:.2f} s   "
+        f"peak memory (max RSS): {peak_mib():,.0f} MiB"
+    )
+    ours = stages[next(k for k in stages if k.startswith("rank "))] / len(generated)
+
+    # arxiv-sanity-lite's approach on the same corpus, for a sample of readers
+    docs = model.paper_vectors(today)
+    sample = generated[:SAMPLE]
+    t = time.perf_counter()
+    for _, seeds in sample:
+        y = np.zeros(model.matrix.shape[0])
+        y[[model.index[p.id] for p in seeds]] = 1
+        svm = LinearSVC(C=0.01, class_weight="balanced", max_iter=10000, tol=1e-6)
+        svm.fit(model.matrix, y).decision_function(docs)
+    sanity = (time.perf_counter() - t) / len(sample)
+
+    # our linear model, for readers with ten liked papers
+    learners = readers(SAMPLE, by_category, words, random.Random(11), liked=10)
+    t = time.perf_counter()
+    rank.rank_many(model, learners, today, limit=limit)
+    linear = (time.perf_counter() - t) / len(learners)
+
+    print(
+        f"per reader: shipped query path {ours * 1000:.3f} ms; "
+        f"arxiv-sanity-lite LinearSVC {sanity * 1000:.1f} ms (ratio {sanity / ours:,.0f}x); "
+        f"our linear model, 10 liked papers {linear * 1000:.1f} ms (ratio {linear / ours:,.0f}x)"
+    )
+    print(f"peak memory (max RSS) at the end: {peak_mib():,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""A per-reader linear model, for readers who have liked enough papers (as arxiv-sanity does).
+
+A LinearSVC learns the reader's liked papers, plus the best corpus hits of their query
+(pseudo-relevance feedback), against a fixed sample of the corpus and the papers they disliked.
+Its margins replace the query's cosine as the reader's relevance, rescaled to the cosine's range
+so scores, thresholds and explanations keep one meaning. Pure, deterministic.
+
+Measured by `digest eval` on the dev spec: nDCG@10 0.362 -> 0.38 with ten liked papers, and
+0.345 -> 0.37 with three (see README, "Ranking evaluation").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.svm import LinearSVC
+
+MIN_LIKED = 5  # a reader with this many liked papers gets a linear model
+FEEDBACK_DOCS = 20  # the query's best corpus hits join the liked papers as positives
+NEGATIVES = 2000  # corpus papers sampled (evenly, so deterministically) as negatives
+MIN_CORPUS = 200  # below this many corpus papers the query alone is used
+C = 0.1
+
+
+def margins(
+    corpus: sparse.csr_matrix,
+    query: sparse.csr_matrix,
+    liked: sparse.csr_matrix,
+    disliked: sparse.csr_matrix | None,
+    docs: sparse.csr_matrix,
+) -> tuple[np.ndarray, sparse.csr_matrix] | None:
+    """The model's margins for `docs`, and its weights (a 1-row matrix, negative ones kept),
+    or None when there is too little to learn from."""
+    n = corpus.shape[0]
+    if n < MIN_CORPUS or liked.shape[0] == 0:
+        return None
+    hits = (query @ corpus.T).toarray().ravel()
+    top = np.argsort(-hits, kind="stable")[:FEEDBACK_DOCS]
+    positives = top[hits[top] > 0]
+    rest = np.setdiff1d(np.arange(n), positives, assume_unique=True)
+    negatives = rest[:: max(1, len(rest) // NEGATIVES)]
+    blocks = [liked, corpus[positives], corpus[negatives]]
+    labels = [np.ones(liked.shape[0] + len(positives)), np.zeros(len(negatives))]
+    if disliked is not None and disliked.shape[0]:
+        blocks.append(disliked)
+        labels.append(np.zeros(disliked.shape[0]))
+    x = sparse.vstack(blocks, format="csr")
+    y = np.concatenate(labels)
+    svm = LinearSVC(C=C, class_weight="balanced", max_iter=10000, tol=1e-6, random_state=0)
+    svm.fit(x, y)
+    weights = sparse.csr_matrix(svm.coef_)
+    return np.asarray(docs @ svm.coef_.ravel()) + float(svm.intercept_[0]), weights
+
+
+def as_relevance(values: np.ndarray, best_cosine: float) -> np.ndarray:
+    """Margins on the cosine's scale: the day's median maps to 0 (and below it is no match),
+    the day's best to the reader's best cosine score that day."""
+    if values.size == 0:
+        return values
+    middle, top = float(np.median(values)), float(values.max())
+    if top <= middle:
+        return np.zeros_like(values)
+    scale = best_cosine if best_cosine > 0 else 1.0
+    return np.clip((values - middle) / (top - middle), 0.0, None) * scale
+
+
+def learns(liked: Sequence[object]) -> bool:
+    return len(liked) >= MIN_LIKED
