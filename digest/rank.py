@@ -29,6 +29,7 @@ PRF_MIN_CORPUS = 1000  # pseudo-relevance feedback from this many papers on
 PRF_DOCS = 10  # ... from the centroid of each query's best hits
 PRF_WEIGHT = 0.5  # ... at this weight
 PRF_CHUNK = 256  # readers scored against the corpus at a time
+EXPLAIN_CHUNK = 512  # readers explained at a time
 DISLIKE_WEIGHT = 0.5  # how far disliked papers push a reader's query away (Rocchio's gamma)
 MIN_DF_CORPUS = 1000  # from this many papers on, terms must appear in two of them
 AUTHOR_BOOST = 0.5  # a followed author's paper gains this share of the reader's best match
@@ -189,10 +190,12 @@ def _expand(model: Model, q: sparse.csr_matrix) -> sparse.csr_matrix:
     if model.matrix.shape[0] < PRF_MIN_CORPUS or q.nnz == 0:
         return q
     rows: list[list[int]] = []
+    k = min(PRF_DOCS, model.matrix.shape[0])
     for start in range(0, q.shape[0], PRF_CHUNK):  # bounds the dense score block's memory
         scores = (q[start : start + PRF_CHUNK] @ model.matrix.T).toarray()
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :PRF_DOCS]
-        rows += [[int(j) for j in top[i] if scores[i, j] > 0] for i in range(len(scores))]
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        hit = np.take_along_axis(scores, top, axis=1) > 0
+        rows += [t[h].tolist() for t, h in zip(top, hit, strict=True)]
     hits = normalize(_selector(rows, model.matrix.shape[0]) @ model.matrix)
     return sparse.csr_matrix(normalize(q + PRF_WEIGHT * hits))
 
@@ -256,45 +259,69 @@ def rank_many(
     q = queries(model, readers, disliked)
     relevance = (q @ docs.T).toarray() if papers else np.zeros((len(readers), 0))
     day = _Day(papers, docs)
-    liked_rows = _LikedRows(model, [liked for _, liked in readers])
-    ranked: dict[str, list[Scored]] = {}
+    learned: dict[int, sparse.csr_matrix] = {}
+    picks: list[tuple[_Pick, list[int]]] = []
     for i, (profile, liked) in enumerate(readers):
         against = (disliked or {}).get(profile.name, ())
-        judged = {p.id for p in [*liked, *against]}
-        why = q[i]
         if linear and learn.learns(liked) and papers:
-            learned = learn.margins(
+            found = learn.margins(
                 model.matrix,
                 queries(model, [(profile, liked)], expand=False),
                 model.paper_vectors(liked),
                 model.paper_vectors(against) if against else None,
                 docs,
             )
-            if learned is not None:
+            if found is not None:
                 best = float(relevance[i].max(initial=0.0))
-                relevance[i] = learn.as_relevance(learned[0], best)
-                why = learned[1]
+                relevance[i] = learn.as_relevance(found[0], best)
+                learned[i] = found[1]
+        judged = {p.id for p in [*liked, *against]}
         pick = _Pick(profile, relevance[i], day, judged)
         pool = max(limit or 0, MMR_POOL, 3 * profile.top_k)
         keep = diversify(pick.order(), pick.score, day, profile.diversity, pool)[:limit]
-        if not keep:
-            ranked[profile.name] = []
-            continue
-        reasons = explain(model, sparse.csr_matrix(docs[keep].multiply(why)))
-        closest = liked_rows.closest(i, docs[keep])
-        ranked[profile.name] = [
-            Scored(
-                papers[j],
-                round(float(pick.score[j]), 6),
-                terms,
-                closest=near[0] if near else None,
-                closeness=near[1] if near else 0.0,
-                popularity=round(float(pick.share[j]), 4),
-                authors=pick.followed.get(j, ()),
-            )
-            for j, terms, near in zip(keep, reasons, closest, strict=True)
-        ]
+        picks.append((pick, keep))
+    why = _why(q, learned)
+    liked_rows = _LikedRows(model, [liked for _, liked in readers])
+    ranked: dict[str, list[Scored]] = {}
+    for start in range(0, len(readers), EXPLAIN_CHUNK):
+        chunk = range(start, min(start + EXPLAIN_CHUNK, len(readers)))
+        keeps = [picks[i][1] for i in chunk]
+        doc_rows = np.array([j for keep in keeps for j in keep], dtype=np.int64)
+        reader_rows = np.repeat(np.array(chunk, dtype=np.int64), [len(k) for k in keeps])
+        reasons = explain(model, docs[doc_rows].multiply(why[reader_rows])) if len(doc_rows) else []
+        closest = liked_rows.closest(docs, doc_rows, reader_rows)
+        at = 0
+        for i, keep in zip(chunk, keeps, strict=True):
+            pick, name = picks[i][0], readers[i][0].name
+            ranked[name] = [
+                Scored(
+                    papers[j],
+                    round(float(pick.score[j]), 6),
+                    reasons[at + n],
+                    closest=near[0] if (near := closest[at + n]) else None,
+                    closeness=near[1] if near else 0.0,
+                    popularity=round(float(pick.share[j]), 4),
+                    authors=pick.followed.get(j, ()),
+                )
+                for n, j in enumerate(keep)
+            ]
+            at += len(keep)
     return ranked
+
+
+def _why(q: sparse.csr_matrix, learned: Mapping[int, sparse.csr_matrix]) -> sparse.csr_matrix:
+    """The vectors scores are explained by: each reader's query, or their linear model's weights."""
+    if not learned:
+        return q
+    rows = sorted(learned)
+    keep = np.ones(q.shape[0])
+    keep[rows] = 0
+    # learned row k goes to reader row rows[k]
+    at = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, range(len(rows)))), shape=(q.shape[0], len(rows))
+    )
+    weights = sparse.vstack([learned[r] for r in rows], format="csr")
+    return sparse.csr_matrix(sparse.diags(keep) @ q + at @ weights)
 
 
 class _Day:
@@ -367,8 +394,9 @@ class _Pick:
 
     def order(self) -> list[int]:
         """Eligible papers, best score first, ties by paper id."""
-        order = np.lexsort((self.day.tiebreak, -self.score))
-        return [int(j) for j in order if self.eligible[j]]
+        found = np.flatnonzero(self.eligible)
+        order = np.lexsort((self.day.tiebreak[found], -self.score[found]))
+        return [int(j) for j in found[order]]
 
 
 def diversify(
@@ -400,24 +428,32 @@ class _LikedRows:
     def __init__(self, model: Model, groups: Sequence[Sequence[StoredPaper]]) -> None:
         papers = list({p.id: p for group in groups for p in group}.values())
         at = {p.id: i for i, p in enumerate(papers)}
-        self.papers, self.groups = papers, [[at[p.id] for p in group] for group in groups]
+        self.papers = papers
+        self.groups = [np.array([at[p.id] for p in group], dtype=np.int64) for group in groups]
         self.vectors = model.paper_vectors(papers) if papers else None
 
     def closest(
-        self, reader: int, docs: sparse.csr_matrix
+        self, docs: sparse.csr_matrix, doc_rows: np.ndarray, reader_rows: np.ndarray
     ) -> list[tuple[StoredPaper, float] | None]:
-        """For each doc row, the reader's liked paper most like it, when at least CLOSEST_MIN."""
-        rows = self.groups[reader]
-        if not rows or self.vectors is None:
-            return [None] * docs.shape[0]
-        sims = (docs @ self.vectors[rows].T).toarray()
-        best = sims.argmax(axis=1)
-        return [
-            (self.papers[rows[b]], round(float(sims[k, b]), 4))
-            if sims[k, b] >= CLOSEST_MIN
-            else None
-            for k, b in enumerate(best.tolist())
-        ]
+        """For each (doc, reader) pair, the reader's liked paper most like the doc, when their
+        cosine similarity is at least CLOSEST_MIN. One sparse product for all pairs."""
+        out: list[tuple[StoredPaper, float] | None] = [None] * len(doc_rows)
+        if self.vectors is None or not len(doc_rows):
+            return out
+        sizes = np.array([len(self.groups[r]) for r in reader_rows], dtype=np.int64)
+        pairs = np.flatnonzero(sizes)
+        if not len(pairs):
+            return out
+        pair_of = np.repeat(pairs, sizes[pairs])
+        liked = np.concatenate([self.groups[r] for r in reader_rows[pairs]])
+        sims = np.asarray(docs[doc_rows[pair_of]].multiply(self.vectors[liked]).sum(axis=1)).ravel()
+        starts = np.concatenate([[0], np.cumsum(sizes[pairs])[:-1]])
+        for row, lo in zip(pairs.tolist(), starts.tolist(), strict=True):
+            block = sims[lo : lo + sizes[row]]
+            b = int(block.argmax())
+            if block[b] >= CLOSEST_MIN:
+                out[row] = (self.papers[liked[lo + b]], round(float(block[b]), 4))
+        return out
 
 
 def _plain(text: str) -> str:

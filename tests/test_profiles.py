@@ -10,7 +10,7 @@ from pathlib import Path
 from helpers import stored
 from test_rank import CORPUS, names
 
-from digest import modelcache, rank
+from digest import learn, modelcache, rank
 from digest.models import Paper, Profile
 from digest.store import Store
 
@@ -146,3 +146,34 @@ def test_the_corpus_window_reads_only_the_days_asked_for(tmp_path: Path) -> None
         assert [p.title for p in window] == ["Paper of 2025-08-01", "Paper of 2025-08-20"]
         assert len(store.papers(until=date(2025, 8, 1))) == 2
         assert len(store.papers()) == 3
+
+
+def test_a_reader_with_enough_liked_papers_gets_a_linear_model() -> None:
+    topics = {
+        "prune": "channel pruning sparse convolutional networks compression",
+        "splat": "gaussian splatting radiance fields novel view rendering",
+    }
+    corpus = [
+        stored(f"p:{name}{i}", f"{name} study {i}", f"{words.split()[i % 6]} {words} case {i}")
+        for name, words in topics.items()
+        for i in range(120)
+    ]
+    today = [
+        stored(
+            "p:new-prune", "Sparse channel pruning", "channel pruning of convolutional networks"
+        ),
+        stored("p:new-splat", "Faster splatting", "gaussian splatting for novel view rendering"),
+    ]
+    model = rank.fit(corpus + today)
+    liked = corpus[:5]
+    reader = Profile(name="r", keywords=("compression",), liked=tuple(p.id for p in liked))
+    assert learn.learns(liked)
+    ranked = rank.rank(model, reader, today, liked)
+    assert names(ranked)[0] == "p:new-prune"
+    assert all(s.terms and all(t.weight > 0 for t in s.terms) for s in ranked)
+    assert ranked == rank.rank(model, reader, today, liked)  # deterministic
+    other = Profile(name="o", keywords=("gaussian splatting",))
+    both = rank.rank_many(model, [(reader, liked), (other, [])], today)
+    assert both["r"] == ranked and both["o"] == rank.rank(model, other, today)
+    query_only = rank.rank_many(model, [(reader, liked)], today, linear=False)["r"]
+    assert names(query_only)[0] == "p:new-prune" and query_only != ranked
