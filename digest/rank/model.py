@@ -1,0 +1,138 @@
+"""The TF-IDF model: how text becomes terms, and the fit over a corpus."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from digest.models import StoredPaper
+
+MODEL_VERSION = 3  # bump when the analyser or fit changes: cached models are then refitted
+MIN_DF_CORPUS = 1000  # from this many papers on, terms must appear in two of them
+
+_TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
+# Words every abstract uses; they say nothing about what a paper is about.
+_BOILERPLATE = frozenset(
+    """paper propose proposed proposes present presents introduce introduces method methods
+    approach approaches result results show shows demonstrate demonstrates novel existing
+    based using use used achieve achieves new work state art extensive experiments experiment
+    performance significantly outperform outperforms""".split()  # noqa: SIM905
+)
+STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | _BOILERPLATE
+
+Grams = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def fold(word: str) -> str:
+    """A light plural folding, so `networks` and `network` are one term; keeps words short of 4."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
+        return word[:-1]
+    return word
+
+
+def plain(text: str) -> str:
+    """Lower-case folded words joined by single spaces, stop words kept."""
+    return " ".join(fold(m.group(0).lower()) for m in _TOKEN.finditer(text))
+
+
+def _words(text: str) -> list[tuple[str, str]]:
+    """(folded term, surface form) for each word; stop words become ("", "") gaps."""
+    out = []
+    for match in _TOKEN.finditer(text):
+        surface = match.group(0).lower()
+        if surface in STOP_WORDS or (len(surface) < 2 and not surface.isdigit()):
+            out.append(("", ""))
+        else:
+            out.append((fold(surface), surface))
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _grams(text: str) -> Grams:
+    """The terms of a text and their surface forms: unigrams, plus bigrams of adjacent words with
+    no stop word between them. Cached, as corpus windows overlap from day to day; the strings are
+    interned, so the cache holds each distinct term once rather than once per paper."""
+    words = _words(text)
+    grams = [w for w in words if w[0]]
+    grams += [(f"{a} {b}", f"{sa} {sb}") for (a, sa), (b, sb) in pairwise(words) if a and b]
+    intern = sys.intern
+    return tuple(intern(t) for t, _ in grams), tuple(intern(s) for _, s in grams)
+
+
+def analyse(text: str | Sequence[str]) -> Sequence[str]:
+    """The terms of a text, as the model sees them (a sequence is taken as terms already found)."""
+    if isinstance(text, str):
+        return _grams(text)[0]
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A fitted TF-IDF model over a corpus, with a readable form for each term."""
+
+    vectorizer: TfidfVectorizer | None
+    terms: tuple[str, ...]
+    display: dict[str, str]
+    index: dict[str, int]
+    matrix: sparse.csr_matrix
+
+    @property
+    def width(self) -> int:
+        return max(len(self.terms), 1)
+
+    def name(self, term: int) -> str:
+        """The readable form of term number `term`."""
+        t = self.terms[term]
+        return self.display.get(t, t)
+
+    def vectors(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """L2-normalised TF-IDF rows for texts; all-zero rows when nothing is known."""
+        if self.vectorizer is None or not texts:
+            return sparse.csr_matrix((len(texts), self.width))
+        return sparse.csr_matrix(self.vectorizer.transform(list(texts)))
+
+    def paper_vectors(self, papers: Sequence[StoredPaper]) -> sparse.csr_matrix:
+        """Rows for papers: from the fitted matrix when known, else transformed now."""
+        rows = [self.index.get(p.id) for p in papers]
+        if papers and all(r is not None for r in rows):
+            return sparse.csr_matrix(self.matrix[rows])
+        return self.vectors([p.text for p in papers])
+
+
+def fit(corpus: Sequence[StoredPaper]) -> Model:
+    """Fit TF-IDF on titles and abstracts. Works on any corpus size, down to none at all."""
+    grams = [_grams(p.text) for p in corpus]
+    index = {p.id: i for i, p in enumerate(corpus)}
+    # a term seen in one paper only says nothing about the others, once there are enough papers
+    min_df = 2 if len(corpus) >= MIN_DF_CORPUS else 1
+    vectorizer = TfidfVectorizer(
+        analyzer=analyse, sublinear_tf=True, min_df=min_df, dtype=np.float64
+    )
+    try:
+        matrix = vectorizer.fit_transform([terms for terms, _ in grams])
+    except ValueError:  # empty corpus, or nothing but stop words
+        return Model(None, (), {}, index, sparse.csr_matrix((len(corpus), 1)))
+    terms = tuple(str(t) for t in vectorizer.get_feature_names_out())
+    return Model(vectorizer, terms, _display_forms(grams), index, sparse.csr_matrix(matrix))
+
+
+def _display_forms(grams: Iterable[Grams]) -> dict[str, str]:
+    """The most common surface form of each folded term (`network` -> `networks`)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for terms, surfaces in grams:
+        counts.update(zip(terms, surfaces, strict=True))
+    display: dict[str, str] = {}
+    for (term, surface), _ in counts.most_common():
+        display.setdefault(term, surface)
+    return display

@@ -1,0 +1,123 @@
+"""Each reader's interests as one query vector over the model's terms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.preprocessing import normalize
+
+from digest.models import Profile, StoredPaper
+from digest.rank.model import Model
+
+KEYWORD_WEIGHT = 0.7  # keywords' share of a query beside liked papers (measured by `digest eval`)
+PRF_MIN_CORPUS = 1000  # pseudo-relevance feedback from this many papers on
+PRF_DOCS = 10  # ... from the centroid of each query's best hits
+PRF_WEIGHT = 0.5  # ... at this weight
+PRF_CHUNK = 256  # readers scored against the corpus at a time
+DISLIKE_WEIGHT = 0.5  # how far disliked papers push a reader's query away (Rocchio's gamma)
+
+Reader = tuple[Profile, Sequence[StoredPaper]]
+
+
+def queries(
+    model: Model,
+    readers: Sequence[Reader],
+    disliked: Mapping[str, Sequence[StoredPaper]] | None = None,
+    *,
+    expand: bool = True,
+    corpus_t: sparse.csr_matrix | None = None,
+) -> sparse.csr_matrix:
+    """Each reader's interests as one unit row: weighted keywords (0.7) and the centroid of liked
+    papers (0.3), moved toward its best corpus hits (pseudo-relevance feedback), minus a share of
+    what the reader disliked (Rocchio), negative weights cut to zero.
+
+    Built for all readers at once: every distinct keyword and paper is vectorised once.
+    `corpus_t` is the model's matrix transposed, in CSR form, when the caller has it already.
+    """
+    keywords = sorted({k for profile, _ in readers for k in profile.keywords})
+    kw_rows = {k: i for i, k in enumerate(keywords)}
+    pick_kw = selector(
+        [[kw_rows[k] for k in p.keywords] for p, _ in readers],
+        len(keywords),
+        [[p.weight(i) for i in range(len(p.keywords))] for p, _ in readers],
+    )
+    by_keywords = normalize(pick_kw @ model.vectors(keywords))
+    by_liked = centroids(model, [papers for _, papers in readers])
+    q = normalize(KEYWORD_WEIGHT * by_keywords + (1 - KEYWORD_WEIGHT) * by_liked)
+    q = _expand(model, q, corpus_t) if expand else sparse.csr_matrix(q)
+    if disliked:
+        against = [disliked.get(profile.name, ()) for profile, _ in readers]
+        q = sparse.csr_matrix(q - DISLIKE_WEIGHT * centroids(model, against))
+        q.data[q.data < 0] = 0
+        q.eliminate_zeros()
+    return sparse.csr_matrix(normalize(q))
+
+
+def transposed(model: Model) -> sparse.csr_matrix:
+    """The model's matrix transposed, as CSR: what scoring queries against the corpus needs."""
+    return sparse.csr_matrix(model.matrix.T)
+
+
+def _expand(
+    model: Model, q: sparse.csr_matrix, corpus_t: sparse.csr_matrix | None
+) -> sparse.csr_matrix:
+    """Pseudo-relevance feedback: each query moves toward the centroid of its best corpus hits.
+
+    Only on a corpus large enough for the best hits to be on topic; on a small one it would
+    mostly add noise.
+    """
+    n = model.matrix.shape[0]
+    if n < PRF_MIN_CORPUS or q.nnz == 0:
+        return q
+    q = sparse.csr_matrix(q)
+    corpus_t = corpus_t if corpus_t is not None else transposed(model)
+    rows: list[list[int]] = []
+    k = min(PRF_DOCS, n)
+    for start in range(0, q.shape[0], PRF_CHUNK):  # bounds the dense score block's memory
+        scores = (q[start : start + PRF_CHUNK] @ corpus_t).toarray()
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        hit = np.take_along_axis(scores, top, axis=1) > 0
+        rows += [t[h].tolist() for t, h in zip(top, hit, strict=True)]
+    hits = normalize(selector(rows, n) @ model.matrix)
+    return sparse.csr_matrix(normalize(q + PRF_WEIGHT * hits))
+
+
+def centroids(model: Model, groups: Sequence[Sequence[StoredPaper]]) -> sparse.csr_matrix:
+    """One unit row per group of papers: the direction of their mean."""
+    papers = list({p.id: p for group in groups for p in group}.values())
+    rows = {p.id: i for i, p in enumerate(papers)}
+    pick = selector([[rows[p.id] for p in group] for group in groups], len(papers))
+    return sparse.csr_matrix(normalize(pick @ model.paper_vectors(papers)))
+
+
+def selector(
+    rows: list[list[int]], width: int, weights: list[list[float]] | None = None
+) -> sparse.csr_matrix:
+    """A matrix whose row i picks the given columns, with weight 1 unless `weights` says
+    otherwise (the mean is taken by normalising)."""
+    indptr = np.cumsum([0, *map(len, rows)])
+    indices = np.array([c for row in rows for c in row], dtype=np.int64)
+    if weights is None:
+        data = np.ones(len(indices))
+    else:
+        data = np.array([w for row in weights for w in row], dtype=np.float64)
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), width))
+
+
+def learned_or_query(
+    q: sparse.csr_matrix, learned: Mapping[int, sparse.csr_matrix]
+) -> sparse.csr_matrix:
+    """The vectors scores are explained by: each reader's query, or their linear model's weights."""
+    if not learned:
+        return q
+    rows = sorted(learned)
+    keep = np.ones(q.shape[0])
+    keep[rows] = 0
+    # learned row k goes to reader row rows[k]
+    at = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, range(len(rows)))), shape=(q.shape[0], len(rows))
+    )
+    weights = sparse.vstack([learned[r] for r in rows], format="csr")
+    return sparse.csr_matrix(sparse.diags(keep) @ q + at @ weights)
