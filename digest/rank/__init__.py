@@ -12,7 +12,10 @@ same steps (query, relevance, choice, reasons), so memory stays flat however man
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from itertools import pairwise
 
 import numpy as np
 from scipy import sparse
@@ -24,11 +27,11 @@ from digest.rank.model import MODEL_VERSION, Model, analyse, fit, fold
 from digest.rank.pick import Day, choose
 from digest.rank.query import (
     PRF_MIN_CORPUS,
+    Corpus,
     Reader,
     centroids,
     learned_or_query,
     queries,
-    transposed,
 )
 
 __all__ = [
@@ -81,13 +84,39 @@ def rank_many(
     """
     if not readers:
         return {}
+    with _no_cycle_collection():
+        return _rank_many(model, readers, papers, limit, disliked or {}, linear)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Ranking makes millions of small objects and no reference cycles; the cycle collector
+    would scan the whole heap again and again as they are made (a third of the time)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _rank_many(
+    model: Model,
+    readers: Sequence[Reader],
+    papers: Sequence[StoredPaper],
+    limit: int | None,
+    disliked: Mapping[str, Sequence[StoredPaper]],
+    linear: bool,
+) -> dict[str, list[Scored]]:
     docs = model.paper_vectors(papers)
+    docs.sort_indices()
     day = Day(papers, docs)
-    corpus_t = transposed(model)
+    corpus = Corpus(model)
     ranked: dict[str, list[Scored]] = {}
     for start in range(0, len(readers), READERS):
         block = readers[start : start + READERS]
-        ranked.update(_rank_block(model, block, day, limit, disliked or {}, linear, corpus_t))
+        ranked.update(_rank_block(model, block, day, limit, disliked, linear, corpus))
     return ranked
 
 
@@ -98,10 +127,10 @@ def _rank_block(
     limit: int | None,
     disliked: Mapping[str, Sequence[StoredPaper]],
     linear: bool,
-    corpus_t: sparse.csr_matrix,
+    corpus: Corpus,
 ) -> dict[str, list[Scored]]:
     docs, papers = day.docs, day.papers
-    q = queries(model, readers, disliked, corpus_t=corpus_t)
+    q = queries(model, readers, disliked, corpus=corpus)
     relevance = (q @ docs.T).toarray() if papers else np.zeros((len(readers), 0))
     learned: dict[int, sparse.csr_matrix] = {}
     judged: list[set[str]] = []
@@ -125,27 +154,25 @@ def _rank_block(
     doc_rows = np.array([j for keep in picks.keep for j in keep], dtype=np.int64)
     why = reasons(model, learned_or_query(q, learned), docs, reader_rows, doc_rows)
     closest = LikedRows(model, [liked for _, liked in readers]).closest(docs, reader_rows, doc_rows)
-    ranked: dict[str, list[Scored]] = {}
-    at = 0
-    for i, keep in enumerate(picks.keep):
-        score, share, followed = picks.score[i], picks.share[i], picks.followed[i]
-        out = []
-        for j in keep:
-            near = closest[at]
-            out.append(
-                Scored(
-                    papers[j],
-                    round(float(score[j]), 6),
-                    why[at],
-                    closest=near[0] if near else None,
-                    closeness=near[1] if near else 0.0,
-                    popularity=round(float(share[j]), 4),
-                    authors=followed.get(j, ()),
-                )
-            )
-            at += 1
-        ranked[readers[i][0].name] = out
-    return ranked
+    scores = np.round(picks.score[reader_rows, doc_rows], 6).tolist()
+    shares = np.round(picks.share[reader_rows, doc_rows], 4).tolist()
+    made = [
+        Scored(
+            papers[j],
+            scores[at],
+            why[at],
+            closest=near[0] if (near := closest[at]) else None,
+            closeness=near[1] if near else 0.0,
+            popularity=shares[at],
+            authors=picks.followed[i].get(j, ()),
+        )
+        for at, (i, j) in enumerate(zip(reader_rows.tolist(), doc_rows.tolist(), strict=True))
+    ]
+    bounds = np.cumsum([0, *map(len, picks.keep)]).tolist()
+    return {
+        reader[0].name: made[lo:hi]
+        for reader, (lo, hi) in zip(readers, pairwise(bounds), strict=True)
+    }
 
 
 def profile_terms(

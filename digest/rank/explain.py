@@ -31,54 +31,62 @@ def reasons(
     if not len(doc_rows):
         return []
     why = sparse.csr_matrix(why)
-    why.sort_indices()
     picked = sparse.csr_matrix(docs[doc_rows])
+    # term order within a pair is the tie-break between equal contributions; picking rows keeps it
+    picked.has_sorted_indices = docs.has_sorted_indices
     picked.sort_indices()
+    width = why.shape[1]
     pair = np.repeat(np.arange(len(doc_rows)), np.diff(picked.indptr))
-    reader = reader_rows[pair]
+    # where each entry's weight sits in the dense block of its reader's BLOCK
+    at = (reader_rows[pair] % BLOCK) * width + picked.indices
+    bounds = np.searchsorted(reader_rows[pair], np.arange(0, why.shape[0] + BLOCK, BLOCK))
     values = np.zeros(picked.nnz)
-    dense = np.zeros((BLOCK, why.shape[1]))
-    for start in range(0, why.shape[0], BLOCK):
-        lo, hi = np.searchsorted(reader, [start, start + BLOCK])
+    dense = np.zeros(BLOCK * width)
+    starts = range(0, why.shape[0], BLOCK)
+    for start, (lo, hi) in zip(starts, pairwise(bounds.tolist()), strict=True):
         if lo == hi:
             continue
         w = why[start : start + BLOCK]
-        at = (np.repeat(np.arange(w.shape[0]), np.diff(w.indptr)), w.indices)
-        dense[at] = w.data
-        values[lo:hi] = picked.data[lo:hi] * dense[reader[lo:hi] - start, picked.indices[lo:hi]]
-        dense[at] = 0.0
+        spread = np.repeat(np.arange(w.shape[0]) * width, np.diff(w.indptr)) + w.indices
+        dense[spread] = w.data
+        values[lo:hi] = picked.data[lo:hi] * dense[at[lo:hi]]
+        dense[spread] = 0.0
     positive = values > 0
     pair, term, value = pair[positive], picked.indices[positive], values[positive]
     totals = np.bincount(pair, weights=value, minlength=len(doc_rows))
-    pair, term, value = _strongest(pair, term, value, len(doc_rows))
-    share = (value / totals[pair]).tolist()
-    names = [model.name(t) for t in term.tolist()]
+    pair, term, value = _strongest(pair, term, value)
+    share = np.round(value / totals[pair], 4).tolist()
+    names = model.names(term)
+    terms = [Term(n, w) for n, w in zip(names, share, strict=True)]
     bounds = np.searchsorted(pair, np.arange(len(doc_rows) + 1)).tolist()
-    return [
-        tuple(Term(names[k], round(share[k], 4)) for k in range(lo, hi))
-        for lo, hi in pairwise(bounds)
-    ]
+    return [tuple(terms[lo:hi]) for lo, hi in pairwise(bounds)]
 
 
 def _strongest(
-    pair: np.ndarray, term: np.ndarray, value: np.ndarray, pairs: int
+    pair: np.ndarray, term: np.ndarray, value: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each pair's MAX_TERMS largest values, largest first, ties by term number; the entries
-    come grouped by pair."""
-    counts = np.bincount(pair, minlength=pairs)
-    if len(counts) and counts.max() > MAX_TERMS:
-        # the MAX_TERMS-th largest value of each pair; everything at least as large is a candidate
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        padded = np.full((pairs, int(counts.max())), -np.inf)
-        padded[pair, np.arange(len(pair)) - starts[pair]] = value
-        kth = -np.partition(-padded, MAX_TERMS - 1, axis=1)[:, MAX_TERMS - 1]
-        keep = value >= kth[pair]
-        pair, term, value = pair[keep], term[keep], value[keep]
-    order = np.lexsort((term, -value, pair))
-    pair, term, value = pair[order], term[order], value[order]
-    starts = np.searchsorted(pair, pair)  # where each entry's pair begins
-    first = np.arange(len(pair)) - starts < MAX_TERMS
-    return pair[first], term[first], value[first]
+    """Each pair's MAX_TERMS largest values, largest first, ties by term number. The entries
+    come grouped by pair, in term order; one pass over them per term picked."""
+    if not len(pair):
+        return pair, term, value
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    group = np.cumsum(np.r_[False, pair[1:] != pair[:-1]])  # group number of each entry
+    left = value.copy()
+    found: list[np.ndarray] = []
+    rounds: list[np.ndarray] = []
+    for n in range(MAX_TERMS):
+        best = np.maximum.reduceat(left, starts)
+        hits = np.flatnonzero((left == best[group]) & (left > 0))
+        # the first hit of each group: the lowest term number among equal values
+        first = hits[np.r_[True, group[hits[1:]] != group[hits[:-1]]]] if len(hits) else hits
+        if not len(first):
+            break
+        found.append(first)
+        rounds.append(np.full(len(first), n))
+        left[first] = 0.0
+    at = np.concatenate(found)
+    at = at[np.lexsort((np.concatenate(rounds), pair[at]))]
+    return pair[at], term[at], value[at]
 
 
 class LikedRows:
@@ -110,8 +118,11 @@ class LikedRows:
         width = int(sizes.max())
         liked = np.zeros((len(pairs), width), dtype=np.int64)
         found = np.full((len(pairs), width), -np.inf)
-        for k, r in enumerate(reader_rows[pairs].tolist()):
-            liked[k, : sizes[pairs[k]]] = self.groups[r]
+        owners = reader_rows[pairs]  # pairs come grouped by reader
+        bounds = np.searchsorted(owners, np.unique(owners))
+        for lo, hi in pairwise([*bounds.tolist(), len(owners)]):
+            group = self.groups[int(owners[lo])]
+            liked[lo:hi, : len(group)] = group
         local = np.searchsorted(rows, liked)
         mask = np.arange(width)[None, :] < sizes[pairs][:, None]
         found[mask] = sims[local[mask], np.repeat(doc_rows[pairs], sizes[pairs])]

@@ -96,6 +96,10 @@ class Model:
         t = self.terms[term]
         return self.display.get(t, t)
 
+    def names(self, terms: np.ndarray) -> list[str]:
+        """The readable forms of an array of term numbers."""
+        return [self.name(t) for t in terms.tolist()]
+
     def vectors(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """L2-normalised TF-IDF rows for texts; all-zero rows when nothing is known."""
         if self.vectorizer is None or not texts:

@@ -16,6 +16,7 @@ PRF_MIN_CORPUS = 1000  # pseudo-relevance feedback from this many papers on
 PRF_DOCS = 10  # ... from the centroid of each query's best hits
 PRF_WEIGHT = 0.5  # ... at this weight
 PRF_CHUNK = 256  # readers scored against the corpus at a time
+DENSE_TERMS = 1024  # the corpus's most frequent terms, scored as one dense product
 DISLIKE_WEIGHT = 0.5  # how far disliked papers push a reader's query away (Rocchio's gamma)
 
 Reader = tuple[Profile, Sequence[StoredPaper]]
@@ -27,14 +28,14 @@ def queries(
     disliked: Mapping[str, Sequence[StoredPaper]] | None = None,
     *,
     expand: bool = True,
-    corpus_t: sparse.csr_matrix | None = None,
+    corpus: Corpus | None = None,
 ) -> sparse.csr_matrix:
     """Each reader's interests as one unit row: weighted keywords (0.7) and the centroid of liked
     papers (0.3), moved toward its best corpus hits (pseudo-relevance feedback), minus a share of
     what the reader disliked (Rocchio), negative weights cut to zero.
 
     Built for all readers at once: every distinct keyword and paper is vectorised once.
-    `corpus_t` is the model's matrix transposed, in CSR form, when the caller has it already.
+    `corpus` is the model's corpus made ready for scoring, when the caller has it already.
     """
     keywords = sorted({k for profile, _ in readers for k in profile.keywords})
     kw_rows = {k: i for i, k in enumerate(keywords)}
@@ -46,7 +47,7 @@ def queries(
     by_keywords = normalize(pick_kw @ model.vectors(keywords))
     by_liked = centroids(model, [papers for _, papers in readers])
     q = normalize(KEYWORD_WEIGHT * by_keywords + (1 - KEYWORD_WEIGHT) * by_liked)
-    q = _expand(model, q, corpus_t) if expand else sparse.csr_matrix(q)
+    q = _expand(model, q, corpus) if expand else sparse.csr_matrix(q)
     if disliked:
         against = [disliked.get(profile.name, ()) for profile, _ in readers]
         q = sparse.csr_matrix(q - DISLIKE_WEIGHT * centroids(model, against))
@@ -55,14 +56,34 @@ def queries(
     return sparse.csr_matrix(normalize(q))
 
 
-def transposed(model: Model) -> sparse.csr_matrix:
-    """The model's matrix transposed, as CSR: what scoring queries against the corpus needs."""
-    return sparse.csr_matrix(model.matrix.T)
+class Corpus:
+    """The model's corpus made ready to score many queries against.
+
+    Most of the work of a sparse product is in the few terms nearly every paper has (`model`,
+    `learning`, ...): DENSE_TERMS of them cover about 95% of it. Those are scored as one dense
+    product (BLAS, single precision: these scores only choose each query's best hits), the rest
+    as a sparse one; together about twice as fast as the whole sparse product.
+    """
+
+    def __init__(self, model: Model) -> None:
+        self.t = sparse.csr_matrix(model.matrix.T)  # terms x papers
+        df = np.diff(self.t.indptr)
+        common = np.sort(np.argsort(-df, kind="stable")[: min(DENSE_TERMS, len(df))])
+        self.common = common[df[common] > 0]
+        self.is_common = np.zeros(self.t.shape[0], dtype=bool)
+        self.is_common[self.common] = True
+        self.dense = self.t[self.common].toarray().astype(np.float32)
+        self.rare = sparse.csr_matrix(self.t.multiply(~self.is_common[:, None]))
+
+    def scores(self, q: sparse.csr_matrix) -> np.ndarray:
+        """Dense (queries x papers) cosine scores."""
+        out = np.asarray(q[:, self.common].toarray().astype(np.float32) @ self.dense)
+        rare = sparse.csr_matrix(q.multiply(~self.is_common[None, :]))
+        rare.eliminate_zeros()
+        return (rare @ self.rare).toarray() + out
 
 
-def _expand(
-    model: Model, q: sparse.csr_matrix, corpus_t: sparse.csr_matrix | None
-) -> sparse.csr_matrix:
+def _expand(model: Model, q: sparse.csr_matrix, corpus: Corpus | None) -> sparse.csr_matrix:
     """Pseudo-relevance feedback: each query moves toward the centroid of its best corpus hits.
 
     Only on a corpus large enough for the best hits to be on topic; on a small one it would
@@ -72,12 +93,12 @@ def _expand(
     if n < PRF_MIN_CORPUS or q.nnz == 0:
         return q
     q = sparse.csr_matrix(q)
-    corpus_t = corpus_t if corpus_t is not None else transposed(model)
+    corpus = corpus if corpus is not None else Corpus(model)
     rows: list[list[int]] = []
     k = min(PRF_DOCS, n)
     for start in range(0, q.shape[0], PRF_CHUNK):  # bounds the dense score block's memory
-        scores = (q[start : start + PRF_CHUNK] @ corpus_t).toarray()
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        scores = corpus.scores(q[start : start + PRF_CHUNK])
+        top = np.argpartition(scores, scores.shape[1] - k, axis=1)[:, -k:]
         hit = np.take_along_axis(scores, top, axis=1) > 0
         rows += [t[h].tolist() for t, h in zip(top, hit, strict=True)]
     hits = normalize(selector(rows, n) @ model.matrix)
