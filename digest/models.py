@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 _ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
 _ARXIV_OLD = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
@@ -143,9 +144,9 @@ class Profile:
         return self.weights[index] if index < len(self.weights) else 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
-    """One term's share of a score."""
+class Term(NamedTuple):
+    """One term's share of a score. A named tuple rather than a dataclass: ranking 10,000 readers
+    makes over a million of them, and a tuple is made in half the time."""
 
     term: str
     weight: float

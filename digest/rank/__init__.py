@@ -2,7 +2,8 @@
 
 Pure: no I/O, no clock. The pipeline fits one Model per build and hands it to every reader, so
 ranking many readers never refits. Readers are ranked in blocks of READERS, each through the
-same steps (query, relevance, choice, reasons), so memory stays flat however many there are.
+same steps (query, relevance, choice, reasons), so memory stays flat however many there are;
+WORKERS blocks at a time, in threads, with the same result as one at a time.
 
     model.py    text to terms, and the TF-IDF fit
     query.py    each reader's query vector: keywords, liked papers, feedback, dislikes
@@ -12,18 +13,19 @@ same steps (query, relevance, choice, reasons), so memory stays flat however man
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from digest import learn
 from digest.models import Profile, Scored, StoredPaper, Term
 from digest.rank.explain import LikedRows, reasons, top_terms
-from digest.rank.model import MODEL_VERSION, Model, analyse, fit, fold
+from digest.rank.model import MODEL_VERSION, Model, analyse, fit, fold, no_cycle_collection
 from digest.rank.pick import Day, choose
 from digest.rank.query import (
     PRF_MIN_CORPUS,
@@ -48,7 +50,9 @@ __all__ = [
     "rank_many",
 ]
 
-READERS = 1024  # readers ranked together: bounds the dense readers x papers blocks
+READERS = 512  # readers ranked together: bounds the dense readers x papers blocks
+# blocks ranked at once: numpy, scipy and BLAS release the GIL for most of a block's work
+WORKERS = min(2, os.cpu_count() or 1)
 
 
 def rank(
@@ -84,21 +88,8 @@ def rank_many(
     """
     if not readers:
         return {}
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return _rank_many(model, readers, papers, limit, disliked or {}, linear)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Ranking makes millions of small objects and no reference cycles; the cycle collector
-    would scan the whole heap again and again as they are made (a third of the time)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _rank_many(
@@ -113,10 +104,21 @@ def _rank_many(
     docs.sort_indices()
     day = Day(papers, docs)
     corpus = Corpus(model)
+    blocks = [readers[start : start + READERS] for start in range(0, len(readers), READERS)]
+
+    def one(block: Sequence[Reader]) -> dict[str, list[Scored]]:
+        return _rank_block(model, block, day, limit, disliked, linear, corpus)
+
     ranked: dict[str, list[Scored]] = {}
-    for start in range(0, len(readers), READERS):
-        block = readers[start : start + READERS]
-        ranked.update(_rank_block(model, block, day, limit, disliked, linear, corpus))
+    if len(blocks) == 1 or WORKERS == 1:
+        for block in blocks:
+            ranked.update(one(block))
+        return ranked
+    # blocks are independent: the result is the same. BLAS gets one thread per worker, as two
+    # workers on two cores with two BLAS threads each only wait on one another.
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(WORKERS) as pool:
+        for found in pool.map(one, blocks):
+            ranked.update(found)
     return ranked
 
 

@@ -35,29 +35,34 @@ def reasons(
     # term order within a pair is the tie-break between equal contributions; picking rows keeps it
     picked.has_sorted_indices = docs.has_sorted_indices
     picked.sort_indices()
-    width = why.shape[1]
-    pair = np.repeat(np.arange(len(doc_rows)), np.diff(picked.indptr))
-    # where each entry's weight sits in the dense block of its reader's BLOCK
-    at = (reader_rows[pair] % BLOCK) * width + picked.indices
-    bounds = np.searchsorted(reader_rows[pair], np.arange(0, why.shape[0] + BLOCK, BLOCK))
-    values = np.zeros(picked.nnz)
+    width, indptr = why.shape[1], picked.indptr
+    sizes = np.diff(indptr)
     dense = np.zeros(BLOCK * width)
+    found: list[np.ndarray] = []
+    contributions: list[np.ndarray] = []
+    pair_bounds = np.searchsorted(reader_rows, np.arange(0, why.shape[0] + BLOCK, BLOCK))
     starts = range(0, why.shape[0], BLOCK)
-    for start, (lo, hi) in zip(starts, pairwise(bounds.tolist()), strict=True):
+    for start, (first, last) in zip(starts, pairwise(pair_bounds.tolist()), strict=True):
+        lo, hi = int(indptr[first]), int(indptr[last])
         if lo == hi:
             continue
         w = why[start : start + BLOCK]
         spread = np.repeat(np.arange(w.shape[0]) * width, np.diff(w.indptr)) + w.indices
         dense[spread] = w.data
-        values[lo:hi] = picked.data[lo:hi] * dense[at[lo:hi]]
+        local = np.repeat((reader_rows[first:last] - start) * width, sizes[first:last])
+        values = picked.data[lo:hi] * dense[local + picked.indices[lo:hi]]
         dense[spread] = 0.0
-    positive = values > 0
-    pair, term, value = pair[positive], picked.indices[positive], values[positive]
+        positive = np.flatnonzero(values > 0)
+        found.append(positive + lo)
+        contributions.append(values[positive])
+    entry = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    value = np.concatenate(contributions) if found else np.zeros(0)
+    pair = np.searchsorted(indptr, entry, side="right") - 1
+    term = picked.indices[entry]
     totals = np.bincount(pair, weights=value, minlength=len(doc_rows))
     pair, term, value = _strongest(pair, term, value)
     share = np.round(value / totals[pair], 4).tolist()
-    names = model.names(term)
-    terms = [Term(n, w) for n, w in zip(names, share, strict=True)]
+    terms = list(map(Term, model.names(term), share))
     bounds = np.searchsorted(pair, np.arange(len(doc_rows) + 1)).tolist()
     return [tuple(terms[lo:hi]) for lo, hi in pairwise(bounds)]
 
