@@ -139,6 +139,8 @@ class Profile:
     authors: tuple[str, ...] = ()  # followed authors: their papers are boosted
     popularity: float = POPULARITY  # share of a score from Daily Papers upvotes (per day), 0..1
     diversity: float = DIVERSITY  # 0 = rank by score alone; toward 1, near-duplicates give way
+    public: bool = False  # digests and feed published on the archive site (private by default)
+    note: str = ""  # Markdown the operator writes for this reader, shown atop their digests
 
     def weight(self, index: int) -> float:
         return self.weights[index] if index < len(self.weights) else 1.0
@@ -174,6 +176,24 @@ class Digest:
     papers: tuple[Scored, ...]
     candidates: int
     generated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """How the newsletter presents itself: its name, where its archive lives, who sends it."""
+
+    title: str = "Paper Digest"
+    base_url: str = "http://localhost:8000/"  # absolute URLs in feeds, emails and pages; ends in /
+    intro: str = ""  # Markdown written by the operator, atop every email and the archive index
+    sender: str = "Paper Digest <digest@localhost>"  # the From of every email
+    days_per_page: int = 10  # days listed per archive index page
+    feed_items: int = 50  # entries per feed, newest first
+
+    @property
+    def domain(self) -> str:
+        """The sending domain, for Message-IDs: the sender address's domain."""
+        address = self.sender.rsplit("<", 1)[-1].rstrip(">").strip()
+        return address.rsplit("@", 1)[-1] or "localhost"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,97 @@
+"""Every URL the outputs link to, made in one place.
+
+Absolute URLs from the site's base URL. The reader-specific ones (feedback, unsubscribe, the
+reader's private feed) point at the archive until delivery signs them with the reader's token;
+only this module changes then.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+from urllib.parse import urlsplit
+
+from digest.models import StoredPaper
+from digest.render.filters import safe_url
+
+Format = Literal["rss", "atom"]
+Verdict = Literal["like", "dislike"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = {"rss": "xml", "atom": "atom"}
+
+
+def anchor(paper_id: str) -> str:
+    """A paper's fragment id on a day page: `arxiv:2506.01234` -> `arxiv-2506.01234`."""
+    return _UNSAFE.sub("-", paper_id).strip("-") or "paper"
+
+
+def day_path(day: date) -> str:
+    """A day's page, relative to the site root: `2025/08/20/`."""
+    return f"{day:%Y/%m/%d}/"
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    base: str  # the site's base URL, ending in /
+
+    def home(self) -> str:
+        return self.base
+
+    def page(self, number: int) -> str:
+        """The archive index's page `number` (1 is the home page)."""
+        return self.base if number <= 1 else f"{self.base}page/{number}/"
+
+    def day(self, day: date) -> str:
+        return f"{self.base}{day_path(day)}"
+
+    def paper(self, day: date, paper_id: str) -> str:
+        """A paper on its day's page."""
+        return f"{self.day(day)}#{anchor(paper_id)}"
+
+    def search(self) -> str:
+        return f"{self.base}search/"
+
+    def site_feed(self, fmt: Format) -> str:
+        """The public feed of every day's papers."""
+        return f"{self.base}feeds/all.{_EXTENSION[fmt]}"
+
+    def reader_page(self, reader: str) -> str:
+        """A public reader's page on the archive (readers marked `public: true` only)."""
+        return f"{self.base}readers/{reader}/"
+
+    def reader_feed(self, reader: str, fmt: Format) -> str:
+        return f"{self.base}feeds/{reader}.{_EXTENSION[fmt]}"
+
+    def feedback(self, reader: str, day: date, paper_id: str, verdict: Verdict) -> str:
+        """Where a reader says more or less like this paper (the archive until delivery)."""
+        return self.paper(day, paper_id)
+
+    def unsubscribe(self, reader: str) -> str:
+        """Where a reader unsubscribes (the archive until delivery)."""
+        return self.base
+
+
+def paper_links(paper: StoredPaper) -> list[tuple[str, str]]:
+    """(label, URL) of each place a paper can be read, http(s) only, in a fixed order: the arXiv
+    abstract (or the source's page), the PDF, code, project page, and its Daily Papers page."""
+    arxiv = paper.arxiv_id
+    found = [
+        ("arXiv" if arxiv else "paper", f"https://arxiv.org/abs/{arxiv}" if arxiv else paper.url),
+        ("PDF", paper.pdf_url or (f"https://arxiv.org/pdf/{arxiv}" if arxiv else None)),
+        ("code", paper.code_url),
+        ("project", paper.project_url),
+    ]
+    host = urlsplit(paper.url or "").netloc.lower()
+    if host == "huggingface.co":
+        found.append(("Daily Papers", paper.url))
+    elif arxiv and paper.upvotes is not None:
+        found.append(("Daily Papers", f"https://huggingface.co/papers/{arxiv}"))
+    out: list[tuple[str, str]] = []
+    for label, url in found:
+        safe = safe_url(url)
+        if safe and safe not in (u for _, u in out):
+            out.append((label, safe))
+    return out
