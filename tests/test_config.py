@@ -22,7 +22,7 @@ readers:
       keywords: [graph neural networks]
 """
 
-TOP_KEYS = "newsletter, out_dir, ranking, readers, sources, store, templates"
+TOP_KEYS = "newsletter, out_dir, ranking, readers, site, sources, store, templates"
 
 
 def write(directory: Path, text: str, name: str = "config.yaml") -> Path:
@@ -311,7 +311,7 @@ def test_secrets_inside_lists_and_env_values(tmp_path):
         "use 'token_env: ENV_VAR_NAME' instead",
         "newsletter.password_env: expected the NAME of an environment variable "
         "(like SMTP_PASSWORD), not its value",
-        "newsletter.password_env: unknown key (known: title)",
+        "newsletter.password_env: unknown key (known: from, intro, title)",
     ]
     assert not any("hunter2" in line or "abc123" in line for line in found)
 
@@ -524,4 +524,61 @@ def test_rich_profile_mistakes_are_named(tmp_path):
         "readers[0].popularity: must be between 0 and 1, got 1.5",
         "readers[0].diversity: must be a number >= 0.0, got -0.1",
         "readers[1].interests.keywords: needs a keyword with a weight above 0",
+    ]
+
+
+def test_site_newsletter_and_public_readers_are_read(tmp_path):
+    config = load(
+        tmp_path,
+        """
+        newsletter:
+          title: Lab Papers
+          from: Lab Papers <papers@lab.example.org>
+          intro: |
+            Good morning! The **five** best papers for each of you.
+            Reply to this email with comments.
+        site: {base_url: "https://papers.lab.example.org/archive", days_per_page: 7, feed_items: 30}
+        readers:
+          - name: alice
+            public: true
+            note: Your *lab* interests.
+            interests: {keywords: [GNN]}
+          - name: bob
+            interests: {keywords: [GNN]}
+        """,
+    )
+    site = config.site
+    assert site.title == "Lab Papers" and site.sender == "Lab Papers <papers@lab.example.org>"
+    assert site.base_url == "https://papers.lab.example.org/archive/"
+    assert site.domain == "lab.example.org"
+    assert (site.days_per_page, site.feed_items) == (7, 30)
+    assert site.intro.startswith("Good morning!") and "\n" in site.intro
+    alice, bob = config.readers
+    assert (alice.public, alice.note) == (True, "Your *lab* interests.")
+    assert (bob.public, bob.note) == (False, "")
+    default = load(tmp_path, READER).site
+    assert default.base_url == "http://localhost:8000/" and default.intro == ""
+    assert default.sender == "Paper Digest <digest@localhost>"
+
+
+def test_site_and_newsletter_mistakes_are_named(tmp_path):
+    found = problems(
+        tmp_path,
+        """
+        newsletter: {from: "not an address", intro: "bad \\x07 bell"}
+        site: {base_url: "ftp://x.example.org/", days_per_page: 0, feed_items: 5000}
+        readers:
+          - name: alice
+            public: "yes"
+            interests: {keywords: [GNN]}
+        """,
+    )
+    assert found == [
+        "readers[0].public: expected true or false, got string",
+        "site.days_per_page: must be between 1 and 366, got 0",
+        "site.feed_items: must be between 1 and 1000, got 5000",
+        "site.base_url: expected an http(s) URL such as https://digest.example.org/, "
+        "got 'ftp://x.example.org/'",
+        "newsletter.intro: must not contain control characters",
+        "newsletter.from: expected `Name <address@domain>` or an address, got 'not an address'",
     ]

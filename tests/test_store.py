@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from digest.errors import StoreError
-from digest.models import Paper
+from digest.models import Digest, Paper, Profile, Scored, Term
 from digest.store import MIGRATIONS, FetchState, Store
 
 NOW = datetime(2025, 8, 21, 6, 0, tzinfo=UTC)
@@ -197,3 +198,30 @@ def test_feedback_keeps_the_latest_word_and_follows_merges(store: Store) -> None
     assert [p.id for p in liked] == ["arxiv:2401.00009"]
     with pytest.raises(StoreError, match="no paper"):
         store.record_feedback("ada", "2501.99999", liked=True, now=NOW)
+
+
+def test_built_digests_read_back_with_their_reasons_and_follow_merges(store: Store) -> None:
+    store.add_papers("page", [paper("Graph Nets For All"), paper("Liked Before")], now=NOW)
+    graph, liked = sorted(store.papers(), key=lambda p: p.title)
+    ada = Profile(name="ada", keywords=("graph",))
+    item = Scored(
+        graph,
+        0.5,
+        (Term("graph", 0.75), Term("nets", 0.25)),
+        closest=liked,
+        closeness=0.4,
+        popularity=0.1,
+        authors=("Y. Li",),
+    )
+    first = Digest(reader=ada, date=D1, papers=(item,), candidates=9, generated=NOW)
+    store.save_digests([first])
+    assert store.digests(ada) == [first]
+    empty = Digest(reader=ada, date=D2, papers=(), candidates=4, generated=NOW)
+    store.save_digests([replace(first, candidates=10), empty])  # a rebuild replaces the day
+    again = store.digests(ada)
+    assert [d.candidates for d in again] == [10, 4] and again[1].papers == ()
+    assert store.digests(ada, since=D2) == [empty]
+    assert store.digests(Profile(name="bob")) == []
+    store.add_papers("api", [paper("Graph nets for all", arxiv_id="2401.00009")], now=NOW)
+    (merged,) = store.digests(ada)[0].papers
+    assert merged.paper.id == "arxiv:2401.00009" and merged.terms == item.terms

@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime
 import difflib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from digest.config.checks import (
     _announce_types,
+    _base_url,
     _choice,
     _date,
     _email,
@@ -30,9 +31,11 @@ from digest.config.checks import (
     _mapping,
     _number,
     _path,
+    _sender,
     _share,
     _slug,
     _str,
+    _text,
     _type_name,
     _typed,
     _url,
@@ -40,11 +43,21 @@ from digest.config.checks import (
 from digest.config.reading import MISSING_HINT as MISSING_HINT
 from digest.config.reading import _is_secret, _read, _secrets
 from digest.errors import ConfigError
-from digest.models import DIVERSITY, POPULARITY, Profile
+from digest.models import DIVERSITY, POPULARITY, Profile, Site
 
-_TOP_KEYS = ("store", "out_dir", "templates", "newsletter", "ranking", "sources", "readers")
+_TOP_KEYS = (
+    "store",
+    "out_dir",
+    "templates",
+    "newsletter",
+    "site",
+    "ranking",
+    "sources",
+    "readers",
+)
 _RANKING_KEYS = ("window_days",)
-_NEWSLETTER_KEYS = ("title",)
+_NEWSLETTER_KEYS = ("title", "intro", "from")
+_SITE_KEYS = ("base_url", "days_per_page", "feed_items")
 _SOURCE_KEYS = ("name", "kind", "path", "url", "date", "announce_types", "weekends")
 _READER_KEYS = (
     "name",
@@ -55,9 +68,12 @@ _READER_KEYS = (
     "min_score",
     "popularity",
     "diversity",
+    "public",
+    "note",
 )
 _INTEREST_KEYS = ("keywords", "exclude", "liked", "disliked", "authors")
 WINDOW_DAYS = 90
+_bool = partial(_typed, kind=bool, expected="true or false")
 
 
 T = TypeVar("T")
@@ -94,6 +110,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     readers: tuple[Profile, ...]
     window_days: int = WINDOW_DAYS  # the corpus TF-IDF is fitted on: this many days back
+    site: Site = field(default_factory=Site)  # name, intro, sender, archive address
 
     def reader(self, name: str) -> Profile:
         """The reader called `name`; ConfigError listing the known names otherwise."""
@@ -151,15 +168,32 @@ class _Validator:
         ranking = self.get(data, "ranking", _mapping) or {}
         self.keys(ranking, "ranking", _RANKING_KEYS)
         window = self.get(ranking, "window_days", partial(_int, low=1, high=36500), "ranking")
+        title = self.get(news, "title", _str, "newsletter") or "Paper Digest"
         return Config(
             path=path,
             store=self.get(data, "store", self.path("store")) or self.base / "out/digest.sqlite3",
             out_dir=self.get(data, "out_dir", self.path("out_dir")) or self.base / "out",
             templates=self.get(data, "templates", _list_of(self.path("templates"))) or (),
-            title=self.get(news, "title", _str, "newsletter") or "Paper Digest",
+            title=title,
             sources=self.entries(data, "sources", self.source),
             readers=self.entries(data, "readers", self.reader),
             window_days=window or WINDOW_DAYS,
+            site=self.site(data, news, title),
+        )
+
+    def site(self, data: dict[Any, Any], news: Mapping[Any, Any], title: str) -> Site:
+        site = self.get(data, "site", _mapping) or {}
+        self.keys(site, "site", _SITE_KEYS)
+        default = Site()
+        per_page = self.get(site, "days_per_page", partial(_int, low=1, high=366), "site")
+        items = self.get(site, "feed_items", partial(_int, low=1, high=1000), "site")
+        return Site(
+            title=title,
+            base_url=self.get(site, "base_url", _base_url, "site") or default.base_url,
+            intro=self.get(news, "intro", _text, "newsletter") or "",
+            sender=self.get(news, "from", _sender, "newsletter") or f"{title} <digest@localhost>",
+            days_per_page=per_page or default.days_per_page,
+            feed_items=items or default.feed_items,
         )
 
     def entries(
@@ -194,10 +228,7 @@ class _Validator:
             date=self.get(node, "date", _date, path),
             announce_types=self.get(node, "announce_types", _announce_types, path)
             or ("new", "cross"),
-            weekends=self.get(
-                node, "weekends", partial(_typed, kind=bool, expected="true or false"), path
-            )
-            is not False,
+            weekends=self.get(node, "weekends", _bool, path) is not False,
         )
 
     def reader(self, node: dict[Any, Any], path: str) -> Profile:
@@ -235,6 +266,8 @@ class _Validator:
             min_score=0.0 if min_score is None else min_score,
             popularity=POPULARITY if popularity is None else popularity,
             diversity=DIVERSITY if diversity is None else diversity,
+            public=self.get(node, "public", _bool, path) is True,
+            note=self.get(node, "note", _text, path) or "",
         )
 
 

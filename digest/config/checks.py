@@ -8,6 +8,7 @@ import glob
 import math
 import re
 from collections.abc import Callable, Collection
+from email.utils import formataddr, parseaddr
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,6 +69,32 @@ def _match(value: object, *, pattern: re.Pattern[str], message: str) -> str:
 
 _slug = partial(_match, pattern=_SLUG, message="invalid name {} (use 1-64 of a-z 0-9 - _)")
 _email = partial(_match, pattern=_EMAIL, message="not an email address: {}")
+
+
+def _text(value: object) -> str:
+    """Text that may span lines (Markdown): no control characters besides newlines and tabs."""
+    text = _typed(value, kind=str, expected="a string").strip()
+    if any((ord(ch) < 32 and ch not in "\n\t\r") or 127 <= ord(ch) < 160 for ch in text):
+        raise _Invalid("must not contain control characters")
+    return text
+
+
+def _sender(value: object) -> str:
+    """`Name <address>` or a bare address, as an email From."""
+    text = _str(value)
+    name, address = parseaddr(text)
+    if not address or not _EMAIL.fullmatch(address):
+        raise _Invalid(f"expected `Name <address@domain>` or an address, got {text!r}")
+    return formataddr((name, address)) if name else address
+
+
+def _base_url(value: object) -> str:
+    """An http(s) URL with no query or fragment, ending in `/`."""
+    text = _str(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise _Invalid(f"expected an http(s) URL such as https://digest.example.org/, got {text!r}")
+    return text if text.endswith("/") else text + "/"
 
 
 def _choice(value: object, *, known: Collection[str], what: str = "kind") -> str:

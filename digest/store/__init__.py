@@ -15,7 +15,16 @@ from datetime import date, datetime
 from pathlib import Path
 
 from digest.errors import StoreError
-from digest.models import Paper, StoredPaper, normalise_arxiv_id, paper_id, title_key
+from digest.models import (
+    Digest,
+    Paper,
+    Profile,
+    StoredPaper,
+    normalise_arxiv_id,
+    paper_id,
+    title_key,
+)
+from digest.store import built
 from digest.store.rows import FetchState, IngestResult, stored_paper, union
 from digest.store.schema import MIGRATIONS, statements
 
@@ -164,6 +173,7 @@ class Store:
         conn.execute("UPDATE sightings SET paper_id = ? WHERE paper_id = ?", (new, old))
         conn.execute("UPDATE paper_aliases SET paper_id = ? WHERE paper_id = ?", (new, old))
         conn.execute("UPDATE feedback SET paper_id = ? WHERE paper_id = ?", (new, old))
+        conn.execute("UPDATE digest_papers SET paper_id = ? WHERE paper_id = ?", (new, old))
         conn.execute(
             "INSERT INTO paper_aliases (alias, paper_id) VALUES (?, ?)"
             " ON CONFLICT (alias) DO UPDATE SET paper_id = excluded.paper_id",
@@ -281,6 +291,20 @@ class Store:
                 batch,
             ).fetchall()
         return sorted(found, key=lambda r: (r["digest_date"], r["source"]))
+
+    # -- digests built --------------------------------------------------------------------------
+
+    def save_digests(self, digests: Sequence[Digest]) -> None:
+        """Remember the digests built, replacing any built before for the same reader and date."""
+        with self._transaction():
+            for digest in digests:
+                built.save(self._conn, digest)
+
+    def digests(self, reader: Profile, *, since: date | None = None) -> list[Digest]:
+        """The digests built for `reader` (from `since` on), oldest first."""
+        rows = built.rows(self._conn, reader.name, since)
+        papers = {p.id: p for p in self.find(built.paper_ids(rows))}
+        return built.digests(reader, rows, papers)
 
     # -- sources and runs ---------------------------------------------------------------------
 

@@ -79,6 +79,28 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (reader, paper_id)
     );
     """,
+    # 4: the digests built: one row per (reader, date), its papers in order with their reasons
+    """
+    CREATE TABLE digests (
+        reader TEXT NOT NULL,
+        digest_date TEXT NOT NULL,
+        candidates INTEGER NOT NULL,
+        built TEXT NOT NULL,
+        PRIMARY KEY (reader, digest_date)
+    );
+    CREATE TABLE digest_papers (
+        reader TEXT NOT NULL,
+        digest_date TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        paper_id TEXT NOT NULL REFERENCES papers (id),
+        score REAL NOT NULL,
+        reasons TEXT NOT NULL,
+        PRIMARY KEY (reader, digest_date, position),
+        FOREIGN KEY (reader, digest_date) REFERENCES digests (reader, digest_date)
+            ON DELETE CASCADE
+    );
+    CREATE INDEX digest_papers_paper ON digest_papers (paper_id);
+    """,
 )
 
 

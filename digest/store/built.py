@@ -1,0 +1,100 @@
+"""The digests built, as rows: each digest's papers in order, with the reasons they were picked.
+
+Feeds and the archive read them back, so a reader's feed lists the papers they were sent, not a
+ranking made again later with other feedback.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+from digest.models import Digest, Profile, Scored, StoredPaper, Term
+
+
+def save(conn: sqlite3.Connection, digest: Digest) -> None:
+    key = (digest.reader.name, digest.date.isoformat())
+    conn.execute("DELETE FROM digest_papers WHERE reader = ? AND digest_date = ?", key)
+    conn.execute(
+        """INSERT INTO digests (reader, digest_date, candidates, built) VALUES (?, ?, ?, ?)
+           ON CONFLICT (reader, digest_date)
+           DO UPDATE SET candidates = excluded.candidates, built = excluded.built""",
+        (*key, digest.candidates, digest.generated.isoformat()),
+    )
+    conn.executemany(
+        "INSERT INTO digest_papers (reader, digest_date, position, paper_id, score, reasons)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (*key, position, item.paper.id, item.score, json.dumps(_reasons(item)))
+            for position, item in enumerate(digest.papers)
+        ],
+    )
+
+
+def _reasons(item: Scored) -> dict[str, object]:
+    return {
+        "terms": [[t.term, t.weight] for t in item.terms],
+        "closest": item.closest.id if item.closest else None,
+        "closeness": item.closeness,
+        "popularity": item.popularity,
+        "authors": list(item.authors),
+    }
+
+
+def rows(conn: sqlite3.Connection, reader: str, since: date | None) -> list[sqlite3.Row]:
+    return list(
+        conn.execute(
+            """SELECT d.digest_date, d.candidates, d.built, p.position, p.paper_id, p.score,
+                      p.reasons
+               FROM digests d LEFT JOIN digest_papers p
+                 ON p.reader = d.reader AND p.digest_date = d.digest_date
+               WHERE d.reader = ? AND d.digest_date >= ?
+               ORDER BY d.digest_date, p.position""",
+            (reader, (since or date.min).isoformat()),
+        ).fetchall()
+    )
+
+
+def paper_ids(found: Sequence[sqlite3.Row]) -> list[str]:
+    ids = [r["paper_id"] for r in found if r["paper_id"]]
+    ids += [c for r in found if r["reasons"] and (c := json.loads(r["reasons"])["closest"])]
+    return list(dict.fromkeys(ids))
+
+
+def digests(
+    reader: Profile, found: Sequence[sqlite3.Row], papers: Mapping[str, StoredPaper]
+) -> list[Digest]:
+    """Digest records from the rows; a paper no longer in the store is left out."""
+    out: list[Digest] = []
+    by_day: dict[str, list[sqlite3.Row]] = {}
+    for row in found:
+        by_day.setdefault(row["digest_date"], []).append(row)
+    for day, group in by_day.items():
+        items = []
+        for row in group:
+            if row["paper_id"] is None or row["paper_id"] not in papers:
+                continue
+            why = json.loads(row["reasons"])
+            items.append(
+                Scored(
+                    papers[row["paper_id"]],
+                    row["score"],
+                    tuple(Term(t, w) for t, w in why["terms"]),
+                    closest=papers.get(why["closest"]) if why["closest"] else None,
+                    closeness=why["closeness"],
+                    popularity=why["popularity"],
+                    authors=tuple(why["authors"]),
+                )
+            )
+        out.append(
+            Digest(
+                reader=reader,
+                date=date.fromisoformat(day),
+                papers=tuple(items),
+                candidates=group[0]["candidates"],
+                generated=datetime.fromisoformat(group[0]["built"]),
+            )
+        )
+    return out
