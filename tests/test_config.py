@@ -571,10 +571,13 @@ def test_site_and_newsletter_mistakes_are_named(tmp_path):
           - name: alice
             public: "yes"
             interests: {keywords: [GNN]}
+          - name: all
+            interests: {keywords: [GNN]}
         """,
     )
     assert found == [
         "readers[0].public: expected true or false, got string",
+        "readers[1].name: 'all' is reserved (feeds/all.xml)",
         "site.days_per_page: must be between 1 and 366, got 0",
         "site.feed_items: must be between 1 and 1000, got 5000",
         "site.base_url: expected an http(s) URL such as https://digest.example.org/, "

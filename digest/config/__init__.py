@@ -73,6 +73,7 @@ _READER_KEYS = (
 )
 _INTEREST_KEYS = ("keywords", "exclude", "liked", "disliked", "authors")
 WINDOW_DAYS = 90
+RESERVED_NAMES = ("all",)  # feeds/all.xml is the public feed
 _bool = partial(_typed, kind=bool, expected="true or false")
 
 
@@ -234,6 +235,8 @@ class _Validator:
     def reader(self, node: dict[Any, Any], path: str) -> Profile:
         self.keys(node, path, _READER_KEYS, "name", "interests")
         name = self.get(node, "name", _slug, path) or ""
+        if name in RESERVED_NAMES:
+            self.problems.append(f"{_join(path, 'name')}: {name!r} is reserved (feeds/{name}.xml)")
         interests = self.get(node, "interests", _mapping, path) or {}
         where = _join(path, "interests")
         self.keys(interests, where, _INTEREST_KEYS)

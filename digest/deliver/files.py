@@ -23,8 +23,9 @@ def target(root: Path, relative: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it in one step."""
+def write_atomic(path: Path, content: bytes, mode: int = 0o644) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename over it in one step. The file
+    is readable by all (`mode`), as a web server serving the output may run as another user."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -32,6 +33,7 @@ def write_atomic(path: Path, content: bytes) -> None:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
