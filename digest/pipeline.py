@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from digest import curate, modelcache, rank, render
+from digest import curate, modelcache, outputs, rank, render
 from digest.config import WINDOW_DAYS, Config
 from digest.deliver import DELIVERERS
 from digest.errors import DigestError
-from digest.models import Artifact, Digest, Profile, SourceOutcome, StoredPaper
+from digest.models import Digest, Profile, SourceOutcome, StoredPaper
+from digest.render.links import Links
 from digest.store import Store
 
 log = logging.getLogger("digest")
@@ -22,8 +23,9 @@ log = logging.getLogger("digest")
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
-    written: tuple[Path, ...]
+    written: tuple[Path, ...]  # every file written
     failures: tuple[str, ...]
+    digests: int = 0  # digests built and written
 
 
 # -- rank, curate, render, deliver ------------------------------------------------------------
@@ -88,21 +90,32 @@ def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[
 
 
 def build(config: Config, store: Store, *, days: Sequence[date], now: datetime) -> BuildResult:
-    """Write every reader's digest for each day; a failing reader is reported, not fatal."""
+    """Every reader's digest for each day (Markdown, HTML preview, email message), remembered in
+    the store; then the feeds and the archive site. A failing reader is reported, not fatal."""
     env = render.environment(config.templates)
+    links = Links(config.site.base_url)
     written: list[Path] = []
     failures: list[str] = []
+    built = 0
     cache = config.out_dir / "cache"
     for day in days:
         model = model_for(store, day, window_days=config.window_days, cache_dir=cache)
-        for digest in make_digests(store, config.readers, day=day, now=now, model=model):
+        digests = make_digests(store, config.readers, day=day, now=now, model=model)
+        store.save_digests(digests)
+        for digest in digests:
             try:
-                artifact: Artifact = render.render_markdown(digest, title=config.title, env=env)
-                written += DELIVERERS["files"]([artifact], config.out_dir)
+                files = outputs.digest_files(digest, config=config, env=env, links=links, now=now)
+                written += DELIVERERS["files"](files, config.out_dir)
+                built += 1
             except DigestError as exc:
                 failures.append(f"{digest.reader.name} {day}: {exc}")
                 log.error("%s %s: %s", digest.reader.name, day, exc)
-    return BuildResult(tuple(written), tuple(failures))
+    try:
+        written += outputs.publish(config, store, env=env, links=links)
+    except DigestError as exc:
+        failures.append(f"feeds and archive: {exc}")
+        log.error("feeds and archive: %s", exc)
+    return BuildResult(tuple(written), tuple(failures), built)
 
 
 def summary(
@@ -120,6 +133,6 @@ def summary(
             f"{ok} sources ok{unchanged}, {counts['failed']} failed; {seen} papers seen, {new} new"
         )
     if build is not None:
-        parts.append(f"{len(build.written)} digests written, {len(build.failures)} failed")
+        parts.append(f"{build.digests} digests written, {len(build.failures)} failed")
     parts.append(f"{seconds:.2f} s")
     return f"digest {command}: " + "; ".join(parts)

@@ -131,7 +131,11 @@ def test_run_writes_every_readers_digest_for_every_date(project: Path, capsys) -
     tops = {}
     for reader in READERS:
         folder = project / "out" / "digests" / reader
-        assert sorted(p.name for p in folder.iterdir()) == [f"{day}.md" for day in DATES]
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            f"{day}.{kind}" for day in DATES for kind in ("md", "html")
+        )
+        mails = project / "out" / "mail" / reader
+        assert sorted(p.name for p in mails.iterdir()) == [f"{day}.eml" for day in DATES]
         for day in DATES:
             assert (folder / f"{day}.md").read_text("utf-8").startswith(f"# Paper Digest: {day}")
         text = (folder / "2025-08-20.md").read_text("utf-8")
@@ -145,6 +149,13 @@ def test_run_writes_every_readers_digest_for_every_date(project: Path, capsys) -
     grace = (project / "out/digests/grace/2025-08-20.md").read_text("utf-8")
     why = grace.split("**Why:** ", 1)[1].split("\n", 1)[0]
     assert "gaussian splatting" in why and "view synthesis" in why
+    # the feeds and the archive site come with every run
+    feeds = sorted(p.name for p in (project / "out" / "feeds").iterdir())
+    assert feeds == sorted(f"{n}.{x}" for n in ("all", *READERS) for x in ("xml", "atom"))
+    site = project / "out" / "site"
+    assert (site / "index.html").is_file() and (site / "search.json").is_file()
+    assert all((site / f"{day.replace('-', '/')}/index.html").is_file() for day in DATES)
+    assert not (site / "readers").exists()  # no reader is public
 
 
 def test_the_store_after_run_is_a_real_sqlite_file_in_wal_mode(project: Path, capsys) -> None:
@@ -278,7 +289,7 @@ def test_without_date_commands_use_the_newest_date(project: Path, capsys) -> Non
     assert "3 digests written, 0 failed" in err[-1]
     for reader in READERS:
         folder = project / "out" / "digests" / reader
-        assert [p.name for p in folder.iterdir()] == ["2025-08-20.md"]
+        assert sorted(p.name for p in folder.iterdir()) == ["2025-08-20.html", "2025-08-20.md"]
 
 
 @pytest.mark.parametrize("args", [["papers"], ["rank", "ada"], ["build"]])

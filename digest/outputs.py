@@ -1,0 +1,83 @@
+"""Every output of a build, rendered and written under the output directory.
+
+Per digest: the Markdown digest, the HTML preview and the complete email (.eml). Then, from what
+the store holds: each reader's feed, the public feed of every day's papers, and the archive site.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import jinja2
+
+from digest import render
+from digest.config import Config
+from digest.deliver import DELIVERERS
+from digest.deliver.site import write_site
+from digest.models import Artifact, Digest, StoredPaper
+from digest.render import email, feeds, site
+from digest.render.links import Links
+from digest.store import Store
+
+log = logging.getLogger("digest")
+
+FEED_DAYS = 60  # a reader's feed lists the papers of their digests of the last 60 days
+
+
+def digest_files(
+    digest: Digest, *, config: Config, env: jinja2.Environment, links: Links, now: datetime
+) -> list[Artifact]:
+    """A digest as Markdown, an HTML preview and a complete email message."""
+    markdown = render.render_markdown(digest, title=config.title, env=env)
+    return [markdown, *email.artifacts(digest, site=config.site, links=links, env=env, now=now)]
+
+
+def by_popularity(papers: Sequence[StoredPaper]) -> tuple[StoredPaper, ...]:
+    """Most upvoted first (papers without upvotes last), then by id."""
+    return tuple(sorted(papers, key=lambda p: (-(p.upvotes or 0), p.upvotes is None, p.id)))
+
+
+def publish(config: Config, store: Store, *, env: jinja2.Environment, links: Links) -> list[Path]:
+    """Feeds and the archive site from everything the store holds; returns the paths written.
+
+    Private readers' feeds stay under `feeds/` (served behind their token); the public feed and
+    the feeds of readers marked public are also served by the site, beside its pages."""
+    days = [site.SiteDay(day, by_popularity(store.papers(on=day))) for day in store.digest_dates()]
+    served = feeds.public_feeds(
+        _recent(days, config.site.feed_items), site=config.site, links=links, env=env
+    )
+    files = list(served)
+    public = []
+    since = days[-1].date - timedelta(days=FEED_DAYS - 1) if days else None
+    for reader in config.readers:
+        mine = feeds.reader_feeds(
+            store.digests(reader, since=since),
+            reader=reader,
+            site=config.site,
+            links=links,
+            env=env,
+        )
+        files += mine
+        if reader.public:
+            public.append((reader, store.digests(reader)))
+            served += mine
+    written = DELIVERERS["files"](files, config.out_dir)
+    pages = site.pages(days, public, site=config.site, links=links, env=env)
+    result = write_site(config.out_dir / "site", [*pages, *served])
+    log.info("site: %s", result)
+    return written
+
+
+def _recent(days: Sequence[site.SiteDay], items: int) -> list[tuple[date, Sequence[StoredPaper]]]:
+    """The newest days, enough of them to fill a feed of `items` entries, oldest first."""
+    chosen: list[tuple[date, Sequence[StoredPaper]]] = []
+    count = 0
+    for day in reversed(days):
+        chosen.append((day.date, day.papers))
+        count += len(day.papers)
+        if count >= items:
+            break
+    return chosen[::-1]
