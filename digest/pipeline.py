@@ -92,7 +92,7 @@ def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[
 def build(config: Config, store: Store, *, days: Sequence[date], now: datetime) -> BuildResult:
     """Every reader's digest for each day (Markdown, HTML preview, email message), remembered in
     the store; then the feeds and the archive site. A failing reader is reported, not fatal."""
-    env = render.environment(config.templates)
+    env = render.fresh_environment(config.templates)
     links = Links(config.site.base_url)
     written: list[Path] = []
     failures: list[str] = []

@@ -49,10 +49,27 @@ def environment(user_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=8)
+def _known(env: jinja2.Environment) -> frozenset[str]:
+    """Every template name the environment can load: listed once, not looked up per digest
+    (`fresh_environment` lists them again)."""
+    return frozenset(env.list_templates())
+
+
+def fresh_environment(user_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
+    """`environment`, with templates added or removed since the last call seen: each build
+    starts with one, so a long-running scheduler picks up template changes."""
+    environment.cache_clear()
+    _known.cache_clear()
+    return environment(user_dirs)
+
+
 def template_for(env: jinja2.Environment, names: Sequence[str]) -> jinja2.Template:
     """The first template that exists, most specific first (`digest-alice.md`, `digest.md`)."""
+    known = _known(env)
+    names = [n for n in names if n in known] or list(names)
     try:
-        return env.select_template(list(names))
+        return env.select_template(names)
     except jinja2.TemplateNotFound:
         raise RenderError(f"no template found among {', '.join(names)}") from None
     except jinja2.TemplateSyntaxError as exc:
