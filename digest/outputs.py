@@ -7,7 +7,10 @@ the store holds: each reader's feed, the public feed of every day's papers, and 
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +19,9 @@ import jinja2
 from digest import render
 from digest.config import Config
 from digest.deliver import DELIVERERS
+from digest.deliver import files as files_out
 from digest.deliver.site import write_site
+from digest.errors import DigestError
 from digest.models import Artifact, Digest, StoredPaper
 from digest.render import email, feeds, site
 from digest.render.links import Links
@@ -25,6 +30,8 @@ from digest.store import Store
 log = logging.getLogger("digest")
 
 FEED_DAYS = 60  # a reader's feed lists the papers of their digests of the last 60 days
+PARALLEL_FROM = 64  # digests rendered in several processes from this many on
+WORKERS = min(os.cpu_count() or 1, 8)
 
 
 def digest_files(
@@ -33,6 +40,74 @@ def digest_files(
     """A digest as Markdown, an HTML preview and a complete email message."""
     markdown = render.render_markdown(digest, title=config.title, env=env)
     return [markdown, *email.artifacts(digest, site=config.site, links=links, env=env, now=now)]
+
+
+@dataclass(slots=True)
+class Written:
+    """What writing a batch of digests did (added up as the batch goes)."""
+
+    paths: list[Path]
+    failures: list[str]
+    digests: int
+
+
+def write_digests(
+    digests: Sequence[Digest],
+    *,
+    config: Config,
+    links: Links,
+    now: datetime,
+    workers: int = WORKERS,
+) -> Written:
+    """Render and write every digest's files; a failing digest is reported, not fatal.
+
+    From PARALLEL_FROM digests on, `workers` processes share the work (forked, so they start with
+    the digests in memory; each renders and writes its own share and reports back paths).
+    """
+    if workers <= 1 or len(digests) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+        return _write(digests, config, links, now)
+    size = max(1, len(digests) // (workers * 8))
+    chunks = [(start, start + size) for start in range(0, len(digests), size)]
+    context = mp.get_context("fork")
+    done = Written([], [], 0)
+    with context.Pool(workers, _share, (digests, config, links, now)) as pool:
+        for part in pool.imap(_write_chunk, chunks):
+            done.paths.extend(part.paths)
+            done.failures.extend(part.failures)
+            done.digests += part.digests
+    return done
+
+
+_shared: tuple[Sequence[Digest], Config, Links, datetime] | None = None
+
+
+def _share(digests: Sequence[Digest], config: Config, links: Links, now: datetime) -> None:
+    global _shared
+    _shared = (digests, config, links, now)
+
+
+def _write_chunk(bounds: tuple[int, int]) -> Written:
+    assert _shared is not None
+    digests, config, links, now = _shared
+    return _write(digests[bounds[0] : bounds[1]], config, links, now)
+
+
+def _write(digests: Sequence[Digest], config: Config, links: Links, now: datetime) -> Written:
+    env = render.environment(config.templates)
+    done = Written([], [], 0)
+    for digest in digests:
+        try:
+            files = digest_files(digest, config=config, env=env, links=links, now=now)
+            # the message is what gets sent: kept durably; the previews a rebuild makes again
+            mail = [f for f in files if f.path.suffix == ".eml"]
+            previews = [f for f in files if f.path.suffix != ".eml"]
+            done.paths.extend(files_out.deliver(previews, config.out_dir, durable=False))
+            done.paths.extend(files_out.deliver(mail, config.out_dir))
+            done.digests += 1
+        except DigestError as exc:
+            done.failures.append(f"{digest.reader.name} {digest.date}: {exc}")
+            log.error("%s %s: %s", digest.reader.name, digest.date, exc)
+    return done
 
 
 def by_popularity(papers: Sequence[StoredPaper]) -> tuple[StoredPaper, ...]:

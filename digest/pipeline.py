@@ -12,7 +12,6 @@ from pathlib import Path
 
 from digest import curate, modelcache, outputs, rank, render
 from digest.config import WINDOW_DAYS, Config
-from digest.deliver import DELIVERERS
 from digest.errors import DigestError
 from digest.models import Digest, Profile, SourceOutcome, StoredPaper
 from digest.render.links import Links
@@ -102,14 +101,10 @@ def build(config: Config, store: Store, *, days: Sequence[date], now: datetime) 
         model = model_for(store, day, window_days=config.window_days, cache_dir=cache)
         digests = make_digests(store, config.readers, day=day, now=now, model=model)
         store.save_digests(digests)
-        for digest in digests:
-            try:
-                files = outputs.digest_files(digest, config=config, env=env, links=links, now=now)
-                written += DELIVERERS["files"](files, config.out_dir)
-                built += 1
-            except DigestError as exc:
-                failures.append(f"{digest.reader.name} {day}: {exc}")
-                log.error("%s %s: %s", digest.reader.name, day, exc)
+        done = outputs.write_digests(digests, config=config, links=links, now=now)
+        written += done.paths
+        failures += done.failures
+        built += done.digests
     try:
         written += outputs.publish(config, store, env=env, links=links)
     except DigestError as exc:

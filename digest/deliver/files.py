@@ -23,16 +23,19 @@ def target(root: Path, relative: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, content: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: Path, content: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
     """Write to a temporary file beside `path`, fsync, then rename over it in one step. The file
-    is readable by all (`mode`), as a web server serving the output may run as another user."""
+    is readable by all (`mode`), as a web server serving the output may run as another user.
+    `durable=False` skips the fsync, for files a rebuild makes again (previews, pages): the
+    rename still means a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -40,13 +43,14 @@ def write_atomic(path: Path, content: bytes, mode: int = 0o644) -> None:
         raise
 
 
-def deliver(artifacts: Iterable[Artifact], root: Path) -> list[Path]:
-    """Write every artifact under `root`; returns the paths written."""
+def deliver(artifacts: Iterable[Artifact], root: Path, *, durable: bool = True) -> list[Path]:
+    """Write every artifact under `root`; returns the paths written. `durable`: fsync each file
+    (see write_atomic)."""
     written = []
     for artifact in artifacts:
         path = target(root, artifact.path)
         try:
-            write_atomic(path, artifact.content)
+            write_atomic(path, artifact.content, durable=durable)
         except OSError as exc:
             raise DeliveryError(f"{path}: cannot write: {exc.strerror or exc}") from None
         written.append(path)
