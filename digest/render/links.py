@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -23,11 +24,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSION = {"rss": "xml", "atom": "atom"}
 
 
+@lru_cache(maxsize=1 << 14)  # a paper's anchor, once per paper of a send
 def anchor(paper_id: str) -> str:
     """A paper's fragment id on a day page: `arxiv:2506.01234` -> `arxiv-2506.01234`."""
     return _UNSAFE.sub("-", paper_id).strip("-") or "paper"
 
 
+@lru_cache(maxsize=1024)  # formatting a date is slow; a build has a few days
 def day_path(day: date) -> str:
     """A day's page, relative to the site root: `2025/08/20/`."""
     return f"{day:%Y/%m/%d}/"

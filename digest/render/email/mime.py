@@ -1,12 +1,13 @@
 """The digest as an Internet message: headers, multipart/alternative, serialised for SMTP.
 
 From, To and Subject are made and folded by the email package (email.policy.SMTP: CRLF, RFC 2047
-where needed); Date, Message-ID and the MIME headers are ASCII made here. A part goes as UTF-8
-`8bit` when every line fits SMTP's 998 octets, as the email package itself would choose, and as
-quoted-printable (binascii, in C) otherwise, so no line is ever cut wrongly. The body is joined
-here rather than by email.generator, which writes a message line by line and took most of the
-time of a 30-paper digest. Lines end in CRLF, ready for smtplib; .eml readers accept CRLF. A
-sender should pass BODY=8BITMIME when the server offers it.
+where needed); a To of plain ASCII words and address that fits a line, which the package writes
+as given, is written here directly. Date, Message-ID and the MIME headers are ASCII made here. A
+part goes as UTF-8 `8bit` when every line fits SMTP's 998 octets, as the email package itself
+would choose, and as quoted-printable (binascii, in C) otherwise, so no line is ever cut wrongly.
+The body is joined here rather than by email.generator, which writes a message line by line and
+took most of the time of a 30-paper digest. Lines end in CRLF, ready for smtplib; .eml readers
+accept CRLF. A sender should pass BODY=8BITMIME when the server offers it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -32,6 +33,13 @@ CRLF = b"\r\n"
 MAX_LINE = 998  # octets in a line, CRLF aside (RFC 5322 2.1.1)
 _ATOM = re.compile(r"[^A-Za-z0-9_-]+")
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*$")
+# A To header the email package would write as given: a name of plain ASCII words (no specials,
+# nothing that could read as an RFC 2047 word) and a plain address
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*")
+_PLAIN_ADDRESS = re.compile(r"[\w+-]+(?:\.[\w+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*", re.ASCII)
+_FOLD_AT = 78  # POLICY.max_line_length: a longer header line is folded
+# what str.splitlines() ends a line at besides "\n"
+_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 
 def message_id(digest: Digest, domain: str) -> str:
@@ -48,11 +56,28 @@ def message_id(digest: Digest, domain: str) -> str:
 
 
 def encode(text: str) -> tuple[str, bytes]:
-    """(Content-Transfer-Encoding, body with CRLF line endings) for a UTF-8 text part."""
-    data = "\n".join(text.splitlines()).encode("utf-8") + b"\n"
-    if b"\0" not in data and max(map(len, data.split(b"\n"))) <= MAX_LINE:
+    """(Content-Transfer-Encoding, body with CRLF line endings) for a UTF-8 text part: its lines
+    as str.splitlines() sees them, each ended by CRLF."""
+    if any(c in text for c in _BREAKS):
+        text = "\n".join(text.splitlines())
+    data = text.encode("utf-8")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    if b"\0" not in data and _fits(data):
         return "8bit", data.replace(b"\n", CRLF)
     return "quoted-printable", binascii.b2a_qp(data, istext=True).replace(b"\n", CRLF)
+
+
+def _fits(data: bytes) -> bool:
+    """Whether every line of `data` has at most MAX_LINE octets. Jumps from line start to the
+    last line break within reach, so a part takes a few dozen searches rather than a split."""
+    start, end = 0, len(data)
+    while end - start > MAX_LINE:
+        last = data.rfind(b"\n", start, start + MAX_LINE + 1)
+        if last < 0:
+            return False
+        start = last + 1
+    return True
 
 
 def _body(parts: list[tuple[str, str, bytes]]) -> tuple[str, bytes]:
@@ -82,11 +107,22 @@ def _folded(name: str, value: str) -> bytes:
 
 @lru_cache(maxsize=1024)
 def _to(display: str, address: str) -> bytes:
+    if _PLAIN_ADDRESS.fullmatch(address) and (not display or _PLAIN_NAME.fullmatch(display)):
+        line = f"To: {display} <{address}>" if display else f"To: {address}"
+        if len(line) <= _FOLD_AT:  # as the email package writes it, which takes far longer
+            return line.encode("ascii") + CRLF
     try:
         mailbox = Address(display_name=display, addr_spec=address)
     except (ValueError, IndexError, HeaderParseError) as exc:
         raise RenderError(f"To: not an email address: {address!r} ({exc})") from None
     return _folded("To", str(mailbox))
+
+
+@lru_cache(maxsize=64)
+def _date(now: datetime, offset: timedelta | None) -> str:
+    """The Date header's value, made once for the `now` of a build's messages. The offset is part
+    of the key: the same time in another zone is equal, but written differently."""
+    return format_datetime(now)
 
 
 def message(digest: Digest, html: str, text: str, *, site: Site, now: datetime) -> bytes:
@@ -103,7 +139,7 @@ def message(digest: Digest, html: str, text: str, *, site: Site, now: datetime) 
     boundary, body = _body([("plain", *encode(text)), ("html", *encode(html))])
     # ASCII made here from dates and sanitised names: written as they are
     head.append(
-        f"Date: {format_datetime(now)}\r\n"
+        f"Date: {_date(now, now.utcoffset())}\r\n"
         f"Message-ID: {message_id(digest, site.domain)}\r\n"
         "MIME-Version: 1.0\r\n"
         f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii")
