@@ -62,19 +62,24 @@ def write_digests(
     """Render and write every digest's files; a failing digest is reported, not fatal.
 
     From PARALLEL_FROM digests on, `workers` processes share the work (forked, so they start with
-    the digests in memory; each renders and writes its own share and reports back paths).
+    the digests in memory; each renders and writes its own share and reports back paths). Each
+    file is replaced atomically; the whole batch is flushed to disk once at the end.
     """
     if workers <= 1 or len(digests) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
-        return _write(digests, config, links, now)
-    size = max(1, len(digests) // (workers * 8))
-    chunks = [(start, start + size) for start in range(0, len(digests), size)]
-    context = mp.get_context("fork")
-    done = Written([], [], 0)
-    with context.Pool(workers, _share, (digests, config, links, now)) as pool:
-        for part in pool.imap(_write_chunk, chunks):
-            done.paths.extend(part.paths)
-            done.failures.extend(part.failures)
-            done.digests += part.digests
+        done = _write(digests, config, links, now)
+    else:
+        size = max(1, len(digests) // (workers * 8))
+        chunks = [(start, start + size) for start in range(0, len(digests), size)]
+        done = Written([], [], 0)
+        with mp.get_context("fork").Pool(workers, _share, (digests, config, links, now)) as pool:
+            for part in pool.imap(_write_chunk, chunks):
+                done.paths.extend(part.paths)
+                done.failures.extend(part.failures)
+                done.digests += part.digests
+    # the messages are what gets sent: on disk before the build says they are written (one
+    # flush for the batch; an fsync per file cost more than rendering the file)
+    if done.paths:
+        os.sync()
     return done
 
 
@@ -98,11 +103,7 @@ def _write(digests: Sequence[Digest], config: Config, links: Links, now: datetim
     for digest in digests:
         try:
             files = digest_files(digest, config=config, env=env, links=links, now=now)
-            # the message is what gets sent: kept durably; the previews a rebuild makes again
-            mail = [f for f in files if f.path.suffix == ".eml"]
-            previews = [f for f in files if f.path.suffix != ".eml"]
-            done.paths.extend(files_out.deliver(previews, config.out_dir, durable=False))
-            done.paths.extend(files_out.deliver(mail, config.out_dir))
+            done.paths.extend(files_out.deliver(files, config.out_dir, durable=False))
             done.digests += 1
         except DigestError as exc:
             done.failures.append(f"{digest.reader.name} {digest.date}: {exc}")
