@@ -1,0 +1,73 @@
+"""Signed reader tokens: one purpose each, tamper-proof, revocable, and still valid after a
+secret rotation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from digest.tokens import Signer
+
+SECRET = "correct horse battery staple 42"
+OLD = "an older secret, rotated out 7"
+
+
+def test_a_token_names_its_reader_for_its_purpose_only() -> None:
+    signer = Signer.from_text(SECRET)
+    token = signer.token("ada", "unsubscribe")
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", token) and len(token) < 30
+    assert signer.reader(token, "unsubscribe") == "ada"
+    # a leaked feed token cannot unsubscribe anyone, nor the other way round
+    assert signer.reader(signer.token("ada", "feed"), "unsubscribe") is None
+    assert signer.reader(token, "feed") is None
+    assert signer.token("ada", "unsubscribe") == token  # stable: the same link every day
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "",
+        ".",
+        "YWRh",
+        "YWRh.",
+        "YWRh.!!!!",
+        "Ym9i" + "." + "A" * 16,  # someone else's name with a made-up signature
+        "%%%.%%%",
+        "YWRh.AAAAAAAAAAAAAAAA",
+    ],
+)
+def test_forged_and_malformed_tokens_name_nobody(forged: str) -> None:
+    assert Signer.from_text(SECRET).reader(forged, "unsubscribe") is None
+
+
+def test_tampering_with_either_half_is_caught() -> None:
+    signer = Signer.from_text(SECRET)
+    name, signature = signer.token("ada", "feed").split(".")
+    other = signer.token("bob", "feed").split(".")[0]
+    assert signer.reader(f"{other}.{signature}", "feed") is None
+    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    assert signer.reader(f"{name}.{flipped}", "feed") is None
+
+
+def test_a_rotated_secret_keeps_old_links_working_until_it_is_dropped() -> None:
+    before = Signer.from_text(OLD).token("ada", "feedback")
+    rotated = Signer.from_text(SECRET, [OLD])
+    assert rotated.reader(before, "feedback") == "ada"
+    assert rotated.token("ada", "feedback") != before  # new links use the new secret
+    assert Signer.from_text(SECRET).reader(before, "feedback") is None
+
+
+def test_bumping_a_readers_version_revokes_their_tokens() -> None:
+    signer = Signer.from_text(SECRET)
+    old = signer.token("ada", "feed")
+    assert signer.reader(old, "feed", {"ada": 1}) is None
+    assert signer.reader(signer.token("ada", "feed", version=1), "feed", {"ada": 1}) == "ada"
+    assert signer.reader(signer.token("bob", "feed"), "feed", {"ada": 1}) == "bob"
+
+
+def test_short_or_missing_secrets_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        Signer.from_text("short")
+    with pytest.raises(ValueError, match="at least one secret"):
+        Signer(())
