@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from digest.deliver.files import target
+from digest.deliver.files import target, write_atomic
 from digest.errors import DeliveryError
 from digest.models import Artifact
 
@@ -97,7 +97,7 @@ def _update(root: Path, given: dict[str, Artifact]) -> SiteWrite:
     # stale files and symlinks go first, so none stands where a directory is now needed
     removed = _prune(root.resolve(), {*given, MARK})
     if not _holds(root / MARK, MARK_TEXT):
-        _write_atomic(root.resolve() / MARK, MARK_TEXT)
+        write_atomic(root.resolve() / MARK, MARK_TEXT, FILE_MODE)
     written = unchanged = 0
     for artifact in given.values():
         path = _place(root, artifact.path)
@@ -105,7 +105,7 @@ def _update(root: Path, given: dict[str, Artifact]) -> SiteWrite:
             unchanged += 1
             continue
         _make_dirs(root.resolve(), path.parent)
-        _write_atomic(path, artifact.content)
+        write_atomic(path, artifact.content, FILE_MODE)
         written += 1
     return SiteWrite(written=written, unchanged=unchanged, removed=removed, full=False)
 
@@ -129,22 +129,6 @@ def _make_dirs(base: Path, folder: Path) -> None:
     for path in reversed(missing):
         path.mkdir()
         path.chmod(DIR_MODE)
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    """files.write_atomic's steps (temporary file beside, fsync, rename), with the mode set
-    before the rename: mkstemp makes 0600 files, which a web server could not read."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fchmod(handle.fileno(), FILE_MODE)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _prune(base: Path, keep: set[str]) -> int:

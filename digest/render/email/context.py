@@ -14,6 +14,7 @@ from html import unescape
 from markupsafe import Markup
 
 from digest.models import Digest
+from digest.render.dates import MONTHS, WEEKDAYS
 from digest.render.email.marks import highlight
 from digest.render.email.papers import MAX_PAPERS, entries, percent
 from digest.render.filters import oneline
@@ -34,10 +35,6 @@ __all__ = [
 
 PREHEADER = 140  # characters of the hidden preview line (E-43)
 
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = tuple(
-    "January February March April May June July August September October November December".split()  # noqa: SIM905
-)
 # nh3's output is well-formed: a link, or any other tag
 _TAGS = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"[^>]*>(.*?)</a>|<[^>]*>', re.S)
 _BREAK = re.compile(r"<br\s*/?>|</(?:p|li|pre|blockquote|ul|ol)>")
@@ -46,12 +43,12 @@ _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 
 def long_date(day: date) -> str:
     """`Wednesday, 20 August 2025`, the same in every locale."""
-    return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{WEEKDAYS[day.weekday()]}, {day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def short_date(day: date) -> str:
     """`20 Aug 2025`, the same in every locale."""
-    return f"{day.day} {_MONTHS[day.month - 1][:3]} {day.year}"
+    return f"{day.day} {MONTHS[day.month - 1][:3]} {day.year}"
 
 
 def inert(value: object) -> object:

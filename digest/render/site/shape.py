@@ -1,6 +1,6 @@
 """Small pure helpers the site pages share: English dates, page-relative URLs, pagination.
 
-Dates are spelled from fixed tables, never `strftime("%A")`, which follows the process locale.
+Dates are spelled from the fixed tables of `digest.render.dates`, never from the process locale.
 """
 
 from __future__ import annotations
@@ -8,23 +8,9 @@ from __future__ import annotations
 from datetime import date
 from typing import TypeVar
 
-T = TypeVar("T")
+from digest.render.dates import MONTHS, WEEKDAYS
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+T = TypeVar("T")
 
 
 def long_date(day: date) -> str:
