@@ -129,16 +129,13 @@ def publish(config: Config, store: Store, *, env: jinja2.Environment, links: Lin
     public = []
     since = days[-1].date - timedelta(days=FEED_DAYS - 1) if days else None
     for reader in config.readers:
-        mine = feeds.reader_feeds(
-            store.digests(reader, since=since),
-            reader=reader,
-            site=config.site,
-            links=links,
-            env=env,
-        )
+        # a public reader's page lists every digest; their feed, like anyone's, the recent ones
+        built = store.digests(reader, since=None if reader.public else since)
+        recent = [d for d in built if since is None or d.date >= since]
+        mine = feeds.reader_feeds(recent, reader=reader, site=config.site, links=links, env=env)
         files += mine
         if reader.public:
-            public.append((reader, store.digests(reader)))
+            public.append((reader, built))
             served += mine
     written = DELIVERERS["files"](files, config.out_dir)
     pages = site.pages(days, public, site=config.site, links=links, env=env)
