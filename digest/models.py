@@ -188,12 +188,28 @@ class Site:
     sender: str = "Paper Digest <digest@localhost>"  # the From of every email
     days_per_page: int = 10  # days listed per archive index page
     feed_items: int = 50  # entries per feed, newest first
+    list_id: str = ""  # the List-Id header (RFC 2919); default: made from the title and domain
+    unsubscribe_mailto: str = ""  # the mailto: of List-Unsubscribe; default: the sender
+
+    @property
+    def address(self) -> str:
+        """The sender's bare address."""
+        return self.sender.rsplit("<", 1)[-1].rstrip(">").strip()
 
     @property
     def domain(self) -> str:
         """The sending domain, for Message-IDs: the sender address's domain."""
-        address = self.sender.rsplit("<", 1)[-1].rstrip(">").strip()
-        return address.rsplit("@", 1)[-1] or "localhost"
+        return self.address.rsplit("@", 1)[-1] or "localhost"
+
+    @property
+    def list_header(self) -> str:
+        """`Paper Digest <paper-digest.example.org>`: the configured List-Id, or one made from
+        the title (an ASCII label) and the sending domain."""
+        if self.list_id:
+            return self.list_id
+        label = re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")[:40] or "digest"
+        phrase = self.title if self.title.isascii() and self.title.isprintable() else ""
+        return f"{phrase} <{label}.{self.domain}>".strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,3 +232,55 @@ class SourceOutcome:
     dates: tuple[date, ...] = ()
     error: str | None = None
     warnings: tuple[str, ...] = ()
+
+
+READER_STATES = ("pending", "active", "unsubscribed", "removed")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A reader as the store knows them: the profile, and whether mail goes to them.
+
+    `pending` readers subscribed by the form and have not confirmed (nothing is sent to them);
+    `active` readers get digests; `unsubscribed` ones asked to stop; `removed` ones were taken
+    out by the operator (or from config.yaml). `token_version` is signed into their links:
+    bumping it revokes every link given out before."""
+
+    profile: Profile
+    status: str
+    origin: str  # config, cli, import or form
+    token_version: int
+    created: datetime
+    updated: datetime
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+
+# pending: built, not yet tried; sending: claimed by a sender; transmitting: the message is being
+# handed to the server; deferred: a temporary failure, tried again from next_attempt on
+WAITING = ("pending", "deferred")
+# sent; partial: some recipients refused for good; failed: refused for good; unknown: the
+# server's answer was lost after it had the message (never re-sent automatically); suppressed:
+# the reader unsubscribed before it went; expired: still deferred at the give-up time
+SETTLED = ("sent", "partial", "failed", "unknown", "suppressed", "expired")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One reader's digest of one day in the send ledger."""
+
+    day: date
+    reader: str
+    status: str
+    recipients: tuple[str, ...]  # the addresses still owed the message
+    attempts: int
+    next_attempt: datetime
+    give_up: datetime  # retries stop here; a first attempt is made whenever sending runs
+    updated: datetime
+    message_id: str | None = None
+    code: int | None = None  # the server's deciding reply code, if any
+    reply: str = ""  # ... and its text, or the local reason
+    refused: tuple[tuple[str, int, str], ...] = ()  # (address, code, reply) refused for good
+    sent_at: datetime | None = None

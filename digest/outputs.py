@@ -22,7 +22,7 @@ from digest.deliver import DELIVERERS
 from digest.deliver import files as files_out
 from digest.deliver.site import write_site
 from digest.errors import DigestError
-from digest.models import Artifact, Digest, StoredPaper
+from digest.models import Artifact, Digest, Profile, StoredPaper
 from digest.render import email, feeds, site
 from digest.render.links import Links
 from digest.store import Store
@@ -116,7 +116,14 @@ def by_popularity(papers: Sequence[StoredPaper]) -> tuple[StoredPaper, ...]:
     return tuple(sorted(papers, key=lambda p: (-(p.upvotes or 0), p.upvotes is None, p.id)))
 
 
-def publish(config: Config, store: Store, *, env: jinja2.Environment, links: Links) -> list[Path]:
+def publish(
+    config: Config,
+    store: Store,
+    readers: Sequence[Profile],
+    *,
+    env: jinja2.Environment,
+    links: Links,
+) -> list[Path]:
     """Feeds and the archive site from everything the store holds; returns the paths written.
 
     Private readers' feeds stay under `feeds/` (served behind their token); the public feed and
@@ -128,7 +135,7 @@ def publish(config: Config, store: Store, *, env: jinja2.Environment, links: Lin
     files = list(served)
     public = []
     since = days[-1].date - timedelta(days=FEED_DAYS - 1) if days else None
-    for reader in config.readers:
+    for reader in readers:
         # a public reader's page lists every digest; their feed, like anyone's, the recent ones
         built = store.digests(reader, since=None if reader.public else since)
         recent = [d for d in built if since is None or d.date >= since]

@@ -5,17 +5,18 @@ Each step is an explicit call to its stage; nothing is shared but the arguments.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from digest import curate, modelcache, outputs, rank, render
 from digest.config import WINDOW_DAYS, Config
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 from digest.models import Digest, Profile, SourceOutcome, StoredPaper
 from digest.render.links import Links
 from digest.store import Store
+from digest.tokens import Signer, signer_from_env
 
 log = logging.getLogger("digest")
 
@@ -88,29 +89,97 @@ def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[
     return list(merged.values()), list(merged_against.values())
 
 
-def build(config: Config, store: Store, *, days: Sequence[date], now: datetime) -> BuildResult:
-    """Every reader's digest for each day (Markdown, HTML preview, email message), remembered in
-    the store; then the feeds and the archive site. A failing reader is reported, not fatal."""
+def signer(config: Config, environ: Mapping[str, str] | None = None) -> Signer | None:
+    """The token signer from the secret's environment variable. Sending by SMTP needs it (the
+    unsubscribe links); the files default works without it."""
+    delivery = config.delivery
+    try:
+        made = signer_from_env(delivery.secret_env, delivery.previous_secrets_env, environ)
+    except ValueError as exc:
+        raise ConfigError(f"delivery.secret_env: {exc}") from None
+    if made is None and delivery.method == "smtp":
+        raise ConfigError(
+            f"delivery.secret_env: the environment variable {delivery.secret_env} is not set",
+            hint="sending by SMTP signs each reader's unsubscribe link with it",
+        )
+    return made
+
+
+def links_for(config: Config, store: Store, environ: Mapping[str, str] | None = None) -> Links:
+    """The URLs of the outputs: reader links signed when a secret is configured."""
+    made = signer(config, environ)
+    versions = store.token_versions() if made is not None else None
+    return Links(config.site.base_url, app=config.app_url, signer=made, versions=versions)
+
+
+def readers(store: Store) -> list[Profile]:
+    """The readers digests are built for: every active reader in the store (config.yaml's are
+    loaded into it by the commands)."""
+    return [s.profile for s in store.subscribers("active")]
+
+
+def build(
+    config: Config,
+    store: Store,
+    *,
+    days: Sequence[date],
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> BuildResult:
+    """Every active reader's digest for each day (Markdown, HTML preview, email message),
+    remembered in the store; with SMTP delivery, a ledger row for each message to send; then the
+    feeds and the archive site. A failing reader is reported, not fatal."""
     env = render.fresh_environment(config.templates)
-    links = Links(config.site.base_url)
+    links = links_for(config, store, environ)
+    profiles = readers(store)
     written: list[Path] = []
     failures: list[str] = []
     built = 0
     cache = config.out_dir / "cache"
     for day in days:
         model = model_for(store, day, window_days=config.window_days, cache_dir=cache)
-        digests = make_digests(store, config.readers, day=day, now=now, model=model)
+        digests = make_digests(store, profiles, day=day, now=now, model=model)
         store.save_digests(digests)
         done = outputs.write_digests(digests, config=config, links=links, now=now)
         written += done.paths
         failures += done.failures
         built += done.digests
+        if config.delivery.method == "smtp":
+            plan_sends(config, store, digests, set(done.paths), day=day, now=now)
     try:
-        written += outputs.publish(config, store, env=env, links=links)
+        written += outputs.publish(config, store, profiles, env=env, links=links)
     except DigestError as exc:
         failures.append(f"feeds and archive: {exc}")
         log.error("feeds and archive: %s", exc)
     return BuildResult(tuple(written), tuple(failures), built)
+
+
+def plan_sends(
+    config: Config,
+    store: Store,
+    digests: Sequence[Digest],
+    written: set[Path],
+    *,
+    day: date,
+    now: datetime,
+) -> int:
+    """A ledger row for each reader with an address whose message was written; a reader whose
+    digest failed to render gets none (the failure is reported). Rows already in the ledger
+    for the day are left as they are, so rebuilding a day never sends twice."""
+    due = [
+        (d.reader.name, [d.reader.email])
+        for d in digests
+        if d.reader.email and message_path(config, d.reader.name, day) in written
+    ]
+    give_up = now + timedelta(hours=config.delivery.retry_hours)
+    added = store.plan_deliveries(day, due, now=now, give_up=give_up)
+    log.info("%s: %d messages to send (%d new in the ledger)", day, len(due), added)
+    return added
+
+
+def message_path(config: Config, reader: str, day: date) -> Path:
+    """Where a reader's message of a day is written (and read back to be sent)."""
+    return config.out_dir / "mail" / reader / f"{day.isoformat()}.eml"
 
 
 def summary(

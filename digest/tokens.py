@@ -14,7 +14,8 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,10 +52,14 @@ class Signer:
         return f"{_b64(reader.encode('utf-8'))}.{_b64(signature)}"
 
     def reader(
-        self, token: str, purpose: Purpose, version_of: dict[str, int] | None = None
+        self,
+        token: str,
+        purpose: Purpose,
+        version_of: Callable[[str], int | None] | None = None,
     ) -> str | None:
         """The reader a token names, if it was signed for `purpose` with any accepted secret and
-        the reader's current version (`version_of`, 0 when absent); None for anything else."""
+        the reader's current version (`version_of(name)`; 0 when not given). None for anything
+        else, and for a reader `version_of` does not know (None)."""
         name_part, _, signature_part = token.partition(".")
         try:
             reader = _unb64(name_part).decode("utf-8")
@@ -63,7 +68,9 @@ class Signer:
             return None
         if not reader or len(signature) != SIGNATURE_BYTES:
             return None
-        version = (version_of or {}).get(reader, 0)
+        version = version_of(reader) if version_of is not None else 0
+        if version is None:
+            return None
         for secret in self.secrets:
             if hmac.compare_digest(signature, self._sign(secret, reader, purpose, version)):
                 return reader
@@ -73,3 +80,21 @@ class Signer:
     def _sign(secret: bytes, reader: str, purpose: str, version: int) -> bytes:
         message = f"digest-token\0{purpose}\0{version}\0{reader}".encode()
         return hmac.new(secret, message, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+
+
+def signer_from_env(
+    secret_env: str, previous_env: str | None = None, environ: Mapping[str, str] | None = None
+) -> Signer | None:
+    """The signer made from the secret in `secret_env` (and previous secrets, separated by
+    whitespace, in `previous_env`); None when the secret is not set. A ValueError names the
+    variable when a secret is too short."""
+    env = os.environ if environ is None else environ
+    current = env.get(secret_env, "").strip()
+    if not current:
+        return None
+    previous = env.get(previous_env, "").split() if previous_env else []
+    try:
+        return Signer.from_text(current, previous)
+    except ValueError as exc:
+        names = secret_env + (f" or {previous_env}" if previous_env else "")
+        raise ValueError(f"{names}: {exc}") from None

@@ -22,7 +22,7 @@ readers:
       keywords: [graph neural networks]
 """
 
-TOP_KEYS = "newsletter, out_dir, ranking, readers, site, sources, store, templates"
+TOP_KEYS = "delivery, newsletter, out_dir, ranking, readers, site, sources, store, templates"
 
 
 def write(directory: Path, text: str, name: str = "config.yaml") -> Path:

@@ -61,9 +61,15 @@ def test_a_rotated_secret_keeps_old_links_working_until_it_is_dropped() -> None:
 def test_bumping_a_readers_version_revokes_their_tokens() -> None:
     signer = Signer.from_text(SECRET)
     old = signer.token("ada", "feed")
-    assert signer.reader(old, "feed", {"ada": 1}) is None
-    assert signer.reader(signer.token("ada", "feed", version=1), "feed", {"ada": 1}) == "ada"
-    assert signer.reader(signer.token("bob", "feed"), "feed", {"ada": 1}) == "bob"
+    versions = {"ada": 1, "bob": 0}
+    assert signer.reader(old, "feed", versions.get) is None
+    assert signer.reader(signer.token("ada", "feed", version=1), "feed", versions.get) == "ada"
+    assert signer.reader(signer.token("bob", "feed"), "feed", versions.get) == "bob"
+
+
+def test_a_reader_the_store_does_not_know_is_refused() -> None:
+    signer = Signer.from_text(SECRET)
+    assert signer.reader(signer.token("gone", "feed"), "feed", {"ada": 0}.get) is None
 
 
 def test_short_or_missing_secrets_are_refused() -> None:

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from digest import __version__, sources
+from digest.cli import delivery
 from digest.cli.commands import COMMANDS
 from digest.errors import ConfigError, DigestError
 
@@ -95,10 +96,12 @@ def parser() -> argparse.ArgumentParser:
 
     for name, text in (
         ("build", "write every reader's digest"),
-        ("run", "ingest the configured sources, then build their dates"),
+        ("run", "ingest the configured sources, build their dates, send the newest (SMTP)"),
     ):
         cmd = command(name, text)
         cmd.add_argument("--date", type=_day, help="the digest date to act on")
+
+    delivery.add_parsers(command, _day, common)
 
     config = command("config", "check config.yaml")
     config.add_argument("action", choices=["check"])
@@ -139,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     _log_to_stderr(logging.DEBUG if debug else logging.INFO)
     try:
-        return COMMANDS[args.command](args)
+        return (COMMANDS | delivery.COMMANDS)[args.command](args)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

@@ -16,12 +16,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from digest import evaluate, ingest, pipeline, rank, sources
+from digest import delivery, evaluate, ingest, pipeline, rank, sources
 from digest.config import Config, load_config
 from digest.deliver.files import write_atomic
+from digest.deliver.sender import SendReport
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.fetch import Fetcher
-from digest.models import Digest, SourceOutcome, StoredPaper
+from digest.models import Digest, Profile, SourceOutcome, StoredPaper
 from digest.store import Store
 
 log = logging.getLogger("digest")
@@ -33,7 +34,23 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _store(args: argparse.Namespace, config: Config) -> Store:
-    return Store.open(getattr(args, "store", None) or config.store)
+    """The store, with config.yaml's readers loaded into it."""
+    store = Store.open(getattr(args, "store", None) or config.store)
+    try:
+        store.sync_readers(config.readers, now=_now())
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _reader(config: Config, store: Store, name: str) -> Profile:
+    """A reader the store knows (config.yaml's, or added later); ConfigError otherwise."""
+    found = store.subscriber(name)
+    if found is None:
+        known = ", ".join(s.name for s in store.subscribers()) or "none"
+        raise ConfigError(f"unknown reader {name!r} (known: {known})")
+    return found.profile
 
 
 def _model(config: Config, store: Store, day: date) -> rank.Model:
@@ -141,10 +158,10 @@ def _paper_json(paper: StoredPaper) -> dict[str, Any]:
 
 def cmd_rank(args: argparse.Namespace) -> int:
     config = _config(args)
-    profile = config.reader(args.reader)
-    if args.top:
-        profile = replace(profile, top_k=args.top)
     with _store(args, config) as store:
+        profile = _reader(config, store, args.reader)
+        if args.top:
+            profile = replace(profile, top_k=args.top)
         day = _digest_day(store, args.date)
         model = _model(config, store, day)
         (digest,) = pipeline.make_digests(store, [profile], day=day, now=_now(), model=model)
@@ -209,11 +226,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.date or not days:
             days = [_digest_day(store, args.date)]
         result = pipeline.build(config, store, days=days, now=started)
+        sent = None
+        if config.delivery.method == "smtp" and (planned := store.delivery_dates()):
+            sent = delivery.send_day(config, store, planned[-1])
         line = pipeline.summary("run", outcomes, result, time.monotonic() - clock)
-        _record(store, "run", started, clock, line, outcomes, result)
+        if sent is not None:
+            line += f"; send {sent.line()}"
+        _record(store, "run", started, clock, line, outcomes, result, sent=sent)
     print(line, file=sys.stderr)
     failed = result.failures or any(o.status == "failed" for o in outcomes)
-    return 1 if failed else 0
+    return 1 if failed or (sent is not None and not sent.ok) else 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -230,12 +252,19 @@ def _record(
     line: str,
     outcomes: Sequence[SourceOutcome],
     result: pipeline.BuildResult | None = None,
+    *,
+    sent: SendReport | None = None,
 ) -> None:
-    report = {
+    report: dict[str, Any] = {
         "sources": [asdict(o) for o in outcomes],
         "digests": [str(p) for p in result.written] if result else [],
         "failures": list(result.failures) if result else [],
     }
+    if sent is not None:
+        report["send"] = {"attempted": dict(sent.attempted), "ledger": dict(sent.ledger)}
+        report["failures"] += sent.failures + [
+            f"send: {w}" for w in (sent.paused, sent.stopped) if w
+        ]
     store.record_run(
         command, started=started, seconds=time.monotonic() - clock, summary=line, report=report
     )
@@ -248,8 +277,8 @@ def _print_json(document: object) -> None:
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     config = _config(args)
-    profile = config.reader(args.reader)
     with _store(args, config) as store:
+        profile = _reader(config, store, args.reader)
         paper = store.record_feedback(profile.name, args.paper, liked=args.like, now=_now())
     word = "likes" if args.like else "dislikes"
     print(f"{profile.name} {word} {paper.id}: {' '.join(paper.title.split())}")
@@ -258,8 +287,8 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     config = _config(args)
-    profile = config.reader(args.reader)
     with _store(args, config) as store:
+        profile = _reader(config, store, args.reader)
         liked, disliked = pipeline.judgements(store, profile)
         latest = store.latest_date()
         model = _model(config, store, latest) if latest else rank.fit([])

@@ -22,11 +22,13 @@ from digest.config.checks import (
     _choice,
     _date,
     _email,
+    _env_name,
     _expand,
     _int,
     _Invalid,
     _join,
     _keywords,
+    _list_id,
     _list_of,
     _mapping,
     _number,
@@ -54,10 +56,35 @@ _TOP_KEYS = (
     "ranking",
     "sources",
     "readers",
+    "delivery",
 )
 _RANKING_KEYS = ("window_days",)
 _NEWSLETTER_KEYS = ("title", "intro", "from")
 _SITE_KEYS = ("base_url", "days_per_page", "feed_items")
+_DELIVERY_KEYS = (
+    "method",
+    "from",
+    "base_url",
+    "secret_env",
+    "previous_secrets_env",
+    "smtp",
+    "rate",
+    "max_failures",
+    "retry_hours",
+    "list_id",
+    "unsubscribe_mailto",
+    "confirm_hours",
+)
+_SMTP_KEYS = (
+    "host",
+    "port",
+    "security",
+    "username_env",
+    "password_env",
+    "timeout",
+    "per_connection",
+    "helo",
+)
 _SOURCE_KEYS = ("name", "kind", "path", "url", "date", "announce_types", "weekends")
 _READER_KEYS = (
     "name",
@@ -73,6 +100,7 @@ _READER_KEYS = (
 )
 _INTEREST_KEYS = ("keywords", "exclude", "liked", "disliked", "authors")
 WINDOW_DAYS = 90
+SECURITY = ("starttls", "tls", "none")
 RESERVED_NAMES = ("all",)  # feeds/all.xml is the public feed
 _bool = partial(_typed, kind=bool, expected="true or false")
 
@@ -100,6 +128,36 @@ class SourceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Where and how to hand messages to an SMTP server. Credentials stay in the environment:
+    the config names the variables."""
+
+    host: str
+    port: int = 587
+    security: str = "starttls"  # starttls (587), tls (465) or none (a local relay only)
+    username_env: str | None = None
+    password_env: str | None = None
+    timeout: float = 120.0  # seconds; short timeouts after DATA make duplicates (RFC 5321 4.5.3.2)
+    per_connection: int = 100  # messages per SMTP session before a new one is opened
+    helo: str | None = None  # the name given in EHLO (default: this host's name)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """How digests reach readers: files (.eml under out/mail, the default) or SMTP."""
+
+    method: str = "files"
+    base_url: str | None = None  # where `digest serve` answers; default: the site's base_url
+    secret_env: str = "DIGEST_SECRET"  # the variable holding the token-signing secret
+    previous_secrets_env: str | None = None  # secrets still accepted after a rotation
+    smtp: SmtpConfig | None = None
+    rate: float = 10.0  # messages per second, at most
+    max_failures: int = 20  # consecutive failed sends that pause the day's sending
+    retry_hours: float = 20.0  # temporary failures are retried until this long after the build
+    confirm_hours: float = 72.0  # how long a subscribe confirmation link works
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated config. Every path is absolute."""
 
@@ -112,6 +170,12 @@ class Config:
     readers: tuple[Profile, ...]
     window_days: int = WINDOW_DAYS  # the corpus TF-IDF is fitted on: this many days back
     site: Site = field(default_factory=Site)  # name, intro, sender, archive address
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+
+    @property
+    def app_url(self) -> str:
+        """Where `digest serve` answers: the links in emails and private feeds point here."""
+        return self.delivery.base_url or self.site.base_url
 
     def reader(self, name: str) -> Profile:
         """The reader called `name`; ConfigError listing the known names otherwise."""
@@ -180,7 +244,67 @@ class _Validator:
             readers=self.entries(data, "readers", self.reader),
             window_days=window or WINDOW_DAYS,
             site=self.site(data, news, title),
+            delivery=self.delivery(data),
         )
+
+    def delivery(self, data: dict[Any, Any]) -> DeliveryConfig:
+        node = self.get(data, "delivery", _mapping) or {}
+        self.keys(node, "delivery", _DELIVERY_KEYS)
+        where = "delivery"
+        method = self.get(
+            node, "method", partial(_choice, known=("files", "smtp"), what="method"), where
+        )
+        smtp_node = self.get(node, "smtp", _mapping, where)
+        smtp = self.smtp(smtp_node) if smtp_node is not None else None
+        if method == "smtp" and smtp is None and "smtp" not in node:
+            self.problems.append("delivery.smtp: required when delivery.method is smtp")
+        base_url = self.get(node, "base_url", _base_url, where)
+        if method == "smtp" and base_url and not base_url.startswith("https://"):
+            self.problems.append(
+                "delivery.base_url: must be https when sending by SMTP (one-click unsubscribe)"
+            )
+        default = DeliveryConfig()
+        return DeliveryConfig(
+            method=method or default.method,
+            base_url=base_url,
+            secret_env=self.get(node, "secret_env", _env_name, where) or default.secret_env,
+            previous_secrets_env=self.get(node, "previous_secrets_env", _env_name, where),
+            smtp=smtp,
+            rate=self.get(node, "rate", partial(_number, low=0.001), where) or default.rate,
+            max_failures=self.get(node, "max_failures", partial(_int, low=1, high=1_000_000), where)
+            or default.max_failures,
+            retry_hours=self.get(node, "retry_hours", partial(_number, low=0.0), where)
+            or default.retry_hours,
+            confirm_hours=self.get(node, "confirm_hours", partial(_number, low=0.01), where)
+            or default.confirm_hours,
+        )
+
+    def smtp(self, node: Mapping[Any, Any]) -> SmtpConfig:
+        where = "delivery.smtp"
+        self.keys(node, where, _SMTP_KEYS, "host")
+        security = (
+            self.get(node, "security", partial(_choice, known=SECURITY, what="security"), where)
+            or "starttls"
+        )
+        port = self.get(node, "port", partial(_int, low=1, high=65535), where)
+        config = SmtpConfig(
+            host=self.get(node, "host", _str, where) or "",
+            port=port or (465 if security == "tls" else 587),
+            security=security,
+            username_env=self.get(node, "username_env", _env_name, where),
+            password_env=self.get(node, "password_env", _env_name, where),
+            timeout=self.get(node, "timeout", partial(_number, low=1.0), where) or 120.0,
+            per_connection=self.get(
+                node, "per_connection", partial(_int, low=1, high=100_000), where
+            )
+            or 100,
+            helo=self.get(node, "helo", _str, where),
+        )
+        if security == "none" and (config.username_env or config.password_env):
+            self.problems.append(
+                f"{where}.security: none sends the password unencrypted; use starttls or tls"
+            )
+        return config
 
     def site(self, data: dict[Any, Any], news: Mapping[Any, Any], title: str) -> Site:
         site = self.get(data, "site", _mapping) or {}
@@ -188,13 +312,20 @@ class _Validator:
         default = Site()
         per_page = self.get(site, "days_per_page", partial(_int, low=1, high=366), "site")
         items = self.get(site, "feed_items", partial(_int, low=1, high=1000), "site")
+        # the From: `delivery.from`, or `newsletter.from` as before
+        delivery = data.get("delivery")
+        sending: Mapping[Any, Any] = delivery if isinstance(delivery, dict) else {}
         return Site(
             title=title,
             base_url=self.get(site, "base_url", _base_url, "site") or default.base_url,
             intro=self.get(news, "intro", _text, "newsletter") or "",
-            sender=self.get(news, "from", _sender, "newsletter") or f"{title} <digest@localhost>",
+            sender=self.get(sending, "from", _sender, "delivery")
+            or self.get(news, "from", _sender, "newsletter")
+            or f"{title} <digest@localhost>",
             days_per_page=per_page or default.days_per_page,
             feed_items=items or default.feed_items,
+            list_id=self.get(sending, "list_id", _list_id, "delivery") or "",
+            unsubscribe_mailto=self.get(sending, "unsubscribe_mailto", _email, "delivery") or "",
         )
 
     def entries(

@@ -88,6 +88,25 @@ def _sender(value: object) -> str:
     return formataddr((name, address)) if name else address
 
 
+def _env_name(value: object) -> str:
+    """The NAME of an environment variable (`_secrets` has already said so if it is not)."""
+    text = _str(value)
+    if not _ENV_NAME.fullmatch(text):
+        raise _Invalid(f"expected an environment variable's name, got {text!r}")
+    return text
+
+
+def _list_id(value: object) -> str:
+    """A List-Id (RFC 2919): `Name <list.id.domain>` or just the id."""
+    text = _str(value)
+    name, _, rest = text.rpartition("<")
+    ident = rest.rstrip(">").strip() if rest.endswith(">") else text
+    if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", ident):
+        raise _Invalid(f"expected `Name <list.example.org>` or `list.example.org`, got {text!r}")
+    name = name.strip() if rest.endswith(">") else ""
+    return f"{name} <{ident}>" if name else f"<{ident}>"
+
+
 def _base_url(value: object) -> str:
     """An http(s) URL with no query or fragment, ending in `/`."""
     text = _str(value)

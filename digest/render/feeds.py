@@ -139,8 +139,8 @@ def reader_feeds(
         title=f"{title} for {who}",
         link=home,
         description=f"The papers {title} picked for {who}, newest first, and why each was picked.",
-        rss_url=links.reader_feed(name, "rss"),
-        atom_url=links.reader_feed(name, "atom"),
+        rss_url=links.reader_feed(name, "rss", private=not reader.public),
+        atom_url=links.reader_feed(name, "atom", private=not reader.public),
         author=title,
         entries=tuple(entries),
     )

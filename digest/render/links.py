@@ -1,8 +1,9 @@
 """Every URL the outputs link to, made in one place.
 
 Absolute URLs from the site's base URL. The reader-specific ones (feedback, unsubscribe, the
-reader's private feed) point at the archive until delivery signs them with the reader's token;
-only this module changes then.
+reader's private feed) go to `digest serve` (`app`) with a token signed for the reader and the
+purpose; without a signer (no secret configured, as in the files default) they point at the
+archive instead.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from digest.models import StoredPaper
 from digest.render.filters import safe_url
+from digest.tokens import Purpose, Signer
 
 Format = Literal["rss", "atom"]
 Verdict = Literal["like", "dislike"]
@@ -39,6 +41,19 @@ def day_path(day: date) -> str:
 @dataclass(frozen=True, slots=True)
 class Links:
     base: str  # the site's base URL, ending in /
+    app: str = ""  # where `digest serve` answers, ending in /; default: `base`
+    signer: Signer | None = None  # signs the reader links; None leaves them on the archive
+    versions: dict[str, int] | None = None  # each reader's token version (0 when absent)
+
+    def token(self, reader: str, purpose: Purpose) -> str | None:
+        if self.signer is None:
+            return None
+        version = self.versions.get(reader, 0) if self.versions else 0
+        return self.signer.token(reader, purpose, version)
+
+    @property
+    def served(self) -> str:
+        return self.app or self.base
 
     def home(self) -> str:
         return self.base
@@ -65,16 +80,40 @@ class Links:
         """A public reader's page on the archive (readers marked `public: true` only)."""
         return f"{self.base}readers/{reader}/"
 
-    def reader_feed(self, reader: str, fmt: Format) -> str:
-        return f"{self.base}feeds/{reader}.{_EXTENSION[fmt]}"
+    def reader_feed(self, reader: str, fmt: Format, *, private: bool = False) -> str:
+        """A reader's feed: a public reader's on the archive; a private reader's behind a feed
+        token on `digest serve` (the unsigned archive path when there is no signer)."""
+        token = self.token(reader, "feed") if private else None
+        if token is None:
+            return f"{self.base}feeds/{reader}.{_EXTENSION[fmt]}"
+        return f"{self.served}feeds/{token}.{_EXTENSION[fmt]}"
 
     def feedback(self, reader: str, day: date, paper_id: str, verdict: Verdict) -> str:
-        """Where a reader says more or less like this paper (the archive until delivery)."""
-        return self.paper(day, paper_id)
+        """Where a reader says more or less like this paper (the paper on the archive when
+        there is no signer)."""
+        token = self.token(reader, "feedback")
+        if token is None:
+            return self.paper(day, paper_id)
+        return f"{self.served}f/{token}/{quote(paper_id, safe=':')}/{verdict}"
 
     def unsubscribe(self, reader: str) -> str:
-        """Where a reader unsubscribes (the archive until delivery)."""
-        return self.base
+        """The reader's unsubscribe page, also where they change their keywords and
+        resubscribe (the archive's home when there is no signer)."""
+        token = self.token(reader, "unsubscribe")
+        return self.base if token is None else f"{self.served}u/{token}"
+
+    def unsubscribe_mailto(self, reader: str, address: str) -> str | None:
+        """`mailto:` for List-Unsubscribe, naming the reader by token in the subject."""
+        token = self.token(reader, "unsubscribe")
+        return None if token is None else f"mailto:{address}?subject=unsubscribe%20{token}"
+
+    def confirm(self, reader: str) -> str | None:
+        """The double opt-in link sent to a new subscriber."""
+        token = self.token(reader, "confirm")
+        return None if token is None else f"{self.served}c/{token}"
+
+    def subscribe(self) -> str:
+        return f"{self.served}subscribe"
 
 
 def paper_links(paper: StoredPaper) -> list[tuple[str, str]]:

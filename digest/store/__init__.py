@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from digest.errors import StoreError
 from digest.models import (
+    Delivery,
     Digest,
     Paper,
     Profile,
     StoredPaper,
+    Subscriber,
     normalise_arxiv_id,
     paper_id,
     title_key,
 )
-from digest.store import built
+from digest.store import built, ledger
+from digest.store import readers as reader_rows
 from digest.store.rows import FetchState, IngestResult, stored_paper, union
 from digest.store.schema import MIGRATIONS, statements
 
@@ -44,7 +48,9 @@ class Store:
     def open(cls, path: Path) -> Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            # two senders (or a sender and `digest serve`) take turns on the write lock: the
+            # busy timeout waits for it rather than failing at once
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -403,3 +409,156 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?)",
                 (command, started.isoformat(), seconds, summary, json.dumps(report, default=str)),
             )
+
+    # -- readers ------------------------------------------------------------------------------
+
+    def sync_readers(self, profiles: Sequence[Profile], *, now: datetime) -> int:
+        """Load config.yaml's readers (see store/readers.py); returns how many rows changed."""
+        with self._transaction():
+            return reader_rows.sync(self._conn, profiles, _utc(now))
+
+    def add_reader(
+        self, profile: Profile, *, now: datetime, status: str = "active", origin: str = "cli"
+    ) -> None:
+        with self._transaction():
+            reader_rows.add(self._conn, profile, status=status, origin=origin, now=_utc(now))
+
+    def set_reader_status(self, name: str, status: str, *, now: datetime) -> bool:
+        """Subscribe, confirm, unsubscribe or remove; False for an unknown reader."""
+        with self._transaction():
+            return reader_rows.set_status(self._conn, name, status, _utc(now))
+
+    def set_profile(self, profile: Profile, *, now: datetime) -> bool:
+        """Replace a reader's profile (their interests, address); False for an unknown reader."""
+        with self._transaction():
+            return reader_rows.set_profile(self._conn, profile, _utc(now))
+
+    def revoke_tokens(self, name: str, *, now: datetime) -> bool:
+        """Invalidate every link given out to the reader so far."""
+        with self._transaction():
+            cursor = self._conn.execute(
+                "UPDATE readers SET token_version = token_version + 1, updated = ? WHERE name = ?",
+                (_utc(now).isoformat(), name),
+            )
+            return cursor.rowcount == 1
+
+    def subscriber(self, name: str) -> Subscriber | None:
+        row = self._conn.execute("SELECT * FROM readers WHERE name = ?", (name,)).fetchone()
+        return reader_rows.subscriber(row) if row else None
+
+    def subscribers(self, *status: str) -> list[Subscriber]:
+        """Every reader (or those in one of `status`), by name."""
+        query = "SELECT * FROM readers"
+        if status:
+            query += f" WHERE status IN ({', '.join('?' * len(status))})"
+        rows = self._conn.execute(query + " ORDER BY name", status).fetchall()
+        return [reader_rows.subscriber(r) for r in rows]
+
+    def readers_by_email(self, email: str) -> list[Subscriber]:
+        rows = self._conn.execute(
+            "SELECT * FROM readers WHERE lower(email) = lower(?) ORDER BY name", (email,)
+        ).fetchall()
+        return [reader_rows.subscriber(r) for r in rows]
+
+    def token_version(self, name: str) -> int | None:
+        """The version signed into a reader's links; None for a reader the store does not know."""
+        row = self._conn.execute(
+            "SELECT token_version FROM readers WHERE name = ?", (name,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def token_versions(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT name, token_version FROM readers").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    # -- the send ledger (see store/ledger.py) -------------------------------------------------
+
+    def plan_deliveries(
+        self,
+        day: date,
+        readers: Sequence[tuple[str, Sequence[str]]],
+        *,
+        now: datetime,
+        give_up: datetime,
+    ) -> int:
+        """A ledger row per (reader, addresses) for `day`, for those not already in it."""
+        with self._transaction():
+            return ledger.plan(self._conn, day, readers, now=_utc(now), give_up=_utc(give_up))
+
+    def claim_delivery(self, day: date, *, by: str, now: datetime) -> Delivery | None:
+        with self._transaction():
+            return ledger.claim(self._conn, day, by=by, now=_utc(now))
+
+    def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool:
+        with self._transaction():
+            return ledger.transmitting(self._conn, day, reader, by=by)
+
+    def finish_delivery(
+        self,
+        day: date,
+        reader: str,
+        *,
+        by: str,
+        status: str,
+        now: datetime,
+        **outcome: Any,
+    ) -> bool:
+        """Record how an attempt ended (see ledger.finish for the outcome's keys)."""
+        if isinstance(outcome.get("next_attempt"), datetime):
+            outcome["next_attempt"] = _utc(outcome["next_attempt"])
+        with self._transaction():
+            return ledger.finish(
+                self._conn, day, reader, by=by, status=status, now=_utc(now), **outcome
+            )
+
+    def recover_deliveries(
+        self, day: date, *, now: datetime, lease: timedelta, gone: Callable[[str], bool]
+    ) -> int:
+        with self._transaction():
+            return ledger.recover(self._conn, day, now=_utc(now), lease=lease, gone=gone)
+
+    def expire_deliveries(self, day: date, *, now: datetime) -> int:
+        with self._transaction():
+            return ledger.expire(self._conn, day, now=_utc(now))
+
+    def deliveries(self, day: date) -> list[Delivery]:
+        return ledger.rows(self._conn, day)
+
+    def next_due(self, day: date) -> datetime | None:
+        return ledger.next_due(self._conn, day)
+
+    def delivery_dates(self) -> list[date]:
+        return ledger.dates(self._conn)
+
+    def pause_sending(self, day: date, *, reason: str, now: datetime) -> None:
+        with self._transaction():
+            ledger.pause(self._conn, day, reason=reason, now=_utc(now))
+
+    def resume_sending(self, day: date) -> bool:
+        with self._transaction():
+            return ledger.resume(self._conn, day)
+
+    def sending_paused(self, day: date) -> str | None:
+        return ledger.paused(self._conn, day)
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The newest run: command, started (ISO), seconds, summary line, and `ok`: False when
+        a source or a digest failed, or the run said it failed."""
+        row = self._conn.execute(
+            "SELECT command, started, seconds, summary, report FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        report = json.loads(row["report"])
+        failed = report.get("failures") or any(
+            s.get("status") == "failed" for s in report.get("sources", [])
+        )
+        run = {k: row[k] for k in ("command", "started", "seconds", "summary")}
+        return run | {"ok": bool(report.get("ok", True)) and not failed}
+
+
+def _utc(moment: datetime) -> datetime:
+    """Times in the ledger are UTC, so they compare as text."""
+    if moment.tzinfo is None:
+        raise ValueError("store times must be timezone-aware")
+    return moment.astimezone(UTC)

@@ -101,6 +101,47 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX digest_papers_paper ON digest_papers (paper_id);
     """,
+    # 5: readers (config.yaml's and those added later), the send ledger, paused sending days
+    """
+    CREATE TABLE readers (
+        name TEXT PRIMARY KEY,
+        email TEXT,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'active', 'unsubscribed', 'removed')),
+        origin TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        configured TEXT,
+        token_version INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE INDEX readers_email ON readers (email);
+    CREATE TABLE deliveries (
+        digest_date TEXT NOT NULL,
+        reader TEXT NOT NULL,
+        status TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        give_up TEXT NOT NULL,
+        message_id TEXT,
+        code INTEGER,
+        reply TEXT NOT NULL DEFAULT '',
+        refused TEXT NOT NULL DEFAULT '[]',
+        claimed_by TEXT,
+        claimed_at TEXT,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        sent_at TEXT,
+        PRIMARY KEY (digest_date, reader)
+    );
+    CREATE INDEX deliveries_due ON deliveries (digest_date, status, next_attempt);
+    CREATE TABLE send_days (
+        digest_date TEXT PRIMARY KEY,
+        paused TEXT,
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    """,
 )
 
 

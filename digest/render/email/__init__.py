@@ -19,11 +19,11 @@ from digest.models import Artifact, Digest, Site
 from digest.render import template_for
 from digest.render.email.context import inert, template_context
 from digest.render.email.inline import inline, inlining
-from digest.render.email.mime import message, message_id
+from digest.render.email.mime import list_headers, message, message_id
 from digest.render.filters import oneline
 from digest.render.links import Links
 
-__all__ = ["artifacts", "message", "message_id", "render_email"]
+__all__ = ["artifacts", "list_headers", "message", "message_id", "render_email"]
 
 
 def _render(template: jinja2.Template, values: dict[str, object]) -> str:
@@ -64,6 +64,10 @@ def artifacts(
     """The HTML preview `digests/<reader>/<date>.html`; the message `mail/<reader>/<date>.eml`."""
     html, text = render_email(digest, site=site, links=links, env=env)
     name, day = digest.reader.name, digest.date.isoformat()
+    extra = b""
+    if links.signer is not None and digest.reader.email:
+        mailto = links.unsubscribe_mailto(name, site.unsubscribe_mailto or site.address)
+        extra = list_headers(site, links.unsubscribe(name), mailto)
     return [
         Artifact(
             path=Path("digests") / name / f"{day}.html",
@@ -72,7 +76,7 @@ def artifacts(
         ),
         Artifact(
             path=Path("mail") / name / f"{day}.eml",
-            content=message(digest, html, text, site=site, now=now),
+            content=message(digest, html, text, site=site, now=now, extra=extra),
             media_type="message/rfc822",
         ),
     ]

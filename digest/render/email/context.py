@@ -125,10 +125,10 @@ def template_context(digest: Digest, *, title: str, intro: str, links: Links) ->
         "paper_links": paper_links,
         "percent": percent,
         "day_url": links.day(digest.date),
-        "feed_url": links.reader_feed(reader.name, "atom"),
+        "feed_url": links.reader_feed(reader.name, "atom", private=not reader.public),
         "feed_urls": (
-            ("RSS", links.reader_feed(reader.name, "rss")),
-            ("Atom", links.reader_feed(reader.name, "atom")),
+            ("RSS", links.reader_feed(reader.name, "rss", private=not reader.public)),
+            ("Atom", links.reader_feed(reader.name, "atom", private=not reader.public)),
         ),
         "unsubscribe_url": links.unsubscribe(reader.name),
     }

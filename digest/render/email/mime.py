@@ -125,10 +125,29 @@ def _date(now: datetime, offset: timedelta | None) -> str:
     return format_datetime(now)
 
 
-def message(digest: Digest, html: str, text: str, *, site: Site, now: datetime) -> bytes:
+def list_headers(site: Site, unsubscribe: str, mailto: str | None) -> bytes:
+    """List-Id, List-Unsubscribe (mailto first, then https, E-01) and the one-click
+    List-Unsubscribe-Post (E-02). Written here, never by the email package, which would turn a
+    long URL into encoded words and break one-click (E-06); folded only at the ", " between the
+    two URIs. The URLs are ASCII made by links.py (base64url tokens)."""
+    uris = [f"<{u}>" for u in (mailto, unsubscribe) if u]
+    if any(not u.isascii() or any(c in u for c in " \t\r\n,") for u in uris):
+        raise RenderError(f"List-Unsubscribe: not a plain URI: {uris!r}")
+    return (
+        _folded("List-Id", site.list_header)
+        + f"List-Unsubscribe: {', '.join(uris)}".replace(", ", ",\r\n ").encode("ascii")
+        + CRLF
+        + b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    )
+
+
+def message(
+    digest: Digest, html: str, text: str, *, site: Site, now: datetime, extra: bytes = b""
+) -> bytes:
     """The email for one reader's digest: From the site's sender, To the reader (left out when
     the reader has no address), a Subject from the site title, count and date, a Date from `now`
-    and a Message-ID per reader and day; text/plain first, text/html last (E-10..E-13)."""
+    and a Message-ID per reader and day; text/plain first, text/html last (E-10..E-13). `extra`
+    is more header lines, CRLF-ended (the list headers)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise RenderError("the email's Date needs a timezone-aware time")
     reader = digest.reader
@@ -136,6 +155,7 @@ def message(digest: Digest, html: str, text: str, *, site: Site, now: datetime) 
     if reader.email:
         head.append(_to(oneline(reader.display_name or ""), oneline(reader.email)))
     head.append(_folded("Subject", subject(digest, site.title)))
+    head.append(extra)
     boundary, body = _body([("plain", *encode(text)), ("html", *encode(html))])
     # ASCII made here from dates and sanitised names: written as they are
     head.append(

@@ -1,0 +1,285 @@
+"""The delivery commands: send, status, readers, serve."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from digest import delivery
+from digest.cli.commands import _config, _now, _reader, _store
+from digest.config import Config
+from digest.config.checks import _EMAIL, _SLUG
+from digest.errors import ConfigError, DeliveryError, StoreError
+from digest.models import Profile
+from digest.pipeline import signer
+from digest.store import Store
+
+
+def send_date(store: Store, requested: date | None) -> date:
+    """The date to send: the one asked for, else the newest date in the ledger."""
+    if requested is not None:
+        return requested
+    dates = store.delivery_dates()
+    if not dates:
+        raise StoreError(f"{store.path}: nothing to send yet", hint="run `digest build` first")
+    return dates[-1]
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _store(args, config) as store:
+        if args.to or args.reader:
+            return _preview(args, config, store)
+        day = send_date(store, args.date)
+        if args.resume and store.resume_sending(day):
+            print(f"{day}: sending resumed", file=sys.stderr)
+        if args.dry_run:
+            plan = delivery.due(store, day, _now())
+            for reader, what in plan:
+                print(f"{reader}: {what}")
+            print(f"digest send --dry-run: {day}: {len(plan)} waiting", file=sys.stderr)
+            return 0
+        report = delivery.send_day(config, store, day, wait=args.wait)
+    print(f"digest send: {report.line()}", file=sys.stderr)
+    for failure in report.failures:
+        print(f"  {failure}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _preview(args: argparse.Namespace, config: Config, store: Store) -> int:
+    if not (args.to and args.reader):
+        raise ConfigError("a preview needs both --reader NAME and --to ADDRESS")
+    profile = _reader(config, store, args.reader)
+    day = args.date or store.latest_date()
+    if day is None:
+        raise StoreError(f"{store.path}: no digests yet", hint="run `digest build` first")
+    said = delivery.preview(config, store, profile, day, args.to, now=_now())
+    print(f"digest send: preview of {profile.name}'s {day} digest to {', '.join(args.to)}: {said}")
+    return 0 if said.startswith(("sent", "partial")) else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _store(args, config) as store:
+        dates = store.delivery_dates()
+        day = args.date or (dates[-1] if dates else None)
+        rows = store.deliveries(day) if day else []
+        paused = store.sending_paused(day) if day else None
+        due = store.next_due(day) if day else None
+        run = store.last_run()
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    problems = [r for r in rows if r.status not in ("sent", "pending")]
+    if args.json:
+        document = {
+            "date": day,
+            "method": config.delivery.method,
+            "counts": counts,
+            "paused": paused,
+            "next_retry": due,
+            "deliveries": [_row_json(asdict(r)) for r in rows],
+            "last_run": run,
+        }
+        json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    if run:
+        outcome = "ok" if run["ok"] else "FAILED"
+        print(f"last run: {run['command']} at {run['started']} ({outcome}): {run['summary']}")
+    if day is None:
+        print(f"ledger: empty (delivery.method: {config.delivery.method})")
+        return 0
+    stands = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no rows"
+    print(f"{day}: {len(rows)} messages: {stands}")
+    if paused:
+        print(f"  PAUSED: {paused} (resume with `digest send --date {day} --resume`)")
+    if due:
+        print(f"  next retry: {due:%Y-%m-%d %H:%M} UTC")
+    for row in problems:
+        code = f" {row.code}" if row.code else ""
+        why = f":{code} {row.reply}" if row.reply or code else ""
+        tries = f", {row.attempts} attempts" if row.attempts > 1 else ""
+        print(f"  {row.reader} {row.status}{tries}{why}")
+        for address, code_, reply in row.refused:
+            print(f"    refused {address}: {code_} {reply}")
+    return 0
+
+
+def _row_json(row: dict[str, Any]) -> dict[str, Any]:
+    row["refused"] = [{"address": a, "code": c, "reply": r} for a, c, r in row["refused"]]
+    return row
+
+
+def cmd_readers(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _store(args, config) as store:
+        now = _now()
+        if args.action == "list":
+            return _list(store, args.json)
+        if args.action == "add":
+            profile = _new_profile(args.name, args.email, args.keywords, args.display_name)
+            store.add_reader(profile, now=now, origin="cli")
+            print(f"added {profile.name} <{profile.email}>")
+        elif args.action == "remove":
+            if not store.set_reader_status(args.name, "removed", now=now):
+                raise StoreError(f"no reader named {args.name!r}")
+            print(f"removed {args.name}: nothing more is built or sent for them")
+        elif args.action == "revoke":
+            if not store.revoke_tokens(args.name, now=now):
+                raise StoreError(f"no reader named {args.name!r}")
+            print(f"revoked every link given to {args.name}; the next digest carries new ones")
+        else:
+            return _import(store, args.file, now)
+    return 0
+
+
+def _list(store: Store, as_json: bool) -> int:
+    readers = store.subscribers()
+    if as_json:
+        document = [
+            {
+                "name": s.name,
+                "email": s.profile.email,
+                "status": s.status,
+                "origin": s.origin,
+                "keywords": list(s.profile.keywords),
+            }
+            for s in readers
+        ]
+        json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for s in readers:
+        keywords = ", ".join(s.profile.keywords)
+        print(f"{s.name:<20} {s.status:<12} {s.origin:<7} {s.profile.email or '-':<32} {keywords}")
+    print(f"digest readers: {len(readers)} readers", file=sys.stderr)
+    return 0
+
+
+def _new_profile(
+    name: str, email: str | None, keywords: str, display: str | None = None
+) -> Profile:
+    """A profile from the command line or a CSV row; ValueError says what is wrong."""
+    name = name.strip()
+    if not _SLUG.fullmatch(name) or name == "all":
+        raise ConfigError(f"reader name {name!r}: use lowercase letters, digits, - and _")
+    email = (email or "").strip() or None
+    if email and not _EMAIL.fullmatch(email):
+        raise ConfigError(f"{name}: not an email address: {email!r}")
+    words = tuple(w.strip() for w in keywords.replace(";", ",").split(",") if w.strip())
+    if not words:
+        raise ConfigError(f"{name}: needs at least one keyword")
+    if any(len(w) > 100 or not w.isprintable() for w in words):
+        raise ConfigError(f"{name}: keywords must be printable and at most 100 characters")
+    return Profile(
+        name=name, email=email, keywords=words, display_name=(display or "").strip() or None
+    )
+
+
+def _import(store: Store, path: Path, now: Any) -> int:
+    """Readers from a CSV file with a header row: name, email, keywords (separated by `;` or
+    `,` inside the field), and optionally display_name. Bad rows are reported by line; the
+    others are added; a name already in the store is skipped."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DeliveryError(f"{path}: cannot read: {exc}") from None
+    if rows and not {"name", "keywords"} <= set(rows[0]):
+        raise ConfigError(f"{path}: needs a header row with name, email and keywords columns")
+    added = skipped = bad = 0
+    for line, row in enumerate(rows, start=2):
+        try:
+            profile = _new_profile(
+                row.get("name") or "",
+                row.get("email"),
+                row.get("keywords") or "",
+                row.get("display_name"),
+            )
+            store.add_reader(profile, now=now, origin="import")
+            added += 1
+        except ConfigError as exc:
+            print(f"error: {path}:{line}: {exc}", file=sys.stderr)
+            bad += 1
+        except StoreError as exc:
+            print(f"warning: {path}:{line}: {exc}; skipped", file=sys.stderr)
+            skipped += 1
+    print(f"digest readers import: {added} added, {skipped} skipped, {bad} bad", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from digest.web import serve  # Starlette and uvicorn load only for this command
+
+    config = _config(args)
+    made = signer(config)
+    if made is None:
+        raise ConfigError(
+            f"delivery.secret_env: the environment variable {config.delivery.secret_env} is not "
+            "set",
+            hint="`digest serve` signs and checks the links in emails with it",
+        )
+    with _store(args, config):
+        pass  # migrated, config.yaml's readers loaded
+
+    def confirm(profile: Profile, url: str) -> None:
+        delivery.send_confirmation(config, profile, url, now=_now())
+
+    serve(config, host=args.host, port=args.port, signer=made, confirm=confirm)
+    return 0
+
+
+COMMANDS = {
+    "send": cmd_send,
+    "status": cmd_status,
+    "readers": cmd_readers,
+    "serve": cmd_serve,
+}
+
+
+def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None:
+    """The delivery commands' arguments, on the main parser's `command(name, help)` factory."""
+    send = command("send", "send the digests due by SMTP (the newest date by default)")
+    send.add_argument("--date", type=day, help="the digest date to send")
+    send.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
+    send.add_argument("--wait", action="store_true", help="stay to retry temporary failures")
+    send.add_argument("--resume", action="store_true", help="resume a paused day first")
+    send.add_argument("--reader", metavar="NAME", help="preview: this reader's digest ...")
+    send.add_argument(
+        "--to", action="append", default=[], metavar="ADDRESS", help="... to this address only"
+    )
+
+    status = command("status", "show the send ledger: counts, failures and why")
+    status.add_argument("--date", type=day, help="default: the newest date in the ledger")
+    status.add_argument("--json", action="store_true")
+
+    readers = command("readers", "list, add, remove or import readers")
+    actions = readers.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, text: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, parents=[common], help=text, description=text)
+
+    listing = action("list", "every reader with status and address")
+    listing.add_argument("--json", action="store_true")
+    add = action("add", "add an active reader")
+    add.add_argument("name")
+    add.add_argument("--email", required=True)
+    add.add_argument("--keywords", required=True, help="separated by commas")
+    add.add_argument("--display-name")
+    remove = action("remove", "stop building and sending for a reader")
+    remove.add_argument("name")
+    revoke = action("revoke", "invalidate every link given to a reader")
+    revoke.add_argument("name")
+    importing = action("import", "add readers from a CSV file")
+    importing.add_argument("file", type=Path, metavar="FILE.csv")
+
+    serve = command("serve", "serve the archive, unsubscribe, feedback and private feeds")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)

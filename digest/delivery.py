@@ -1,0 +1,179 @@
+"""Delivery wired from config.yaml: the SMTP transport, the day's send, previews, and the
+confirmation mail of the subscribe form. Credentials come from the environment variables the
+config names, read here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from digest import render
+from digest.config import Config
+from digest.deliver import files as files_out
+from digest.deliver.sender import Clock, Pacing, Sender, SendReport, stamp_date
+from digest.deliver.smtp import SmtpSettings, SmtpTransport
+from digest.errors import ConfigError, DeliveryError
+from digest.models import Artifact, Profile
+from digest.pipeline import links_for
+from digest.render import email
+from digest.render.email.mime import POLICY
+from digest.store import Store
+
+log = logging.getLogger("digest")
+
+
+def smtp_settings(config: Config, environ: Mapping[str, str] | None = None) -> SmtpSettings:
+    """The transport's settings: host and security from config.yaml, credentials from the
+    environment variables it names (a ConfigError names a variable that is not set)."""
+    smtp = config.delivery.smtp
+    if smtp is None:
+        raise ConfigError("delivery.smtp: not configured", hint="see README, Sending by SMTP")
+    env = os.environ if environ is None else environ
+
+    def secret(key: str, name: str | None) -> str | None:
+        if name is None:
+            return None
+        value = env.get(name)
+        if not value:
+            raise ConfigError(f"delivery.smtp.{key}: the environment variable {name} is not set")
+        return value
+
+    return SmtpSettings(
+        host=smtp.host,
+        port=smtp.port,
+        security=smtp.security,  # type: ignore[arg-type]  # checked by the config
+        username=secret("username_env", smtp.username_env),
+        password=secret("password_env", smtp.password_env),
+        timeout=smtp.timeout,
+        per_connection=smtp.per_connection,
+        local_hostname=smtp.helo,
+    )
+
+
+def pacing(config: Config) -> Pacing:
+    return Pacing(rate=config.delivery.rate, max_failures=config.delivery.max_failures)
+
+
+def send_day(
+    config: Config,
+    store: Store,
+    day: date,
+    *,
+    wait: bool = False,
+    transport: SmtpTransport | None = None,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SendReport:
+    """Send what is due of `day`'s ledger (see deliver/sender.py)."""
+    if config.delivery.method != "smtp":
+        raise ConfigError(
+            "delivery.method: files writes .eml files and sends nothing",
+            hint="set delivery.method: smtp to send",
+        )
+    transport = transport or SmtpTransport(smtp_settings(config, environ))
+    sender = Sender(
+        store,
+        transport,
+        mail_dir=config.out_dir / "mail",
+        envelope_from=config.site.address,
+        pacing=pacing(config),
+        clock=clock or Clock(),
+    )
+    return sender.send(day, wait=wait)
+
+
+def due(store: Store, day: date, now: datetime) -> list[tuple[str, str]]:
+    """(reader, why) of what a send would do now, changing nothing (`--dry-run`)."""
+    active = {s.name for s in store.subscribers("active")}
+    paused = store.sending_paused(day)
+    plan = []
+    for row in store.deliveries(day):
+        if row.status not in ("pending", "deferred"):
+            continue
+        if row.reader not in active:
+            plan.append((row.reader, "suppressed (no longer subscribed)"))
+        elif paused:
+            plan.append((row.reader, f"paused: {paused}"))
+        elif row.next_attempt > now:
+            plan.append((row.reader, f"retry at {row.next_attempt:%Y-%m-%d %H:%M} UTC"))
+        else:
+            plan.append((row.reader, f"send to {', '.join(row.recipients)}"))
+    return plan
+
+
+def preview(
+    config: Config,
+    store: Store,
+    profile: Profile,
+    day: date,
+    to: Sequence[str],
+    *,
+    now: datetime,
+    transport: SmtpTransport | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """Send `profile`'s digest of `day` to the `to` addresses, outside the ledger; returns the
+    server's outcome in words."""
+    built = [d for d in store.digests(profile, since=day) if d.date == day]
+    if not built:
+        raise DeliveryError(f"no digest of {day} for {profile.name}", hint="run `digest build`")
+    digest = replace(built[0], reader=replace(profile, email=to[0]))
+    links = links_for(config, store, environ)
+    env = render.environment(config.templates)
+    files = email.artifacts(digest, site=config.site, links=links, env=env, now=now)
+    message = next(a.content for a in files if a.path.suffix == ".eml")
+    transport = transport or SmtpTransport(smtp_settings(config, environ))
+    try:
+        outcome = transport.send(config.site.address, list(to), stamp_date(message, now))
+    finally:
+        transport.close()
+    refused = "; ".join(f"{a}: {c} {r}" for a, (c, r) in outcome.refused.items())
+    words = f"{outcome.kind}: {outcome.code or ''} {outcome.reply}".strip()
+    return f"{words}; refused {refused}" if refused else words
+
+
+def confirmation(config: Config, profile: Profile, url: str, *, now: datetime) -> bytes:
+    """The double opt-in mail: the only mail a subscriber gets before confirming."""
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = config.site.sender
+    msg["To"] = profile.email or ""
+    msg["Subject"] = f"Confirm your subscription to {config.title}"
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid("confirm", domain=config.site.domain)
+    hours = config.delivery.confirm_hours
+    msg.set_content(
+        f"Someone, probably you, asked to receive {config.title} at this address.\n\n"
+        f"To confirm, open this link within {hours:g} hours and press the button:\n\n{url}\n\n"
+        "If it was not you, ignore this mail: nothing more will be sent.\n"
+    )
+    return msg.as_bytes()
+
+
+def send_confirmation(
+    config: Config,
+    profile: Profile,
+    url: str,
+    *,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Send (SMTP) or write (files: `out/mail/confirm/<reader>.eml`) the confirmation mail."""
+    message = confirmation(config, profile, url, now=now)
+    if config.delivery.method != "smtp":
+        path = Path("mail") / "confirm" / f"{profile.name}.eml"
+        files_out.deliver([Artifact(path, message, "message/rfc822")], config.out_dir)
+        return
+    transport = SmtpTransport(smtp_settings(config, environ))
+    try:
+        outcome = transport.send(config.site.address, [profile.email or ""], message)
+    finally:
+        transport.close()
+    if outcome.kind not in ("sent", "partial"):
+        raise DeliveryError(f"confirmation to {profile.name}: {outcome.kind}: {outcome.reply}")

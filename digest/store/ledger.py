@@ -1,0 +1,254 @@
+"""The send ledger as rows: one per (digest date, reader), made when the day's digests are built.
+
+Every change is one short write transaction (BEGIN IMMEDIATE), so two senders on one SQLite file
+take turns rather than fail, and a crash loses at most the message in flight, whose row says how
+far it got: `sending` (claimed, nothing handed to the server yet: safe to try again) or
+`transmitting` (the server may have it: `unknown`, never sent twice).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+
+from digest.models import WAITING, Delivery
+
+
+def plan(
+    conn: sqlite3.Connection,
+    day: date,
+    readers: Sequence[tuple[str, Sequence[str]]],
+    *,
+    now: datetime,
+    give_up: datetime,
+) -> int:
+    """A pending row for each (reader, addresses) not already in the ledger for `day`; returns
+    how many were added. Rebuilding a day never resets a row."""
+    stamp = now.isoformat()
+    before = conn.total_changes
+    conn.executemany(
+        """INSERT INTO deliveries (digest_date, reader, status, recipients, next_attempt,
+               give_up, created, updated)
+           VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)
+           ON CONFLICT (digest_date, reader) DO NOTHING""",
+        [
+            (day.isoformat(), name, json.dumps(list(to)), stamp, give_up.isoformat(), stamp, stamp)
+            for name, to in readers
+        ],
+    )
+    return conn.total_changes - before
+
+
+def claim(conn: sqlite3.Connection, day: date, *, by: str, now: datetime) -> Delivery | None:
+    """Claim the next row due on `day` for sender `by`; rows of readers no longer active are
+    marked suppressed on the way (unsubscribes are honoured at send time). None when nothing is
+    due. Run inside a write transaction."""
+    stamp = now.isoformat()
+    while True:
+        row = conn.execute(
+            f"""SELECT d.*, r.status AS reader_status FROM deliveries d
+                LEFT JOIN readers r ON r.name = d.reader
+                WHERE d.digest_date = ? AND d.status IN ({_marks(WAITING)})
+                  AND d.next_attempt <= ?
+                ORDER BY d.next_attempt, d.reader LIMIT 1""",
+            (day.isoformat(), *WAITING, stamp),
+        ).fetchone()
+        if row is None:
+            return None
+        if row["reader_status"] != "active":
+            why = f"reader {row['reader_status'] or 'deleted'} before sending"
+            _settle(conn, row, "suppressed", now, reply=why)
+            continue
+        conn.execute(
+            """UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?,
+                   updated = ?
+               WHERE digest_date = ? AND reader = ? AND status = ?""",
+            (by, stamp, stamp, row["digest_date"], row["reader"], row["status"]),
+        )
+        return delivery(row, status="sending")
+
+
+def transmitting(conn: sqlite3.Connection, day: date, reader: str, *, by: str) -> bool:
+    """Mark a claimed row as being handed to the server; False if it is no longer ours."""
+    cursor = conn.execute(
+        """UPDATE deliveries SET status = 'transmitting'
+           WHERE digest_date = ? AND reader = ? AND status = 'sending' AND claimed_by = ?""",
+        (day.isoformat(), reader, by),
+    )
+    return cursor.rowcount == 1
+
+
+def finish(
+    conn: sqlite3.Connection,
+    day: date,
+    reader: str,
+    *,
+    by: str,
+    status: str,
+    now: datetime,
+    recipients: Sequence[str] = (),
+    next_attempt: datetime | None = None,
+    message_id: str | None = None,
+    code: int | None = None,
+    reply: str = "",
+    refused: Sequence[tuple[str, int, str]] = (),
+    attempted: bool = True,
+) -> bool:
+    """Record how an attempt ended. `recipients` are those still owed (for a retry);
+    `refused` adds to those refused for good. `attempted` False gives a claim back untried
+    (no session could be opened). False if the row is no longer ours."""
+    stamp = now.isoformat()
+    row = conn.execute(
+        "SELECT refused FROM deliveries WHERE digest_date = ? AND reader = ? AND claimed_by = ?"
+        " AND status IN ('sending', 'transmitting')",
+        (day.isoformat(), reader, by),
+    ).fetchone()
+    if row is None:
+        return False
+    conn.execute(
+        """UPDATE deliveries SET status = ?, recipients = ?, attempts = attempts + ?,
+               next_attempt = COALESCE(?, next_attempt), message_id = COALESCE(?, message_id),
+               code = ?, reply = ?, refused = ?, claimed_by = NULL, claimed_at = NULL,
+               updated = ?, sent_at = CASE WHEN ? IN ('sent', 'partial') THEN ? ELSE sent_at END
+           WHERE digest_date = ? AND reader = ?""",
+        (
+            status,
+            json.dumps(list(recipients)),
+            1 if attempted else 0,
+            next_attempt.isoformat() if next_attempt else None,
+            message_id,
+            code,
+            reply,
+            json.dumps(json.loads(row["refused"]) + [list(r) for r in refused]),
+            stamp,
+            status,
+            stamp,
+            day.isoformat(),
+            reader,
+        ),
+    )
+    return True
+
+
+def recover(
+    conn: sqlite3.Connection,
+    day: date,
+    *,
+    now: datetime,
+    lease: timedelta,
+    gone: Callable[[str], bool],
+) -> int:
+    """Rows left claimed by a sender that stopped (`gone(claimed_by)`, or claimed longer ago than
+    `lease`): a claim that never reached the server is waiting again; one that may have is
+    `unknown`. Returns how many rows were recovered."""
+    stale = (now - lease).isoformat()
+    rows = conn.execute(
+        """SELECT * FROM deliveries WHERE digest_date = ?
+           AND status IN ('sending', 'transmitting')""",
+        (day.isoformat(),),
+    ).fetchall()
+    count = 0
+    for row in rows:
+        if not (row["claimed_at"] < stale or gone(row["claimed_by"] or "")):
+            continue
+        if row["status"] == "sending":
+            status = "deferred" if row["attempts"] else "pending"
+            _settle(conn, row, status, now, reply=row["reply"])
+        else:
+            why = "the sender stopped while the server had the message; not sent again"
+            _settle(conn, row, "unknown", now, reply=why)
+        count += 1
+    return count
+
+
+def expire(conn: sqlite3.Connection, day: date, *, now: datetime) -> int:
+    """Deferred rows past their give-up time are given up (`expired`); returns how many."""
+    cursor = conn.execute(
+        """UPDATE deliveries SET status = 'expired', updated = ?,
+               reply = 'gave up retrying: ' || reply
+           WHERE digest_date = ? AND status = 'deferred' AND give_up <= ?""",
+        (now.isoformat(), day.isoformat(), now.isoformat()),
+    )
+    return cursor.rowcount
+
+
+def rows(conn: sqlite3.Connection, day: date) -> list[Delivery]:
+    found = conn.execute(
+        "SELECT * FROM deliveries WHERE digest_date = ? ORDER BY reader", (day.isoformat(),)
+    ).fetchall()
+    return [delivery(r) for r in found]
+
+
+def next_due(conn: sqlite3.Connection, day: date) -> datetime | None:
+    """When the next waiting row of `day` comes due, if any."""
+    row = conn.execute(
+        f"""SELECT MIN(next_attempt) FROM deliveries
+            WHERE digest_date = ? AND status IN ({_marks(WAITING)})""",
+        (day.isoformat(), *WAITING),
+    ).fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+def dates(conn: sqlite3.Connection) -> list[date]:
+    found = conn.execute("SELECT DISTINCT digest_date FROM deliveries ORDER BY 1").fetchall()
+    return [date.fromisoformat(r[0]) for r in found]
+
+
+def pause(conn: sqlite3.Connection, day: date, *, reason: str, now: datetime) -> None:
+    conn.execute(
+        """INSERT INTO send_days (digest_date, paused, reason) VALUES (?, ?, ?)
+           ON CONFLICT (digest_date) DO UPDATE SET paused = excluded.paused,
+               reason = excluded.reason""",
+        (day.isoformat(), now.isoformat(), reason),
+    )
+
+
+def resume(conn: sqlite3.Connection, day: date) -> bool:
+    cursor = conn.execute(
+        "UPDATE send_days SET paused = NULL WHERE digest_date = ? AND paused IS NOT NULL",
+        (day.isoformat(),),
+    )
+    return cursor.rowcount == 1
+
+
+def paused(conn: sqlite3.Connection, day: date) -> str | None:
+    """Why sending `day` is paused, or None when it is not."""
+    row = conn.execute(
+        "SELECT paused, reason FROM send_days WHERE digest_date = ?", (day.isoformat(),)
+    ).fetchone()
+    return row["reason"] or "paused" if row and row["paused"] else None
+
+
+def delivery(row: sqlite3.Row, *, status: str | None = None) -> Delivery:
+    return Delivery(
+        day=date.fromisoformat(row["digest_date"]),
+        reader=row["reader"],
+        status=status or row["status"],
+        recipients=tuple(json.loads(row["recipients"])),
+        attempts=row["attempts"],
+        next_attempt=datetime.fromisoformat(row["next_attempt"]),
+        give_up=datetime.fromisoformat(row["give_up"]),
+        updated=datetime.fromisoformat(row["updated"]),
+        message_id=row["message_id"],
+        code=row["code"],
+        reply=row["reply"],
+        refused=tuple((a, c, r) for a, c, r in json.loads(row["refused"])),
+        sent_at=datetime.fromisoformat(row["sent_at"]) if row["sent_at"] else None,
+    )
+
+
+def _settle(
+    conn: sqlite3.Connection, row: sqlite3.Row, status: str, now: datetime, *, reply: str
+) -> None:
+    conn.execute(
+        """UPDATE deliveries SET status = ?, reply = ?, claimed_by = NULL, claimed_at = NULL,
+               updated = ?
+           WHERE digest_date = ? AND reader = ?""",
+        (status, reply, now.isoformat(), row["digest_date"], row["reader"]),
+    )
+
+
+def _marks(items: Sequence[str]) -> str:
+    return ", ".join("?" * len(items))

@@ -1,0 +1,125 @@
+"""Readers as rows: config.yaml's readers loaded into the store beside those added later.
+
+A reader's profile is kept as JSON. For readers from config.yaml the config is the truth while it
+changes: a changed entry replaces the stored profile, an unchanged one leaves the stored profile
+alone (the reader may have edited their keywords since). A reader's status is the store's alone:
+config.yaml never resubscribes anyone who unsubscribed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from digest.errors import StoreError
+from digest.models import READER_STATES, Profile, Subscriber
+
+_TUPLES = {f.name for f in fields(Profile) if str(f.type).startswith("tuple")}
+
+
+def to_json(profile: Profile) -> str:
+    return json.dumps(asdict(profile), sort_keys=True, ensure_ascii=False)
+
+
+def from_json(text: str) -> Profile:
+    data = json.loads(text)
+    known = {f.name for f in fields(Profile)}
+    values: dict[str, Any] = {
+        k: tuple(v) if k in _TUPLES else v for k, v in data.items() if k in known
+    }
+    return Profile(**values)
+
+
+def subscriber(row: sqlite3.Row) -> Subscriber:
+    return Subscriber(
+        profile=from_json(row["profile"]),
+        status=row["status"],
+        origin=row["origin"],
+        token_version=row["token_version"],
+        created=datetime.fromisoformat(row["created"]),
+        updated=datetime.fromisoformat(row["updated"]),
+    )
+
+
+def sync(conn: sqlite3.Connection, profiles: Sequence[Profile], now: datetime) -> int:
+    """Load config.yaml's readers; returns how many rows changed. A reader no longer in the
+    config is marked removed; one put back is active again (unless they had unsubscribed)."""
+    stamp = now.isoformat()
+    stored = {
+        r["name"]: r
+        for r in conn.execute("SELECT name, status, origin, configured FROM readers").fetchall()
+    }
+    changed = 0
+    for profile in profiles:
+        text = to_json(profile)
+        row = stored.get(profile.name)
+        if row is None:
+            conn.execute(
+                """INSERT INTO readers (name, email, status, origin, profile, configured,
+                       created, updated)
+                   VALUES (?, ?, 'active', 'config', ?, ?, ?, ?)""",
+                (profile.name, profile.email, text, text, stamp, stamp),
+            )
+            changed += 1
+            continue
+        back = row["status"] == "removed" and row["origin"] == "config"
+        if row["configured"] != text or back or row["origin"] != "config":
+            conn.execute(
+                """UPDATE readers SET email = ?, profile = ?, configured = ?, origin = 'config',
+                       status = CASE WHEN status = 'removed' THEN 'active' ELSE status END,
+                       updated = ?
+                   WHERE name = ?""",
+                (profile.email, text, text, stamp, profile.name),
+            )
+            changed += 1
+    names = {p.name for p in profiles}
+    for name, row in stored.items():
+        if name not in names and row["origin"] == "config" and row["status"] != "removed":
+            conn.execute(
+                "UPDATE readers SET status = 'removed', updated = ? WHERE name = ?", (stamp, name)
+            )
+            changed += 1
+    return changed
+
+
+def add(
+    conn: sqlite3.Connection, profile: Profile, *, status: str, origin: str, now: datetime
+) -> None:
+    """A new reader; a StoreError if the name is taken (by anyone, even a removed reader:
+    their ledger and feedback stay theirs)."""
+    _check_status(status)
+    text = to_json(profile)
+    try:
+        conn.execute(
+            """INSERT INTO readers (name, email, status, origin, profile, created, updated)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (profile.name, profile.email, status, origin, text, now.isoformat(), now.isoformat()),
+        )
+    except sqlite3.IntegrityError:
+        raise StoreError(f"a reader named {profile.name!r} already exists") from None
+
+
+def set_status(conn: sqlite3.Connection, name: str, status: str, now: datetime) -> bool:
+    """Whether the reader exists (setting the status they already have is fine)."""
+    _check_status(status)
+    cursor = conn.execute(
+        "UPDATE readers SET status = ?, updated = ? WHERE name = ?", (status, now.isoformat(), name)
+    )
+    return cursor.rowcount == 1
+
+
+def set_profile(conn: sqlite3.Connection, profile: Profile, now: datetime) -> bool:
+    cursor = conn.execute(
+        "UPDATE readers SET profile = ?, email = ?, updated = ? WHERE name = ?",
+        (to_json(profile), profile.email, now.isoformat(), profile.name),
+    )
+    return cursor.rowcount == 1
+
+
+def _check_status(status: str) -> None:
+    if status not in READER_STATES:
+        raise ValueError(f"unknown reader status {status!r}")

@@ -1,0 +1,332 @@
+"""A real, scriptable SMTP server on 127.0.0.1 for tests (aiosmtpd), with optional TLS and AUTH.
+
+    with SmtpServer(tls="starttls", auth=("user", "pass")) as server:
+        server.rcpt_replies["b@example.org"] = "450 4.2.1 busy"
+        ... server.port, server.client_context, server.messages, server.sessions
+
+Scripting is read by the server thread as it goes, so a test may change it while the server
+runs: `rcpt_replies` (address -> reply), `data_replies` (a queue, one reply per message, then
+"250 OK"), `mail_reply` (None: accept), `stall_after_data` (receive the message, then answer
+nothing until `release()` or the client hangs up), `drop_after` (close each connection after it
+accepted that many messages). Any scripted reply starting with 421 closes the connection after
+it is sent, as a real server does. Each of these is one dict/deque/attribute operation, which
+the GIL makes atomic; what the server records is guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
+
+HOST = "127.0.0.1"
+Tls = Literal["starttls", "implicit"]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One message the server took (or, when stalled, received and never answered)."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    content: bytes  # as sent, dot-stuffing undone, ending with CRLF
+    mail_options: tuple[str, ...]  # e.g. ("BODY=8BITMIME",)
+    tls: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AuthAttempt:
+    """One AUTH command: whether TLS was up, and (when it got as far as checking) the user
+    name and whether it was accepted."""
+
+    tls: bool
+    username: str | None = None
+    ok: bool | None = None
+
+
+@cache
+def _ca() -> tuple[trustme.CA, trustme.LeafCert]:
+    """One test CA and server certificate for the whole run (making keys is the slow part)."""
+    ca = trustme.CA()
+    return ca, ca.issue_cert(HOST, "localhost")
+
+
+def client_context() -> ssl.SSLContext:
+    """A verifying client context that trusts the test CA (and nothing else)."""
+    context = ssl.create_default_context()
+    _ca()[0].configure_trust(context)
+    return context
+
+
+def _server_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    _ca()[1].configure_cert(context)
+    return context
+
+
+def free_port() -> int:
+    """E-51: aiosmtpd cannot bind port 0 itself; ask the OS for a free port (a small race)."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def _tls_up(smtp: SMTP) -> bool:
+    return smtp.transport is not None and smtp.transport.get_extra_info("ssl_object") is not None
+
+
+class _Smtp(SMTP):
+    """aiosmtpd's SMTP, noting every AUTH command before aiosmtpd may refuse it for lack of
+    TLS, and counting the messages this connection accepted."""
+
+    def __init__(self, handler: Handler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.handler = handler
+        self.accepted = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.handler.live.add(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.handler.live.discard(self)
+        super().connection_lost(error)
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        self.handler.note(AuthAttempt(tls=_tls_up(self)))
+        await super().smtp_AUTH(arg)
+
+
+class Handler:
+    """Records messages and sessions; answers as scripted."""
+
+    def __init__(self, auth: tuple[str, str] | None) -> None:
+        self.rcpt_replies: dict[str, str] = {}
+        self.data_replies: deque[str] = deque()
+        self.mail_reply: str | None = None
+        self.stall_after_data = False
+        self.drop_after: int | None = None
+        self.sessions = 0
+        self.live: set[_Smtp] = set()  # open connections, touched only by the server thread
+        self._auth = auth
+        self._lock = threading.Lock()
+        self._messages: list[Received] = []
+        self._auth_attempts: list[AuthAttempt] = []
+        self._release = asyncio.Event()
+
+    def note(self, attempt: AuthAttempt) -> None:
+        with self._lock:
+            self._auth_attempts.append(attempt)
+
+    async def handle_MAIL(
+        self, server: _Smtp, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.mail_reply
+        if reply is not None:
+            return _answer(server, reply)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: _Smtp, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.rcpt_replies.get(address, "250 OK")
+        if reply.startswith("2"):
+            envelope.rcpt_tos.append(address)
+        return _answer(server, reply)
+
+    async def handle_DATA(self, server: _Smtp, session: Session, envelope: Envelope) -> str:
+        try:
+            reply = self.data_replies.popleft()
+        except IndexError:
+            reply = "250 OK"
+        stall = self.stall_after_data
+        if stall or reply.startswith("2"):
+            self._record(server, envelope)
+        if stall:
+            await self._release.wait()
+        if reply.startswith("2"):
+            server.accepted += 1
+            if self.drop_after is not None and server.accepted >= self.drop_after:
+                _close_soon(server)
+        return _answer(server, reply)
+
+    def _record(self, server: _Smtp, envelope: Envelope) -> None:
+        message = Received(
+            sender=envelope.mail_from or "",
+            recipients=tuple(envelope.rcpt_tos),
+            content=envelope.original_content or b"",
+            mail_options=tuple(envelope.mail_options),
+            tls=_tls_up(server),
+        )
+        with self._lock:
+            self._messages.append(message)
+
+    def authenticate(
+        self, server: _Smtp, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        username = password = None
+        if isinstance(data, LoginPassword):
+            username = data.login.decode("utf-8", "replace")
+            password = data.password.decode("utf-8", "replace")
+        ok = self._auth is not None and (username, password) == self._auth
+        self.note(AuthAttempt(tls=_tls_up(server), username=username, ok=ok))
+        return AuthResult(success=ok, handled=False)  # let aiosmtpd answer 535
+
+    @property
+    def messages(self) -> list[Received]:
+        with self._lock:
+            return list(self._messages)
+
+    @property
+    def auth_attempts(self) -> list[AuthAttempt]:
+        with self._lock:
+            return list(self._auth_attempts)
+
+
+def _answer(server: _Smtp, reply: str) -> str:
+    if reply.startswith("421"):
+        _close_soon(server)
+    return reply
+
+
+def _close_soon(server: _Smtp) -> None:
+    """Close the connection once the reply being returned has been written."""
+    if server.transport is not None:
+        asyncio.get_running_loop().call_soon(server.transport.close)
+
+
+class _Controller(Controller):
+    def factory(self) -> _Smtp:
+        self.handler.sessions += 1  # one call per connection, on the server thread
+        return _Smtp(self.handler, **self.SMTP_kwargs)
+
+
+class SmtpServer:
+    """A running aiosmtpd server (use as a context manager). `tls`: None (plain), "starttls"
+    (STARTTLS offered and required before MAIL) or "implicit" (TLS from the first byte, port
+    465 style). `auth`: the one (username, password) accepted; AUTH is offered only over TLS."""
+
+    def __init__(self, *, tls: Tls | None = None, auth: tuple[str, str] | None = None) -> None:
+        self.handler = Handler(auth)
+        self.host = HOST
+        self.port = free_port()
+        self.client_context = client_context()
+        kwargs: dict[str, Any] = {}
+        if auth is not None:
+            kwargs["authenticator"] = self.handler.authenticate
+        if tls == "starttls":
+            kwargs.update(tls_context=_server_context(), require_starttls=True)
+        elif tls == "implicit":
+            # aiosmtpd 1.4.6 counts only STARTTLS as TLS for auth_require_tls; here every
+            # byte is already encrypted.
+            kwargs.update(ssl_context=_server_context(), auth_require_tls=False)
+        self._controller = _Controller(
+            self.handler,
+            hostname=HOST,
+            port=self.port,
+            server_hostname="localhost",
+            **kwargs,
+        )
+
+    # Scripting and records, kept on the handler (which the server thread reads).
+    @property
+    def rcpt_replies(self) -> dict[str, str]:
+        return self.handler.rcpt_replies
+
+    @property
+    def data_replies(self) -> deque[str]:
+        return self.handler.data_replies
+
+    @property
+    def mail_reply(self) -> str | None:
+        return self.handler.mail_reply
+
+    @mail_reply.setter
+    def mail_reply(self, reply: str | None) -> None:
+        self.handler.mail_reply = reply
+
+    @property
+    def stall_after_data(self) -> bool:
+        return self.handler.stall_after_data
+
+    @stall_after_data.setter
+    def stall_after_data(self, stall: bool) -> None:
+        self.handler.stall_after_data = stall
+
+    @property
+    def drop_after(self) -> int | None:
+        return self.handler.drop_after
+
+    @drop_after.setter
+    def drop_after(self, count: int | None) -> None:
+        self.handler.drop_after = count
+
+    @property
+    def messages(self) -> list[Received]:
+        return self.handler.messages
+
+    @property
+    def sessions(self) -> int:
+        """Connections made since start (not counting aiosmtpd's own start-up probe)."""
+        return self.handler.sessions
+
+    @property
+    def auth_attempts(self) -> list[AuthAttempt]:
+        return self.handler.auth_attempts
+
+    def release(self) -> None:
+        """Let stalled DATA replies go (and every later one through at once)."""
+        self._controller.loop.call_soon_threadsafe(self.handler._release.set)
+
+    def start(self) -> SmtpServer:
+        self._controller.start()
+        self.handler.sessions = 0  # start() made one probe connection
+        return self
+
+    def stop(self) -> None:
+        """Release stalls, close every connection still open, then stop the thread."""
+        future = asyncio.run_coroutine_threadsafe(self._shut(), self._controller.loop)
+        future.result(timeout=5)
+        self._controller.stop()
+
+    async def _shut(self) -> None:
+        self.handler._release.set()
+        for smtp in list(self.handler.live):
+            if smtp.transport is not None:
+                smtp.transport.close()
+        for _ in range(3):  # let the closes and the released handlers run
+            await asyncio.sleep(0)
+
+    def __enter__(self) -> SmtpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A plain server (no TLS, no AUTH): for a local relay, or tests not about security."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_server_tls() -> Iterator[SmtpServer]:
+    """A STARTTLS server with AUTH for user/secret; trust it with `server.client_context`."""
+    with SmtpServer(tls="starttls", auth=("user", "secret")) as server:
+        yield server
