@@ -207,7 +207,8 @@ class Site:
         the title (an ASCII label) and the sending domain."""
         if self.list_id:
             return self.list_id
-        label = re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")[:40] or "digest"
+        plain = unicodedata.normalize("NFKD", self.title).encode("ascii", "ignore").decode()
+        label = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:40] or "digest"
         phrase = self.title if self.title.isascii() and self.title.isprintable() else ""
         return f"{phrase} <{label}.{self.domain}>".strip()
 

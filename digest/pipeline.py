@@ -183,7 +183,11 @@ def message_path(config: Config, reader: str, day: date) -> Path:
 
 
 def summary(
-    command: str, outcomes: Sequence[SourceOutcome], build: BuildResult | None, seconds: float
+    command: str,
+    outcomes: Sequence[SourceOutcome],
+    build: BuildResult | None,
+    seconds: float,
+    sent: str | None = None,
 ) -> str:
     """The one line every run ends with."""
     parts = []
@@ -198,5 +202,7 @@ def summary(
         )
     if build is not None:
         parts.append(f"{build.digests} digests written, {len(build.failures)} failed")
+    if sent is not None:
+        parts.append(f"sending {sent}")
     parts.append(f"{seconds:.2f} s")
     return f"digest {command}: " + "; ".join(parts)

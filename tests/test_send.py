@@ -40,7 +40,10 @@ class FakeTime:
 
     def clock(self, jitter: float = 0.5) -> Clock:
         return Clock(
-            now=lambda: self.at, monotonic=lambda: self.mono, sleep=self.sleep, random=lambda: jitter
+            now=lambda: self.at,
+            monotonic=lambda: self.mono,
+            sleep=self.sleep,
+            random=lambda: jitter,
         )
 
 
@@ -135,9 +138,7 @@ def test_every_reader_gets_their_digest_once_and_the_ledger_says_sent(tmp_path):
 
 
 @pytest.mark.parametrize("crash_at", [0, 3, 6])
-def test_a_crash_after_the_servers_reply_then_a_rerun_delivers_each_reader_once(
-    tmp_path, crash_at
-):
+def test_a_crash_after_the_servers_reply_then_a_rerun_delivers_each_reader_once(tmp_path, crash_at):
     """The crash falls between the server's 250 and the ledger's `sent`: that row is `unknown`
     (the server has it), never sent again; every other reader gets theirs on the rerun."""
     time, store, n = FakeTime(), built(tmp_path, 7), 7
@@ -412,7 +413,9 @@ def test_a_missing_message_file_fails_that_row_only(tmp_path):
     with SmtpServer() as server:
         report = sender(store, server, tmp_path, time).send(DAY)
         assert received(server) == Counter({address("r001"): 1})
-    assert row(store, "r000").status == "failed" and "no message to send" in row(store, "r000").reply
+    assert (
+        row(store, "r000").status == "failed" and "no message to send" in row(store, "r000").reply
+    )
     assert report.failures == [f"r000: {row(store, 'r000').reply}"]
 
 

@@ -229,9 +229,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sent = None
         if config.delivery.method == "smtp" and (planned := store.delivery_dates()):
             sent = delivery.send_day(config, store, planned[-1])
-        line = pipeline.summary("run", outcomes, result, time.monotonic() - clock)
-        if sent is not None:
-            line += f"; send {sent.line()}"
+        said = sent.line() if sent is not None else None
+        line = pipeline.summary("run", outcomes, result, time.monotonic() - clock, said)
         _record(store, "run", started, clock, line, outcomes, result, sent=sent)
     print(line, file=sys.stderr)
     failed = result.failures or any(o.status == "failed" for o in outcomes)

@@ -128,6 +128,11 @@ def cmd_readers(args: argparse.Namespace) -> int:
             store.add_reader(profile, now=now, origin="cli")
             print(f"added {profile.name} <{profile.email}>")
         elif args.action == "remove":
+            if any(r.name == args.name for r in config.readers):
+                raise ConfigError(
+                    f"{args.name} is in config.yaml ({config.path})",
+                    hint="delete them there; they are marked removed on the next run",
+                )
             if not store.set_reader_status(args.name, "removed", now=now):
                 raise StoreError(f"no reader named {args.name!r}")
             print(f"removed {args.name}: nothing more is built or sent for them")
