@@ -291,8 +291,8 @@ def test_two_send_processes_at_once_deliver_each_reader_once(tmp_path, monkeypat
     """Two `digest send` processes on one store: every reader gets exactly one message."""
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     with SmtpServer() as server:
-        # paced to 20 a second, so that both processes are still sending when the other starts
-        home = project(tmp_path, server, security="none", rate=20)
+        # paced to 15 a second, so that both processes are still sending when the other starts
+        home = project(tmp_path, server, security="none", rate=15)
         assert run(home, "ingest") == run(home, "build") == 0
         with Store.open(home / "out/store.sqlite3") as store:
             # more readers, so the two processes overlap: copies of ada's message

@@ -1,0 +1,152 @@
+"""Subscribing by the form, with double opt-in.
+
+`POST /subscribe` makes a `pending` reader and mails them a confirmation link (`/c/<token>`); only
+the POST behind that link makes them `active`, and nothing else is ever sent to a pending reader.
+The answer to the form is the same page whatever the address (new, pending or already active), so
+the form cannot be used to learn who reads the newsletter; the email is sent after the answer,
+so its time does not tell either. A confirmation works for `delivery.confirm_hours` from when it
+was last sent (submitting the form again for a pending address sends it again, restarting that
+time).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from digest.errors import DigestError, StoreError
+from digest.models import Profile, Subscriber
+from digest.store import Store
+from digest.web import forms
+from digest.web.core import Web, form_fields
+
+log = logging.getLogger("digest")
+
+NAME_ATTEMPTS = 20  # reader names tried for a new subscriber before giving up
+EMPTY = {"email": "", "display_name": "", "keywords": ""}
+
+
+def routes(web: Web) -> list[Route]:
+    return [
+        Route("/subscribe", partial(subscribe_page, web), methods=["GET"]),
+        Route("/subscribe", partial(subscribe, web), methods=["POST"]),
+        Route("/c/{token}", partial(confirm, web), methods=["GET", "POST"]),
+    ]
+
+
+def _form(web: Web, *, fields: dict[str, str], error: str | None = None) -> Response:
+    return web.page(
+        "web/subscribe.html",
+        status=400 if error else 200,
+        action=web.url("subscribe"),
+        fields=EMPTY | fields,
+        error=error,
+        sent=False,
+        hours=web.config.delivery.confirm_hours,
+    )
+
+
+async def subscribe_page(web: Web, request: Request) -> Response:
+    return _form(web, fields={})
+
+
+async def subscribe(web: Web, request: Request) -> Response:
+    fields = await form_fields(request)
+    try:
+        signup = forms.signup(fields)
+    except forms.FormError as exc:
+        return _form(web, fields=fields, error=str(exc))
+    outgoing = await web.run(partial(_register, web, signup))
+    response = web.page(
+        "web/subscribe.html",
+        action=web.url("subscribe"),
+        fields=EMPTY,
+        error=None,
+        sent=True,
+        hours=web.config.delivery.confirm_hours,
+    )
+    if outgoing is not None:
+        response.background = BackgroundTask(_send, web, *outgoing)
+    return response
+
+
+def _register(web: Web, signup: forms.Signup, store: Store) -> tuple[Profile, str] | None:
+    """The reader to send a confirmation to, and the link: a new pending reader, or the pending
+    one the address already has; None when the address already gets the digest."""
+    readers = store.readers_by_email(signup.email)
+    if any(r.status == "active" for r in readers):
+        return None
+    now = web.clock()
+    pending = next((r.profile for r in readers if r.status == "pending"), None)
+    if pending is not None:
+        store.set_reader_status(pending.name, "pending", now=now)  # restarts confirm_hours
+    profile = pending or _new_reader(store, signup, now=now)
+    link = web.links(store, profile.name).confirm(profile.name)
+    assert link is not None  # serve always has a signer
+    return profile, link
+
+
+def _new_reader(store: Store, signup: forms.Signup, *, now: datetime) -> Profile:
+    for attempt in range(NAME_ATTEMPTS):
+        profile = Profile(
+            name=forms.reader_name(signup.email, attempt),
+            keywords=signup.keywords,
+            email=signup.email,
+            display_name=signup.display_name,
+        )
+        try:
+            store.add_reader(profile, now=now, status="pending", origin="form")
+        except StoreError:
+            continue  # the name is taken (an earlier reader with this address, or a collision)
+        return profile
+    raise StoreError(f"no free reader name for a new subscriber after {NAME_ATTEMPTS} tries")
+
+
+def _send(web: Web, profile: Profile, link: str) -> None:
+    """Runs after the answer has gone: a failure is logged (the link never is), not shown."""
+    try:
+        web.confirm(profile, link)
+    except DigestError as exc:
+        log.warning("confirmation to reader %s not sent: %s", profile.name, exc)
+
+
+def _state(web: Web, reader: Subscriber) -> str:
+    """ask: pending and in time; done: already active; late: pending too long; gone: the
+    reader unsubscribed or was removed since (a confirmation never brings them back)."""
+    if reader.status == "active":
+        return "done"
+    if reader.status != "pending":
+        return "gone"
+    deadline = reader.updated + timedelta(hours=web.config.delivery.confirm_hours)
+    return "late" if web.clock() > deadline else "ask"
+
+
+async def confirm(web: Web, request: Request) -> Response:
+    """GET: a page with a button (mail scanners fetch links); POST: pending -> active."""
+    token = request.path_params["token"]
+    post = request.method == "POST"
+
+    def work(store: Store) -> tuple[Subscriber, str]:
+        reader = web.subscriber(store, token, "confirm")
+        state = _state(web, reader)
+        if post and state == "ask":
+            store.set_reader_status(reader.name, "active", now=web.clock())
+            state = "done"
+        return reader, state
+
+    reader, state = await web.run(work)
+    return web.page(
+        "web/confirm.html",
+        status=410 if state in ("late", "gone") else 200,
+        reader=reader,
+        state=state,
+        here=web.url("c", token),
+        subscribe=web.url("subscribe"),
+        hours=web.config.delivery.confirm_hours,
+    )

@@ -1,0 +1,634 @@
+"""`digest serve`: the reader links (E-03, E-04), the subscribe form, health, the archive.
+
+A real SQLite store in tmp_path, the real app through Starlette's TestClient, and once a real
+uvicorn on 127.0.0.1. Time comes from a clock the test moves.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import textwrap
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
+from digest.config import Config, load_config
+from digest.models import Paper, Profile
+from digest.render.links import Links
+from digest.sources import SOURCES
+from digest.store import Store
+from digest.tokens import Signer
+from digest.web import create_app, forms, server
+
+# Starlette 1.10 would rather drive its test client with httpx2, which is not installed; httpx
+# still works, so its deprecation warning is silenced for this one import
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+NOW = datetime(2025, 8, 21, 6, 0, tzinfo=UTC)
+DAY = date(2025, 8, 20)
+SECRET = "first-secret-of-32-characters-xx"
+OTHER = "another-secret-of-32-characters!"
+HOSTILE = '<img src=x onerror="alert(1)"> & <script>alert(2)</script>'
+CONFIG = """
+store: out/digest.sqlite3
+out_dir: out
+newsletter: {title: "Paper Digest", from: "Digest <digest@example.org>"}
+site: {base_url: "https://archive.example.org/"}
+delivery: {base_url: "https://app.example.org/", confirm_hours: 48}
+readers:
+  - name: alice
+    email: alice@example.org
+    interests: {keywords: {graphs: 2.0, pruning: 0.5}}
+  - name: bob
+    email: bob@example.org
+    display_name: Bob
+    interests: {keywords: [transformers]}
+"""
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Project:
+    config: Config
+    store: Store
+    client: TestClient
+    clock: Clock
+    signer: Signer
+    sent: list[tuple[Profile, str]] = field(default_factory=list)
+
+    @property
+    def links(self) -> Links:
+        return Links(
+            self.config.site.base_url, self.config.app_url, self.signer, self.store.token_versions()
+        )
+
+    def status(self, name: str) -> str:
+        found = self.store.subscriber(name)
+        assert found is not None
+        return found.status
+
+
+def path(url: str | None) -> str:
+    """The path of a link made for app.example.org, to ask the test client for."""
+    assert url is not None
+    parts = urlsplit(url)
+    assert parts.netloc == "app.example.org"
+    return parts.path
+
+
+def paper(title: str, arxiv_id: str | None = None) -> Paper:
+    return Paper(title=title, abstract="An abstract.", arxiv_id=arxiv_id, digest_date=DAY)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(textwrap.dedent(CONFIG), encoding="utf-8")
+    config = load_config(config_path, kinds=SOURCES.keys())
+    signer = Signer.from_text(SECRET)
+    clock = Clock()
+    with Store.open(config.store) as store:
+        store.sync_readers(config.readers, now=NOW)
+        store.add_papers("test", [paper("Graph pruning", "2506.01234"), paper(HOSTILE)], now=NOW)
+        sent: list[tuple[Profile, str]] = []
+        app = create_app(
+            config, signer=signer, confirm=lambda p, link: sent.append((p, link)), clock=clock
+        )
+        with TestClient(app, follow_redirects=False) as client:
+            yield Project(config, store, client, clock, signer, sent)
+
+
+# --- one-click unsubscribe (E-04) -------------------------------------------------------------
+
+
+def one_click(project: Project, url: str, encoding: str) -> httpx.Response:
+    if encoding == "multipart":  # a field, not a file: RFC 8058 says multipart/form-data
+        return project.client.post(url, files={"List-Unsubscribe": (None, "One-Click")})
+    return project.client.post(url, data={"List-Unsubscribe": "One-Click"})
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_one_click_post_unsubscribes_without_cookies_or_redirect(project, encoding):
+    url = path(project.links.unsubscribe("alice"))
+    response = one_click(project, url, encoding)
+    sent_type = response.request.headers["content-type"]
+    assert sent_type.startswith(
+        "multipart/form-data" if encoding == "multipart" else "application/x-www-form-urlencoded"
+    )
+    assert "cookie" not in response.request.headers
+    assert response.status_code == 200
+    assert "location" not in response.headers
+    assert "set-cookie" not in response.headers
+    assert project.status("alice") == "unsubscribed"
+    assert "You are unsubscribed" in response.text
+    again = one_click(project, url, encoding)  # idempotent
+    assert (again.status_code, project.status("alice")) == (200, "unsubscribed")
+    assert project.status("bob") == "active"
+
+
+def test_get_shows_the_page_and_changes_nothing(project):
+    url = path(project.links.unsubscribe("bob"))
+    for _ in range(2):
+        response = project.client.get(url)
+        assert response.status_code == 200
+    assert project.status("bob") == "active"
+    assert project.client.head(url).status_code == 200
+    assert project.status("bob") == "active"
+    page = response.text
+    assert "Bob" in page and "bob@example.org" in page
+    assert f'<form method="post" action="{url}">' in page
+    assert 'name="action" value="unsubscribe"' in page
+    assert f'action="{url}/keywords"' in page
+    assert ">\ntransformers</textarea>" in page
+
+
+def test_resubscribe_only_from_unsubscribed(project):
+    url = path(project.links.unsubscribe("alice"))
+    project.client.post(url, data={"action": "unsubscribe"})
+    assert 'value="resubscribe"' in project.client.get(url).text
+    response = project.client.post(url, data={"action": "resubscribe"})
+    assert response.status_code == 200
+    assert "subscribed again" in response.text
+    assert project.status("alice") == "active"
+    assert project.client.post(url, data={"action": "shred"}).status_code == 400
+    assert project.status("alice") == "active"
+
+
+def test_a_removed_reader_stays_removed(project):
+    project.store.set_reader_status("alice", "removed", now=NOW)
+    url = path(project.links.unsubscribe("alice"))
+    for action in ("unsubscribe", "resubscribe"):
+        assert project.client.post(url, data={"action": action}).status_code == 200
+        assert project.status("alice") == "removed"
+    page = project.client.get(url).text
+    assert "closed by the newsletter's operator" in page
+    assert "<button" not in page
+
+
+# --- keywords ---------------------------------------------------------------------------------
+
+
+def test_keywords_are_replaced_and_kept_ones_keep_their_weight(project):
+    url = path(project.links.unsubscribe("alice")) + "/keywords"
+    text = "  pruning \r\n\r\nGraph   Transformers\r\ngraph transformers\r\n"
+    response = project.client.post(url, data={"keywords": text})
+    assert response.status_code == 200
+    assert "keywords are saved" in response.text
+    found = project.store.subscriber("alice")
+    assert found is not None
+    assert found.profile.keywords == ("pruning", "Graph Transformers")
+    assert found.profile.weights == (0.5, 1.0)
+    assert found.profile.email == "alice@example.org"
+    assert found.status == "active"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("", "at least one keyword"),
+        ("\n \n", "at least one keyword"),
+        ("\n".join(f"k{i}" for i in range(51)), "at most 50 keywords"),
+        ("x" * 101, "at most 100 characters"),
+        ("ok\nbad\x00word", "line 2: keywords must not contain control characters"),
+        ("tab\tinside", "control characters"),
+    ],
+)
+def test_invalid_keywords_are_refused_and_shown_again(project, text, error):
+    url = path(project.links.unsubscribe("bob")) + "/keywords"
+    response = project.client.post(url, data={"keywords": text})
+    assert response.status_code == 400
+    assert error in response.text
+    assert 'aria-invalid="true"' in response.text
+    found = project.store.subscriber("bob")
+    assert found is not None and found.profile.keywords == ("transformers",)
+
+
+def test_fifty_keywords_of_a_hundred_characters_are_fine(project):
+    url = path(project.links.unsubscribe("bob")) + "/keywords"
+    words = [f"{i:02d}" + "x" * 98 for i in range(50)]
+    assert project.client.post(url, data={"keywords": "\n".join(words)}).status_code == 200
+    found = project.store.subscriber("bob")
+    assert found is not None and found.profile.keywords == tuple(words)
+
+
+# --- feedback ---------------------------------------------------------------------------------
+
+
+def test_feedback_get_asks_and_post_records(project):
+    like = path(project.links.feedback("alice", DAY, "arxiv:2506.01234", "like"))
+    assert like.endswith("/arxiv:2506.01234/like")
+    page = project.client.get(like)
+    assert page.status_code == 200
+    assert "Graph pruning" in page.text
+    assert f'action="{like}"' in page.text
+    assert project.store.feedback("alice") == ([], [])
+    done = project.client.post(like)
+    assert done.status_code == 200
+    assert "Thank you" in done.text
+    liked, disliked = project.store.feedback("alice")
+    assert [p.id for p in liked] == ["arxiv:2506.01234"] and disliked == []
+    dislike = path(project.links.feedback("alice", DAY, "arxiv:2506.01234", "dislike"))
+    assert project.client.post(dislike).status_code == 200
+    liked, disliked = project.store.feedback("alice")
+    assert liked == [] and [p.id for p in disliked] == ["arxiv:2506.01234"]
+
+
+def test_feedback_for_an_unknown_paper_or_verdict_is_a_404(project):
+    good = path(project.links.feedback("alice", DAY, "arxiv:2506.01234", "like"))
+    token = good.split("/")[2]
+    for url in (
+        path(project.links.feedback("alice", DAY, "arxiv:2501.99999", "like")),
+        f"/f/{token}/arxiv:2506.01234/love",
+        f"/f/{token}/Graph%20pruning/like",  # a title is not a paper id
+    ):
+        assert project.client.get(url).status_code == 404
+        assert project.client.post(url).status_code == 404
+    assert project.store.feedback("alice") == ([], [])
+
+
+# --- tokens that must not work (E-03) ---------------------------------------------------------
+
+
+def bad_tokens(project: Project) -> dict[str, str]:
+    good = project.signer.token("alice", "unsubscribe")
+    name, _, signature = good.partition(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    return {
+        "forged": "YWxpY2U.AAAAAAAAAAAAAAAA",
+        "tampered": f"{name}.{flipped}",
+        "other reader's name": good.replace(name, "Ym9i"),
+        "wrong purpose": project.signer.token("alice", "feed"),
+        "other secret": Signer.from_text(OTHER).token("alice", "unsubscribe"),
+        "not a token": "nonsense",
+    }
+
+
+def test_bad_tokens_are_404_and_change_nothing(project):
+    not_found = project.client.get("/no/such/page")
+    assert not_found.status_code == 404
+    for why, token in bad_tokens(project).items():
+        for method, url, data in (
+            ("GET", f"/u/{token}", None),
+            ("POST", f"/u/{token}", {"List-Unsubscribe": "One-Click"}),
+            ("POST", f"/u/{token}", {"action": "resubscribe"}),
+            ("POST", f"/u/{token}/keywords", {"keywords": "hijacked"}),
+            ("POST", f"/f/{token}/arxiv:2506.01234/like", None),
+            ("POST", f"/c/{token}", None),
+        ):
+            response = project.client.request(method, url, data=data)
+            assert response.status_code == 404, (why, method, url)
+            assert response.text == not_found.text, why  # the same page as any 404
+    assert project.status("alice") == project.status("bob") == "active"
+    assert project.store.feedback("alice") == ([], [])
+    found = project.store.subscriber("alice")
+    assert found is not None and found.profile.keywords == ("graphs", "pruning")
+
+
+def test_revoked_and_deleted_readers_tokens_are_404(project):
+    url = path(project.links.unsubscribe("alice"))
+    feedback = path(project.links.feedback("alice", DAY, "arxiv:2506.01234", "like"))
+    assert project.store.revoke_tokens("alice", now=NOW)
+    assert project.client.get(url).status_code == 404
+    assert project.client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    assert project.client.post(feedback).status_code == 404
+    assert project.status("alice") == "active"
+    assert project.store.feedback("alice") == ([], [])
+    fresh = path(project.links.unsubscribe("alice"))  # made with the new version
+    assert fresh != url
+    assert project.client.get(fresh).status_code == 200
+    ghost = project.signer.token("nobody", "unsubscribe")
+    assert project.client.post(f"/u/{ghost}").status_code == 404
+
+
+def test_tokens_signed_with_a_previous_secret_still_work(project):
+    rotated = Signer.from_text(OTHER, [SECRET])
+    app = create_app(
+        project.config, signer=rotated, confirm=lambda p, link: None, clock=project.clock
+    )
+    old = path(project.links.unsubscribe("alice"))  # signed with SECRET, now the previous one
+    with TestClient(app) as client:
+        assert client.get(old).status_code == 200
+        assert client.post(old, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert project.status("alice") == "unsubscribed"
+    assert project.client.get(f"/u/{rotated.token('bob', 'unsubscribe')}").status_code == 404
+
+
+# --- feeds and the archive --------------------------------------------------------------------
+
+
+def write(root: Path, relative: str, text: str) -> None:
+    target = root / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+
+
+def test_private_feeds_are_served_behind_a_feed_token(project):
+    out = project.config.out_dir
+    write(out, "feeds/alice.xml", "<rss>alice's papers</rss>")
+    write(out, "feeds/alice.atom", "<feed>alice's papers</feed>")
+    rss = project.client.get(path(project.links.reader_feed("alice", "rss", private=True)))
+    assert rss.status_code == 200
+    assert rss.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert rss.text == "<rss>alice's papers</rss>"
+    assert "public" not in rss.headers["cache-control"]
+    atom = project.client.get(path(project.links.reader_feed("alice", "atom", private=True)))
+    assert atom.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert atom.text == "<feed>alice's papers</feed>"
+    # the private feed is not on the archive, nor behind another purpose's token
+    assert project.client.get("/feeds/alice.xml").status_code == 404
+    wrong = project.signer.token("alice", "unsubscribe")
+    assert project.client.get(f"/feeds/{wrong}.xml").status_code == 404
+    # a reader who left gets no feed
+    project.store.set_reader_status("alice", "unsubscribed", now=NOW)
+    assert (
+        project.client.get(
+            path(project.links.reader_feed("alice", "rss", private=True))
+        ).status_code
+        == 404
+    )
+
+
+def test_the_archive_is_served_and_its_feeds_fall_back_to_it(project):
+    assert project.client.get("/").status_code == 404  # not built yet: a 404, not a crash
+    assert project.client.get("/feeds/all.xml").status_code == 404
+    site = project.config.out_dir / "site"
+    write(site, "index.html", "<!doctype html><title>Archive</title>")
+    write(site, "2025/08/20/index.html", "<!doctype html><title>Day</title>")
+    write(site, "feeds/all.xml", "<rss>everyone</rss>")
+    write(site, "feeds/all.atom", "<feed>everyone</feed>")
+    home = project.client.get("/")
+    assert home.status_code == 200 and "Archive" in home.text
+    assert "Day" in project.client.get("/2025/08/20/").text
+    feed = project.client.get("/feeds/all.xml")
+    assert feed.status_code == 200 and feed.text == "<rss>everyone</rss>"
+    assert feed.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    atom = project.client.get("/feeds/all.atom")
+    assert atom.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert project.client.get("/feeds/none.xml").status_code == 404
+    assert project.client.get("/feeds/..%2F..%2Fdigest.sqlite3").status_code == 404
+
+
+# --- subscribing (double opt-in) --------------------------------------------------------------
+
+
+def subscribe(
+    project: Project, email: str, keywords: str = "diffusion\nrobotics"
+) -> httpx.Response:
+    return project.client.post(
+        "/subscribe", data={"email": email, "display_name": "Ada", "keywords": keywords}
+    )
+
+
+def test_subscribing_makes_a_pending_reader_and_sends_a_confirmation(project):
+    form = project.client.get("/subscribe")
+    assert form.status_code == 200 and 'action="/subscribe"' in form.text
+    response = subscribe(project, "Ada.Lovelace@Example.org")
+    assert response.status_code == 200
+    assert "Check your inbox" in response.text
+    (reader,) = project.store.readers_by_email("ada.lovelace@example.org")
+    assert reader.status == "pending" and reader.origin == "form"
+    assert reader.name.startswith("ada-lovelace-")
+    assert reader.profile.keywords == ("diffusion", "robotics")
+    assert reader.profile.display_name == "Ada"
+    ((profile, link),) = project.sent
+    assert profile == reader.profile
+    assert link.startswith("https://app.example.org/c/")
+    assert "lovelace@" not in link.lower() and "%40" not in link
+    token = link.rsplit("/", 1)[1]
+    assert project.signer.reader(token, "confirm", project.store.token_version) == reader.name
+    assert project.signer.reader(token, "unsubscribe", project.store.token_version) is None
+
+
+def test_the_answer_does_not_tell_who_is_subscribed(project):
+    new = subscribe(project, "carol@example.org")
+    active = subscribe(project, "alice@example.org")
+    assert new.status_code == active.status_code == 200
+    assert new.text == active.text
+    (carol,) = project.store.readers_by_email("carol@example.org")
+    assert [p.name for p, _ in project.sent] == [carol.name]  # nothing for alice, already active
+    assert len(project.store.readers_by_email("alice@example.org")) == 1
+    again = subscribe(project, "CAROL@example.org")  # still pending: the confirmation again
+    assert again.text == new.text
+    assert project.store.readers_by_email("carol@example.org") == [carol]
+    assert [p.name for p, _ in project.sent] == [carol.name, carol.name]
+
+
+def test_reader_names_made_from_addresses():
+    names = [
+        forms.reader_name("Jörg.O'Brien@example.org"),
+        forms.reader_name("___@example.org"),
+        forms.reader_name("x" * 64 + "@example.org"),
+        forms.reader_name("ada@example.org", attempt=1),
+    ]
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name) for name in names)
+    assert names[0].startswith("jorg-o-brien-")
+    assert names[1].startswith("reader-")
+    assert names[3] == forms.reader_name("ada@example.org") + "-2"
+    assert forms.reader_name("ada@example.org") != forms.reader_name("ada@example.com")
+    assert forms.reader_name("Ada@Example.org") == forms.reader_name("ada@example.org")
+
+
+def test_an_unsubscribed_address_can_subscribe_again(project):
+    project.store.set_reader_status("alice", "unsubscribed", now=NOW)
+    subscribe(project, "alice@example.org")
+    readers = project.store.readers_by_email("alice@example.org")
+    assert sorted(r.status for r in readers) == ["pending", "unsubscribed"]
+    ((profile, _),) = project.sent
+    assert profile.name != "alice"
+
+
+@pytest.mark.parametrize(
+    ("email", "keywords", "error"),
+    [
+        ("not-an-address", "x", "enter an email address"),
+        ("a@localhost", "x", "enter an email address"),
+        ("a@b.org\r\nBcc: c@d.org", "x", "enter an email address"),
+        ("a@example.org", "", "at least one keyword"),
+        ("a@example.org", "\n".join(map(str, range(60))), "at most 50 keywords"),
+    ],
+)
+def test_an_invalid_subscription_is_refused(project, email, keywords, error):
+    response = subscribe(project, email, keywords)
+    assert response.status_code == 400
+    assert error in response.text
+    assert project.sent == []
+    assert [r.name for r in project.store.subscribers()] == ["alice", "bob"]
+
+
+def test_confirming_makes_the_reader_active(project):
+    subscribe(project, "ada@example.org")
+    ((profile, link),) = project.sent
+    url = path(link)
+    page = project.client.get(url)
+    assert page.status_code == 200 and 'action="' + url + '"' in page.text
+    assert project.status(profile.name) == "pending"  # a GET changes nothing
+    done = project.client.post(url)
+    assert done.status_code == 200 and "confirmed" in done.text
+    assert project.status(profile.name) == "active"
+    assert project.client.post(url).status_code == 200  # twice is fine
+    subscribe(project, "ada@example.org")
+    assert len(project.sent) == 1  # active now: nothing more is sent
+
+
+def test_a_late_confirmation_is_refused(project):
+    subscribe(project, "ada@example.org")
+    ((profile, link),) = project.sent
+    project.clock.now = NOW + timedelta(hours=48, seconds=1)
+    assert project.client.get(path(link)).status_code == 410
+    late = project.client.post(path(link))
+    assert late.status_code == 410 and "expired" in late.text
+    assert project.status(profile.name) == "pending"
+    subscribe(project, "ada@example.org")  # a new confirmation restarts the time
+    assert project.client.post(path(project.sent[-1][1])).status_code == 200
+    assert project.status(profile.name) == "active"
+
+
+def test_a_confirmation_never_brings_back_a_reader_who_left(project):
+    subscribe(project, "ada@example.org")
+    ((profile, link),) = project.sent
+    unsubscribe = path(project.links.unsubscribe(profile.name))
+    assert (
+        project.client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    )
+    assert project.client.post(path(link)).status_code == 410
+    assert project.status(profile.name) == "unsubscribed"
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+def test_healthz_reports_the_last_run(project):
+    never = project.client.get("/healthz")
+    assert (never.status_code, never.json()) == (200, {"status": "never", "last_run": None})
+    project.store.record_run(
+        "run", started=NOW, seconds=1.5, summary="2 sources ok", report={"ok": True}
+    )
+    ok = project.client.get("/healthz")
+    assert ok.status_code == 200
+    assert ok.json()["status"] == "ok"
+    assert ok.json()["last_run"]["summary"] == "2 sources ok"
+    project.store.record_run(
+        "run",
+        started=NOW,
+        seconds=2.0,
+        summary="1 source failed",
+        report={"sources": [{"status": "failed"}]},
+    )
+    failing = project.client.get("/healthz")
+    assert failing.status_code == 503
+    assert failing.json()["status"] == "failing"
+    assert failing.json()["last_run"]["ok"] is False
+
+
+# --- headers, escaping, limits ----------------------------------------------------------------
+
+
+def test_security_headers(project):
+    write(project.config.out_dir / "site", "index.html", "<!doctype html>")
+    page = project.client.get(path(project.links.unsubscribe("alice")))
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "form-action 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src" not in policy
+    assert "https://archive.example.org" in policy  # its stylesheet
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script" not in page.text
+    for response in (
+        page,
+        project.client.get("/"),
+        project.client.get("/no/such/page"),
+        project.client.get("/healthz"),
+        project.client.post("/u/forged", data={"List-Unsubscribe": "One-Click"}),
+        project.client.put("/subscribe"),
+    ):
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "set-cookie" not in response.headers
+    assert project.client.get("/no/such/page").headers["cache-control"] == "no-store"
+
+
+def test_hostile_keywords_and_titles_are_escaped(project):
+    url = path(project.links.unsubscribe("alice"))
+    assert project.client.post(url + "/keywords", data={"keywords": HOSTILE}).status_code == 200
+    (hostile,) = project.store.find([HOSTILE])
+    pages = [
+        project.client.get(url).text,
+        project.client.get(path(project.links.feedback("alice", DAY, hostile.id, "like"))).text,
+        project.client.post(path(project.links.feedback("alice", DAY, hostile.id, "dislike"))).text,
+        subscribe(project, "x@example.org", keywords="x" * 101 + "\n" + HOSTILE).text,
+    ]
+    for page in pages:
+        assert "<script>" not in page and "<img" not in page
+        assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+
+
+def test_request_bodies_are_capped(project):
+    url = path(project.links.unsubscribe("alice"))
+    big = project.client.post(url + "/keywords", data={"keywords": "x\n" * 40_000})
+    assert big.status_code == 413
+    assert (
+        project.client.post(
+            url,
+            content=b"List-Unsubscribe=One-Click" + b"&x=1" * 20_000,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ).status_code
+        == 413
+    )
+    upload = project.client.post(url, files={"List-Unsubscribe": ("a.txt", b"One-Click")})
+    assert upload.status_code == 400
+    assert project.status("alice") == "active"
+
+
+# --- a real server ----------------------------------------------------------------------------
+
+
+def test_a_real_server_answers_one_click_and_logs_no_token(project, capfd):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    running = server(
+        project.config,
+        host="127.0.0.1",
+        port=port,
+        signer=project.signer,
+        confirm=lambda p, link: None,
+    )
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not running.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        url = f"http://127.0.0.1:{port}{path(project.links.unsubscribe('bob'))}"
+        with httpx.Client() as client:
+            response = client.post(url, files={"List-Unsubscribe": (None, "One-Click")})
+    finally:
+        running.should_exit = True
+        thread.join(5)
+        listener.close()
+    assert response.status_code == 200
+    assert "location" not in response.headers
+    assert project.status("bob") == "unsubscribed"
+    err = capfd.readouterr().err
+    assert "Application startup complete" in err  # it logs, to stderr
+    assert url.rsplit("/", 1)[1] not in err and "/u/" not in err  # no access log
