@@ -23,12 +23,15 @@ from smtpserver import SmtpServer
 from test_email import NOW, SITE, digest, paper
 
 from digest.cli import main
+from digest.config import load_config
 from digest.models import Profile, Site
 from digest.render import environment
 from digest.render.email import artifacts
 from digest.render.links import Links
+from digest.sources import SOURCES
 from digest.store import Store
 from digest.tokens import Signer
+from digest.web import create_app
 
 SECRET = "correct horse battery staple, twice over"
 SIGNER = Signer.from_text(SECRET)
@@ -363,3 +366,42 @@ def test_readers_add_list_remove_and_import(tmp_path, monkeypatch, capsys) -> No
     assert "dave" not in listed and "Bad Name" not in listed
     assert run(home, "readers", "add", "ada", "--email", "a@b.org", "--keywords", "x") == 1
     assert "a reader named 'ada' already exists" in capsys.readouterr().err
+
+
+def test_the_links_in_a_sent_email_work_on_digest_serve(
+    tmp_path, environment_for_smtp, capsys
+) -> None:
+    """The whole loop: the unsubscribe and feedback links of a message the server received,
+    followed on `digest serve`'s app; the next send leaves the reader out."""
+    with SmtpServer(tls="starttls", auth=(USER, PASSWORD)) as server:
+        home = project(tmp_path, server)
+        assert run(home, "run") == 0
+        mails = {m.recipients[0]: parse(m.content) for m in server.messages}
+    config = load_config(home / "config.yaml", kinds=SOURCES.keys())
+    app = create_app(config, signer=SIGNER, confirm=lambda profile, url: None)
+    ada = mails["ada@example.org"]
+    unsubscribe = unsubscribe_uris(ada)[1][1:-1]
+    html = ada.get_body(("html",)).get_content()
+    like = re.search(r'href="(https://digest\.example\.org/f/[^"]+/like)"', html)
+    assert like is not None
+    with TestClient(app, base_url="https://digest.example.org") as client:
+        page = client.get(like[1])
+        assert page.status_code == 200
+        assert client.post(like[1]).status_code == 200
+        # RFC 8058: what a mailbox provider POSTs, no cookies, no redirect
+        done = client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+        assert done.status_code == 200 and "location" not in done.headers
+    with Store.open(home / "out/store.sqlite3") as store:
+        assert store.subscriber("ada").status == "unsubscribed"
+        liked, _ = store.feedback("ada")
+        assert len(liked) == 1 and liked[0].id in html
+        # a rebuild of the day plans nothing new for ada; a new ledger row would be suppressed
+        store.plan_deliveries(
+            date(2025, 8, 21), [("ada", ["ada@example.org"])], now=NOW, give_up=NOW
+        )
+    with SmtpServer(tls="starttls", auth=(USER, PASSWORD)) as server:
+        home = project(tmp_path, server)
+        assert run(home, "send", "--date", "2025-08-21") == 0
+        assert server.messages == []
+    with Store.open(home / "out/store.sqlite3") as store:
+        assert [d.status for d in store.deliveries(date(2025, 8, 21))] == ["suppressed"]
