@@ -21,6 +21,7 @@ import pytest
 from helpers import FIXTURES
 from smtpserver import SmtpServer
 from test_email import NOW, SITE, digest, paper
+from test_serve import TestClient  # imported there without the httpx2 warning of Starlette
 
 from digest.cli import main
 from digest.config import load_config
