@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,6 @@ Kind = Literal["sent", "partial", "deferred", "failed", "unknown"]
 
 _REPLY_CHARS = 300
 _EOL = re.compile(rb"\r\n|\r|\n")
-_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -115,6 +115,7 @@ class SmtpTransport:
         self._smtp_class = smtp_class
         self._smtp_ssl_class = smtp_ssl_class
         self._smtp: smtplib.SMTP | None = None
+        self._context: ssl.SSLContext | None = None
         self._count = 0  # messages begun on the current session
         self.connections = 0
 
@@ -162,7 +163,9 @@ class SmtpTransport:
             refusal = self._data(smtp, data, refused)
         except OSError as exc:
             return self._lost(exc)
-        return refusal or self._final(smtp, tuple(accepted), refused)
+        if refusal is not None:
+            return refusal
+        return self._final(smtp, tuple(accepted), refused)
 
     def close(self) -> None:
         """QUIT politely and close; never raises."""
@@ -298,11 +301,18 @@ class SmtpTransport:
                 hint="AUTH needs TLS: set security to starttls or tls",
                 permanent=True,
             )
-        context = s.context or ssl.create_default_context()
+        if self._context is None:  # loading the system CAs takes tens of ms: once per transport
+            self._context = s.context or ssl.create_default_context()
+        context = self._context
         try:
             smtp = self._connect(context)
         except OSError as exc:
             raise _connect_error(exc, self._where, s.username) from exc
+        # SMTP waits for a reply after each command, so Nagle's algorithm only holds back the
+        # last segment of a message until the server's delayed ACK: 40 ms a message over TLS.
+        if smtp.sock is not None:
+            with contextlib.suppress(OSError):
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self._handshake(smtp, context)
         except OSError as exc:
@@ -366,7 +376,9 @@ def _connect_error(exc: OSError, where: str, username: str | None) -> ConnectErr
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = exc.verify_message or exc.reason
         return ConnectError(
-            f"cannot verify the TLS certificate of {where}: {reason}", permanent=True
+            f"cannot verify the TLS certificate of {where}: {reason}",
+            hint="the certificate must name the host and chain to a trusted CA",
+            permanent=True,
         )
     if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError):
         return ConnectError(f"TLS with {where} failed: {exc.reason or exc}", permanent=True)
@@ -421,8 +433,14 @@ def _envelope_problem(sender: str, recipients: Sequence[str]) -> str | None:
 
 def _wire(message: bytes) -> bytes:
     """The message as DATA carries it: CRLF line endings, a leading dot doubled (RFC 5321
-    4.5.2), ending with CRLF, then the terminator."""
-    data = _LEADING_DOT.sub(b"..", _EOL.sub(b"\r\n", message))
+    4.5.2), ending with CRLF, then the terminator. (bytes.replace, not a regex: a tenth of the
+    time on a 40 kB message.)"""
+    crlf = message.count(b"\r\n")
+    if message.count(b"\r") != crlf or message.count(b"\n") != crlf:
+        message = _EOL.sub(b"\r\n", message)
+    data = message.replace(b"\r\n.", b"\r\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
