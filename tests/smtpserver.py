@@ -76,6 +76,11 @@ def client_context() -> ssl.SSLContext:
     return context
 
 
+def ca_pem() -> str:
+    """The test CA's certificate in PEM, for clients that trust a CA file (SSL_CERT_FILE)."""
+    return _ca()[0].cert_pem.bytes().decode("ascii")
+
+
 def _server_context() -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     _ca()[1].configure_cert(context)

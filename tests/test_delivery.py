@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from helpers import FIXTURES
-from smtpserver import SmtpServer
+from smtpserver import SmtpServer, ca_pem
 from test_email import NOW, SITE, digest, paper
 from test_serve import TestClient  # imported there without the httpx2 warning of Starlette
 
@@ -186,17 +186,11 @@ def environment_for_smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     """The secret and the credentials in the environment; the test CA trusted the way an
     operator's system trusts theirs (OpenSSL reads SSL_CERT_FILE)."""
     ca = tmp_path / "ca.pem"
-    ca.write_text(client_context_pem(), encoding="ascii")
+    ca.write_text(ca_pem(), encoding="ascii")
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     monkeypatch.setenv("SMTP_USER", USER)
     monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
-
-
-def client_context_pem() -> str:
-    from smtpserver import _ca
-
-    return _ca()[0].cert_pem.bytes().decode("ascii")
 
 
 def run(project_dir: Path, *args: str) -> int:
