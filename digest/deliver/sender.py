@@ -164,9 +164,9 @@ class Sender:
             report.paused = why
             return
         store.recover_deliveries(day, now=self.clock.now(), lease=self.pacing.lease, gone=_gone)
+        store.expire_deliveries(day, now=self.clock.now())
         failures_in_row = 0
         while True:
-            store.expire_deliveries(day, now=self.clock.now())
             self._pace()
             row = store.claim_delivery(day, by=self.id, now=self.clock.now())
             if row is None:

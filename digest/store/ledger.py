@@ -47,13 +47,15 @@ def claim(conn: sqlite3.Connection, day: date, *, by: str, now: datetime) -> Del
     due. Run inside a write transaction."""
     stamp = now.isoformat()
     while True:
+        # the statuses written out, not bound: SQLite uses the partial index `deliveries_waiting`
+        # only for the literal condition it was made with
         row = conn.execute(
-            f"""SELECT d.*, r.status AS reader_status FROM deliveries d
-                LEFT JOIN readers r ON r.name = d.reader
-                WHERE d.digest_date = ? AND d.status IN ({_marks(WAITING)})
-                  AND d.next_attempt <= ?
-                ORDER BY d.next_attempt, d.reader LIMIT 1""",
-            (day.isoformat(), *WAITING, stamp),
+            """SELECT d.*, r.status AS reader_status FROM deliveries d
+               LEFT JOIN readers r ON r.name = d.reader
+               WHERE d.digest_date = ? AND d.status IN ('pending', 'deferred')
+                 AND d.next_attempt <= ? AND (d.status = 'pending' OR d.give_up > ?)
+               ORDER BY d.next_attempt, d.reader LIMIT 1""",
+            (day.isoformat(), stamp, stamp),
         ).fetchone()
         if row is None:
             return None

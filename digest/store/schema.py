@@ -142,6 +142,12 @@ MIGRATIONS: tuple[str, ...] = (
         reason TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 6: the rows waiting to be sent, in the order they are claimed (a claim is one index step,
+    # not a sort of the day's waiting rows)
+    """
+    CREATE INDEX deliveries_waiting ON deliveries (digest_date, next_attempt, reader)
+        WHERE status IN ('pending', 'deferred');
+    """,
 )
 
 
