@@ -11,13 +11,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import logging
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -71,15 +69,6 @@ def page_papers(name: str) -> dict[str, str]:
 
 PAGE_PAPERS = {name: page_papers(name) for name in SOURCES}
 UNIQUE = len(set().union(*PAGE_PAPERS.values()))  # titles on any page
-
-
-@pytest.fixture(autouse=True)
-def _restore_the_digest_logger() -> Iterator[None]:
-    """main() points the `digest` logger at this test's captured stderr; put it back after."""
-    logger = logging.getLogger("digest")
-    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers, logger.level, logger.propagate = handlers, level, propagate
 
 
 @pytest.fixture

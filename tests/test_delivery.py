@@ -6,13 +6,11 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import logging
 import re
 import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -161,14 +159,6 @@ readers:
 """
 AUTH = ", username_env: SMTP_USER, password_env: SMTP_PASSWORD"
 DAY = date(2025, 8, 20)
-
-
-@pytest.fixture(autouse=True)
-def _restore_the_digest_logger() -> Iterator[None]:
-    logger = logging.getLogger("digest")
-    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
-    yield
-    logger.handlers, logger.level, logger.propagate = handlers, level, propagate
 
 
 def project(
