@@ -122,6 +122,24 @@ POPULARITY = 0.1  # a reader's default share of score from upvotes
 DIVERSITY = 0.2  # a reader's default diversity (MMR's 1 - lambda)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class SendTime:
+    """When a reader's digest goes out: a wall-clock time in their own time zone, every day or
+    once a week (`weekday` set: a weekly digest of the week's best papers)."""
+
+    time: str = "07:00"  # HH:MM, 24-hour
+    timezone: str = "America/New_York"  # an IANA zone name; default: the schedule's default
+    weekday: str | None = None  # mon ... sun for a weekly digest; None for daily
+    empty: bool = False  # send a short "nothing today" email on days with no papers
+
+    @property
+    def weekly(self) -> bool:
+        return self.weekday is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """A reader and what they want to read."""
@@ -141,6 +159,7 @@ class Profile:
     diversity: float = DIVERSITY  # 0 = rank by score alone; toward 1, near-duplicates give way
     public: bool = False  # digests and feed published on the archive site (private by default)
     note: str = ""  # Markdown the operator writes for this reader, shown atop their digests
+    send: SendTime = SendTime()  # when their digest goes out (by `digest schedule`)
 
     def weight(self, index: int) -> float:
         return self.weights[index] if index < len(self.weights) else 1.0

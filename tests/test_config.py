@@ -11,7 +11,7 @@ import pytest
 
 from digest.config import Config, SourceConfig, load_config
 from digest.errors import ConfigError
-from digest.models import Profile
+from digest.models import Profile, SendTime
 
 KINDS = {"hf_text", "hf_api", "hf_html", "feed"}
 
@@ -22,7 +22,9 @@ readers:
       keywords: [graph neural networks]
 """
 
-TOP_KEYS = "delivery, newsletter, out_dir, ranking, readers, site, sources, store, templates"
+TOP_KEYS = (
+    "delivery, newsletter, out_dir, ranking, readers, schedule, site, sources, store, templates"
+)
 
 
 def write(directory: Path, text: str, name: str = "config.yaml") -> Path:
@@ -584,4 +586,54 @@ def test_site_and_newsletter_mistakes_are_named(tmp_path):
         "got 'ftp://x.example.org/'",
         "newsletter.intro: must not contain control characters",
         "newsletter.from: expected `Name <address@domain>` or an address, got 'not an address'",
+    ]
+
+
+def test_schedule_and_send_times_are_read_with_their_zones(tmp_path):
+    text = """
+schedule:
+  timezone: Europe/Berlin
+  ingest: {time: "06:05", days: mon-fri}
+  build: {time: "6:30", days: "mon,wed,fri"}
+  grace_hours: 0
+readers:
+  - name: ada
+    interests: {keywords: [x]}
+    send: {time: "07:15", timezone: America/Los_Angeles, weekday: sun, empty: true}
+  - name: bob
+    interests: {keywords: [y]}
+"""
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path, kinds=KINDS)
+    assert config.schedule.timezone == "Europe/Berlin"
+    assert (config.schedule.ingest.time, config.schedule.ingest.days) == ("06:05", "mon-fri")
+    assert (config.schedule.build.hour, config.schedule.build.minute) == (6, 30)
+    assert config.schedule.build.days == "mon,wed,fri" and config.schedule.grace_hours == 0
+    ada, bob = config.readers
+    assert ada.send == SendTime("07:15", "America/Los_Angeles", "sun", empty=True)
+    assert ada.send.weekly and not bob.send.weekly
+    assert bob.send == SendTime("07:00", "Europe/Berlin")  # the schedule's zone by default
+
+
+def test_bad_times_zones_and_weekdays_are_each_reported(tmp_path):
+    found = problems(
+        tmp_path,
+        """
+schedule:
+  timezone: Mars/Olympus
+  ingest: {time: "25:00", days: "1-5"}
+readers:
+  - name: ada
+    interests: {keywords: [x]}
+    send: {time: 730, weekday: sunday}
+""",
+    )
+    assert found == [
+        'readers[0].send.time: expected a time as "HH:MM" in quotes, got 730',
+        "readers[0].send.weekday: unknown weekday 'sunday'"
+        " (known: fri, mon, sat, sun, thu, tue, wed)",
+        "schedule.timezone: unknown time zone 'Mars/Olympus' (use a name such as Europe/Berlin)",
+        "schedule.ingest.time: expected a time as HH:MM (00:00 to 23:59), got '25:00'",
+        "schedule.ingest.days: expected weekday names such as mon-fri or mon,wed,fri, got '1-5'",
     ]

@@ -8,6 +8,7 @@ plus one `get` line where its mapping is read.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
 from collections.abc import Callable, Collection, Mapping
@@ -20,7 +21,9 @@ from digest.config.checks import (
     _announce_types,
     _base_url,
     _choice,
+    _clock,
     _date,
+    _days,
     _email,
     _env_name,
     _expand,
@@ -41,11 +44,12 @@ from digest.config.checks import (
     _type_name,
     _typed,
     _url,
+    _zone,
 )
 from digest.config.reading import MISSING_HINT as MISSING_HINT
 from digest.config.reading import _is_secret, _read, _secrets
 from digest.errors import ConfigError
-from digest.models import DIVERSITY, POPULARITY, Profile, Site
+from digest.models import DIVERSITY, POPULARITY, WEEKDAYS, Profile, SendTime, Site
 
 _TOP_KEYS = (
     "store",
@@ -57,6 +61,7 @@ _TOP_KEYS = (
     "sources",
     "readers",
     "delivery",
+    "schedule",
 )
 _RANKING_KEYS = ("window_days",)
 _NEWSLETTER_KEYS = ("title", "intro", "from")
@@ -74,6 +79,7 @@ _DELIVERY_KEYS = (
     "list_id",
     "unsubscribe_mailto",
     "confirm_hours",
+    "operator",
 )
 _SMTP_KEYS = (
     "host",
@@ -97,7 +103,19 @@ _READER_KEYS = (
     "diversity",
     "public",
     "note",
+    "send",
 )
+_SEND_KEYS = ("time", "timezone", "weekday", "empty")
+_SCHEDULE_KEYS = (
+    "timezone",
+    "ingest",
+    "build",
+    "grace_hours",
+    "stale_hours",
+    "heartbeat_url_env",
+    "lock",
+)
+_JOB_KEYS = ("time", "days")
 _INTEREST_KEYS = ("keywords", "exclude", "liked", "disliked", "authors")
 WINDOW_DAYS = 90
 SECURITY = ("starttls", "tls", "none")
@@ -143,6 +161,38 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class JobTime:
+    """A scheduled job's wall-clock time and days (names: `mon-fri`, `mon,wed,fri`, `*`)."""
+
+    time: str
+    days: str = "*"
+
+    @property
+    def hour(self) -> int:
+        return int(self.time.split(":")[0])
+
+    @property
+    def minute(self) -> int:
+        return int(self.time.split(":")[1])
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    """When `digest schedule` ingests and builds (readers' send times are on each reader).
+    arXiv announces at midnight US Eastern time on weekdays, hence the defaults."""
+
+    timezone: str = "America/New_York"
+    ingest: JobTime = JobTime("00:30", "mon-fri")
+    build: JobTime = JobTime("01:00", "mon-fri")
+    grace_hours: float = 6.0  # a run missed (the scheduler was down) still runs this late, once
+    stale_hours: float | None = (
+        None  # status warns when the last good run is older; None: from the schedule
+    )
+    heartbeat_url_env: str | None = None  # a URL requested after each successful run
+    lock: Path | None = None  # the one-scheduler lock file; default: beside the store
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryConfig:
     """How digests reach readers: files (.eml under out/mail, the default) or SMTP."""
 
@@ -155,6 +205,7 @@ class DeliveryConfig:
     max_failures: int = 20  # consecutive failed sends that pause the day's sending
     retry_hours: float = 20.0  # temporary failures are retried until this long after the build
     confirm_hours: float = 72.0  # how long a subscribe confirmation link works
+    operator: str | None = None  # where alerts go: a failing source, a failed run, a pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +222,7 @@ class Config:
     window_days: int = WINDOW_DAYS  # the corpus TF-IDF is fitted on: this many days back
     site: Site = field(default_factory=Site)  # name, intro, sender, archive address
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     @property
     def app_url(self) -> str:
@@ -206,6 +258,7 @@ class _Validator:
 
     def __init__(self, base: Path, kinds: frozenset[str], problems: list[str]) -> None:
         self.base, self.kinds, self.problems = base, kinds, problems
+        self.zone = ScheduleConfig().timezone  # readers' default zone: the schedule's
 
     def get(self, node: Mapping[Any, Any], key: str, check: Check[T], path: str = "") -> T | None:
         """`check(node[key])`, or None when the key is absent or its value is invalid."""
@@ -228,6 +281,10 @@ class _Validator:
 
     def config(self, data: dict[Any, Any], path: Path) -> Config:
         self.keys(data, "", _TOP_KEYS, "readers")
+        schedule = data.get("schedule")
+        if isinstance(schedule, dict) and isinstance(schedule.get("timezone"), str):
+            with contextlib.suppress(_Invalid):
+                self.zone = _zone(schedule["timezone"])
         news = self.get(data, "newsletter", _mapping) or {}
         self.keys(news, "newsletter", _NEWSLETTER_KEYS)
         ranking = self.get(data, "ranking", _mapping) or {}
@@ -245,6 +302,51 @@ class _Validator:
             window_days=window or WINDOW_DAYS,
             site=self.site(data, news, title),
             delivery=self.delivery(data),
+            schedule=self.schedule(data),
+        )
+
+    def schedule(self, data: dict[Any, Any]) -> ScheduleConfig:
+        node = self.get(data, "schedule", _mapping) or {}
+        where = "schedule"
+        self.keys(node, where, _SCHEDULE_KEYS)
+        default = ScheduleConfig()
+        zone = self.get(node, "timezone", _zone, where) or default.timezone
+        return ScheduleConfig(
+            timezone=zone,
+            ingest=self.job(node, "ingest", default.ingest),
+            build=self.job(node, "build", default.build),
+            grace_hours=_or(
+                self.get(node, "grace_hours", partial(_number, low=0.0), where), default.grace_hours
+            ),
+            stale_hours=self.get(node, "stale_hours", partial(_number, low=1.0), where),
+            heartbeat_url_env=self.get(node, "heartbeat_url_env", _env_name, where),
+            lock=self.get(node, "lock", self.path("schedule.lock"), where),
+        )
+
+    def job(self, node: Mapping[Any, Any], key: str, default: JobTime) -> JobTime:
+        where = f"schedule.{key}"
+        job = self.get(node, key, _mapping, "schedule")
+        if job is None:
+            return default
+        self.keys(job, where, _JOB_KEYS)
+        return JobTime(
+            time=self.get(job, "time", _clock, where) or default.time,
+            days=self.get(job, "days", _days, where) or default.days,
+        )
+
+    def send_time(self, node: Mapping[Any, Any], path: str, zone: str) -> SendTime:
+        where = _join(path, "send")
+        send = self.get(node, "send", _mapping, path)
+        if send is None:
+            return SendTime(timezone=zone)
+        self.keys(send, where, _SEND_KEYS)
+        return SendTime(
+            time=self.get(send, "time", _clock, where) or "07:00",
+            timezone=self.get(send, "timezone", _zone, where) or zone,
+            weekday=self.get(
+                send, "weekday", partial(_choice, known=WEEKDAYS, what="weekday"), where
+            ),
+            empty=self.get(send, "empty", _bool, where) is True,
         )
 
     def delivery(self, data: dict[Any, Any]) -> DeliveryConfig:
@@ -277,6 +379,7 @@ class _Validator:
             or default.retry_hours,
             confirm_hours=self.get(node, "confirm_hours", partial(_number, low=0.01), where)
             or default.confirm_hours,
+            operator=self.get(node, "operator", _email, where),
         )
 
     def smtp(self, node: Mapping[Any, Any]) -> SmtpConfig:
@@ -402,7 +505,13 @@ class _Validator:
             diversity=DIVERSITY if diversity is None else diversity,
             public=self.get(node, "public", _bool, path) is True,
             note=self.get(node, "note", _text, path) or "",
+            send=self.send_time(node, path, self.zone),
         )
+
+
+def _or(value: T | None, default: T) -> T:
+    """`value` unless it is None (unlike `or`, keeps a 0)."""
+    return default if value is None else value
 
 
 def _check_keys(

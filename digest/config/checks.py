@@ -7,6 +7,7 @@ import datetime
 import glob
 import math
 import re
+import zoneinfo
 from collections.abc import Callable, Collection
 from email.utils import formataddr, parseaddr
 from functools import partial
@@ -105,6 +106,43 @@ def _list_id(value: object) -> str:
         raise _Invalid(f"expected `Name <list.example.org>` or `list.example.org`, got {text!r}")
     name = name.strip() if rest.endswith(">") else ""
     return f"{name} <{ident}>" if name else f"<{ident}>"
+
+
+def _clock(value: object) -> str:
+    """A wall-clock time `HH:MM` (24-hour). YAML reads an unquoted 07:30 as a string here, but
+    7:30 unquoted may become a number of minutes in YAML 1.1: quote it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise _Invalid(f'expected a time as "HH:MM" in quotes, got {value!r}')
+    text = _str(value)
+    found = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+    if not found:
+        raise _Invalid(f"expected a time as HH:MM (00:00 to 23:59), got {text!r}")
+    return f"{int(found[1]):02d}:{found[2]}"
+
+
+_DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
+
+
+def _days(value: object) -> str:
+    """Weekdays by name, as cron has them: `*`, `mon-fri`, `mon,wed,fri`, `sat-sun` (names, never
+    numbers: APScheduler 3 counts weekdays from Monday = 0, unlike cron)."""
+    text = _str(value).lower().replace(" ", "")
+    if text in ("*", "daily", "every day"):
+        return "*"
+    item = rf"{_DAY}(-{_DAY})?"
+    if not re.fullmatch(rf"{item}(,{item})*", text):
+        raise _Invalid(f"expected weekday names such as mon-fri or mon,wed,fri, got {text!r}")
+    return text
+
+
+def _zone(value: object) -> str:
+    """An IANA time zone name (Europe/Berlin, America/Los_Angeles, UTC)."""
+    text = _str(value)
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(f"unknown time zone {text!r} (use a name such as Europe/Berlin)") from None
+    return text
 
 
 def _base_url(value: object) -> str:

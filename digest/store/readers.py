@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from digest.errors import StoreError
-from digest.models import READER_STATES, Profile, Subscriber
+from digest.models import READER_STATES, Profile, SendTime, Subscriber
 
 _TUPLES = {f.name for f in fields(Profile) if str(f.type).startswith("tuple")}
 
@@ -31,6 +31,8 @@ def from_json(text: str) -> Profile:
     values: dict[str, Any] = {
         k: tuple(v) if k in _TUPLES else v for k, v in data.items() if k in known
     }
+    if isinstance(values.get("send"), dict):
+        values["send"] = SendTime(**values["send"])
     return Profile(**values)
 
 
