@@ -195,6 +195,7 @@ class Digest:
     papers: tuple[Scored, ...]
     candidates: int
     generated: datetime
+    notice: str = ""  # one line atop the digest: a source failed, nothing was announced, ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -139,6 +139,8 @@ def build(
     for day in days:
         model = model_for(store, day, window_days=config.window_days, cache_dir=cache)
         digests = make_digests(store, profiles, day=day, now=now, model=model)
+        if notice := failing_notice(config, store):
+            digests = [replace(d, notice=notice) for d in digests]
         store.save_digests(digests)
         done = outputs.write_digests(digests, config=config, links=links, now=now)
         written += done.paths
@@ -154,6 +156,20 @@ def build(
     return BuildResult(tuple(written), tuple(failures), built)
 
 
+def failing_notice(config: Config, store: Store) -> str:
+    """One line for the top of a digest when a configured source failed on its last attempt:
+    the digest may be missing that source's papers."""
+    names = {s.name for s in config.sources}
+    failing = [(name, error) for name, error in store.failing_sources() if name in names]
+    if not failing:
+        return ""
+    if len(failing) == 1:
+        name, error = failing[0]
+        return f"the source {name} failed ({error[:120]}); this digest may be missing its papers."
+    listed = ", ".join(name for name, _ in failing)
+    return f"{len(failing)} sources failed ({listed}); this digest may be missing their papers."
+
+
 def plan_sends(
     config: Config,
     store: Store,
@@ -163,13 +179,16 @@ def plan_sends(
     day: date,
     now: datetime,
 ) -> int:
-    """A ledger row for each reader with an address whose message was written; a reader whose
-    digest failed to render gets none (the failure is reported). Rows already in the ledger
+    """A ledger row for each reader with an address whose message was written and has papers
+    (or who asked for empty digests too); a reader whose digest failed to render gets none (the
+    failure is reported). Rows already in the ledger
     for the day are left as they are, so rebuilding a day never sends twice."""
     due = [
         (d.reader.name, [d.reader.email])
         for d in digests
-        if d.reader.email and message_path(config, d.reader.name, day) in written
+        if d.reader.email
+        and (d.papers or d.reader.send.empty)  # no empty email unless the reader asked for one
+        and message_path(config, d.reader.name, day) in written
     ]
     give_up = now + timedelta(hours=config.delivery.retry_hours)
     added = store.plan_deliveries(day, due, now=now, give_up=give_up)

@@ -334,6 +334,14 @@ class Store:
                 (source, location, stamp, None if error else stamp, error, 1 if error else 0),
             )
 
+    def failing_sources(self) -> list[tuple[str, str]]:
+        """(source, last error) of the sources whose last attempt failed, by name."""
+        rows = self._conn.execute(
+            "SELECT source, last_error FROM source_state WHERE last_error IS NOT NULL"
+            " ORDER BY source"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def source_failures(self, source: str) -> int:
         row = self._conn.execute(
             "SELECT consecutive_failures FROM source_state WHERE source = ?", (source,)

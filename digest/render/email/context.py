@@ -118,6 +118,7 @@ def template_context(digest: Digest, *, title: str, intro: str, links: Links) ->
         "intro_text": intro_text,
         "note": note_html,
         "note_text": note_text,
+        "notice": oneline(digest.notice),
         "entries": entries(digest, links),
         "more": max(0, len(digest.papers) - MAX_PAPERS),  # papers left out of the email
         "interests": tuple(oneline(k) for k in reader.keywords),
