@@ -70,8 +70,11 @@ def send_day(
     transport: SmtpTransport | None = None,
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
+    reader: str | None = None,
+    retries_only: bool = False,
 ) -> SendReport:
-    """Send what is due of `day`'s ledger (see deliver/sender.py)."""
+    """Send what is due of `day`'s ledger (only `reader`'s row, or only retries, when asked;
+    see deliver/sender.py)."""
     if config.delivery.method != "smtp":
         raise ConfigError(
             "delivery.method: files writes .eml files and sends nothing",
@@ -86,7 +89,7 @@ def send_day(
         pacing=pacing(config),
         clock=clock or Clock(),
     )
-    return sender.send(day, wait=wait)
+    return sender.send(day, wait=wait, reader=reader, retries_only=retries_only)
 
 
 def due(store: Store, day: date, now: datetime) -> list[tuple[str, str]]:

@@ -52,11 +52,12 @@ def make_digests(
     day: date,
     now: datetime,
     model: rank.Model | None = None,
+    since: date | None = None,
 ) -> list[Digest]:
-    """Each reader's digest for one day, ranked with `model` (fitted on the default window when
-    none is given)."""
+    """Each reader's digest for one day (or of the papers from `since` to `day`: a weekly
+    digest), ranked with `model` (fitted on the default window when none is given)."""
     model = model if model is not None else rank.fit(corpus(store, day, WINDOW_DAYS))
-    papers = store.papers(on=day)
+    papers = store.papers(since=since or day, until=day)
     judged = {p.name: judgements(store, p) for p in profiles}
     readers = [(p, judged[p.name][0]) for p in profiles]
     disliked = {name: against for name, (_, against) in judged.items() if against}
@@ -156,6 +157,33 @@ def build(
     return BuildResult(tuple(written), tuple(failures), built)
 
 
+def build_week(
+    config: Config,
+    store: Store,
+    profiles: Sequence[Profile],
+    *,
+    day: date,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> BuildResult:
+    """Weekly readers' digests: the best of the papers of the seven days up to `day`, written
+    as `day`'s digest, with a ledger row each when sending by SMTP."""
+    links = links_for(config, store, environ)
+    model = model_for(
+        store, day, window_days=config.window_days, cache_dir=config.out_dir / "cache"
+    )
+    digests = make_digests(
+        store, profiles, day=day, now=now, model=model, since=day - timedelta(days=6)
+    )
+    if notice := failing_notice(config, store):
+        digests = [replace(d, notice=notice) for d in digests]
+    store.save_digests(digests)
+    done = outputs.write_digests(digests, config=config, links=links, now=now)
+    if config.delivery.method == "smtp":
+        plan_sends(config, store, digests, set(done.paths), day=day, now=now, weekly=True)
+    return BuildResult(tuple(done.paths), tuple(done.failures), done.digests)
+
+
 def failing_notice(config: Config, store: Store) -> str:
     """One line for the top of a digest when a configured source failed on its last attempt:
     the digest may be missing that source's papers."""
@@ -178,6 +206,7 @@ def plan_sends(
     *,
     day: date,
     now: datetime,
+    weekly: bool = False,
 ) -> int:
     """A ledger row for each reader with an address whose message was written and has papers
     (or who asked for empty digests too); a reader whose digest failed to render gets none (the
@@ -187,6 +216,7 @@ def plan_sends(
         (d.reader.name, [d.reader.email])
         for d in digests
         if d.reader.email
+        and d.reader.send.weekly == weekly  # weekly readers get the week's digest, once a week
         and (d.papers or d.reader.send.empty)  # no empty email unless the reader asked for one
         and message_path(config, d.reader.name, day) in written
     ]

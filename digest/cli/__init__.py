@@ -10,11 +10,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from digest import __version__, sources
-from digest.cli import delivery
+from digest.cli import delivery, operate
 from digest.cli.commands import COMMANDS
 from digest.errors import ConfigError, DigestError
 
@@ -53,6 +53,20 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         default=argparse.SUPPRESS,
         help="show tracebacks and debug logs",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug logs too",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="warnings and errors only",
     )
     main = argparse.ArgumentParser(
         prog="digest",
@@ -102,6 +116,7 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--date", type=_day, help="the digest date to act on")
 
     delivery.add_parsers(command, _day, common)
+    operate.add_parsers(command)
 
     config = command("config", "check config.yaml")
     config.add_argument("action", choices=["check"])
@@ -140,9 +155,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     debug = getattr(args, "debug", False)
-    _log_to_stderr(logging.DEBUG if debug else logging.INFO)
+    level = logging.INFO
+    if getattr(args, "quiet", False):
+        level = logging.WARNING
+    if debug or getattr(args, "verbose", False):
+        level = logging.DEBUG
+    _log_to_stderr(level, stamped=args.command == "schedule")
     try:
-        return (COMMANDS | delivery.COMMANDS)[args.command](args)
+        return (COMMANDS | delivery.COMMANDS | operate.COMMANDS)[args.command](args)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -160,9 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _log_to_stderr(level: int) -> None:
+def _log_to_stderr(level: int, *, stamped: bool = False) -> None:
+    """One line per record, `level: message`; `stamped` (the long-running `digest schedule`)
+    starts each with the UTC time, so a log of months can be read back."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LineFormatter())
+    handler.setFormatter(_LineFormatter(stamped=stamped))
     log.handlers = [handler]
     log.setLevel(level)
     log.propagate = False
@@ -171,9 +193,17 @@ def _log_to_stderr(level: int) -> None:
 class _LineFormatter(logging.Formatter):
     """`warning: ...` on one line; multi-line messages are folded so each record stays one line."""
 
+    def __init__(self, *, stamped: bool = False) -> None:
+        super().__init__()
+        self.stamped = stamped
+
     def format(self, record: logging.LogRecord) -> str:
         text = " ".join(record.getMessage().split())
-        return f"{record.levelname.lower()}: {text}"
+        line = f"{record.levelname.lower()}: {text}"
+        if self.stamped:
+            when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            line = f"{when} {line}"
+        return line
 
 
 if __name__ == "__main__":

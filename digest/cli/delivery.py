@@ -7,7 +7,7 @@ import csv
 import json
 import sys
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from digest.config import Config
 from digest.config.checks import _EMAIL, _SLUG
 from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import Profile
+from digest.operate import stale
 from digest.pipeline import signer
 from digest.store import Store
 
@@ -72,7 +73,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         rows = store.deliveries(day) if day else []
         paused = store.sending_paused(day) if day else None
         due = store.next_due(day) if day else None
-        run = store.last_run()
+        runs = store.runs(args.runs)
+        late = stale(config, store.last_good_run(), _now())
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
@@ -85,14 +87,22 @@ def cmd_status(args: argparse.Namespace) -> int:
             "paused": paused,
             "next_retry": due,
             "deliveries": [_row_json(asdict(r)) for r in rows],
-            "last_run": run,
+            "runs": runs,
+            "stale": late,
         }
         json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")
         return 0
-    if run:
-        outcome = "ok" if run["ok"] else "FAILED"
-        print(f"last run: {run['command']} at {run['started']} ({outcome}): {run['summary']}")
+    if late:
+        print(f"WARNING: {late}")
+    print("last runs:" if runs else "no runs yet")
+    for run in runs:
+        outcome = "ok    " if run["ok"] else "FAILED"
+        started = datetime.fromisoformat(run["started"]).astimezone(UTC)
+        print(f"  {started:%Y-%m-%d %H:%M} UTC {outcome} {run['summary']}")
+        if not run["ok"]:
+            for problem in _problems(run["report"])[:5]:
+                print(f"      {problem}")
     if day is None:
         print(f"ledger: empty (delivery.method: {config.delivery.method})")
         return 0
@@ -110,6 +120,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for address, code_, reply in row.refused:
             print(f"    refused {address}: {code_} {reply}")
     return 0
+
+
+def _problems(report: dict[str, Any]) -> list[str]:
+    """What went wrong in a run, a line each: failed sources, then the other failures."""
+    found = [f"{s['source']}: {s['error']}" for s in report.get("sources", []) if s.get("error")]
+    return found + [f for f in report.get("failures", []) if f not in found]
 
 
 def _row_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -264,6 +280,7 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
     status = command("status", "show the send ledger: counts, failures and why")
     status.add_argument("--date", type=day, help="default: the newest date in the ledger")
     status.add_argument("--json", action="store_true")
+    status.add_argument("--runs", type=int, default=8, metavar="N", help="how many runs to show")
 
     readers = command("readers", "list, add, remove or import readers")
     actions = readers.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from digest.deliver.smtp import ConnectError, Outcome
 from digest.models import Delivery
@@ -133,10 +133,20 @@ class Sender:
         self.after_send = after_send  # a hook between the server's reply and the ledger (tests)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._next_slot = 0.0
+        self._only: dict[str, Any] = {}
 
-    def send(self, day: date, *, wait: bool = False) -> SendReport:
-        """Send every due row of `day`; with `wait`, stay until no retry is left before the
-        rows' give-up times (sleeping between), else return after one pass."""
+    def send(
+        self,
+        day: date,
+        *,
+        wait: bool = False,
+        reader: str | None = None,
+        retries_only: bool = False,
+    ) -> SendReport:
+        """Send every due row of `day` (only `reader`'s, or only retries, when asked); with
+        `wait`, stay until no retry is left before the rows' give-up times (sleeping between),
+        else return after one pass."""
+        self._only = {"reader": reader, "retries_only": retries_only}
         with _live_lock:
             _live.add(self.id)
         report = SendReport(day)
@@ -168,7 +178,7 @@ class Sender:
         failures_in_row = 0
         while True:
             self._pace()
-            row = store.claim_delivery(day, by=self.id, now=self.clock.now())
+            row = store.claim_delivery(day, by=self.id, now=self.clock.now(), **self._only)
             if row is None:
                 return
             try:

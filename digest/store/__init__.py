@@ -7,7 +7,9 @@ The SQL is kept plain so the same statements can later run on PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -63,6 +65,20 @@ class Store:
 
     def close(self) -> None:
         self._conn.close()
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the store at `target`, made with SQLite's online backup while
+        other processes go on reading and writing; written beside and renamed into place."""
+        partial = target.with_name(target.name + ".partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial.unlink(missing_ok=True)
+            with contextlib.closing(sqlite3.connect(partial)) as copy:
+                self._conn.backup(copy, pages=1024)
+            os.replace(partial, target)
+        except (sqlite3.Error, OSError) as exc:
+            partial.unlink(missing_ok=True)
+            raise StoreError(f"{target}: backup failed: {exc}") from None
 
     def __enter__(self) -> Store:
         return self
@@ -493,9 +509,19 @@ class Store:
         with self._transaction():
             return ledger.plan(self._conn, day, readers, now=_utc(now), give_up=_utc(give_up))
 
-    def claim_delivery(self, day: date, *, by: str, now: datetime) -> Delivery | None:
+    def claim_delivery(
+        self,
+        day: date,
+        *,
+        by: str,
+        now: datetime,
+        reader: str | None = None,
+        retries_only: bool = False,
+    ) -> Delivery | None:
         with self._transaction():
-            return ledger.claim(self._conn, day, by=by, now=_utc(now))
+            return ledger.claim(
+                self._conn, day, by=by, now=_utc(now), reader=reader, retries_only=retries_only
+            )
 
     def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool:
         with self._transaction():
@@ -549,20 +575,38 @@ class Store:
     def sending_paused(self, day: date) -> str | None:
         return ledger.paused(self._conn, day)
 
-    def last_run(self) -> dict[str, Any] | None:
-        """The newest run: command, started (ISO), seconds, summary line, and `ok`: False when
-        a source or a digest failed, or the run said it failed."""
-        row = self._conn.execute(
-            "SELECT command, started, seconds, summary, report FROM runs ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
-            return None
-        report = json.loads(row["report"])
-        failed = report.get("failures") or any(
-            s.get("status") == "failed" for s in report.get("sources", [])
-        )
-        run = {k: row[k] for k in ("command", "started", "seconds", "summary")}
-        return run | {"ok": bool(report.get("ok", True)) and not failed}
+    def last_run(self, command: str | None = None) -> dict[str, Any] | None:
+        """The newest run (of `command`, if given): command, started (ISO), seconds, summary
+        line, and `ok`: False when a source or a digest failed, or the run said it failed."""
+        runs = self.runs(1, command=command)
+        return runs[0] if runs else None
+
+    def runs(self, count: int, *, command: str | None = None) -> list[dict[str, Any]]:
+        """The newest `count` runs, newest first (see `last_run`), with their reports."""
+        where, params = ("WHERE command = ?", (command,)) if command else ("", ())
+        rows = self._conn.execute(
+            f"SELECT command, started, seconds, summary, report FROM runs {where}"
+            " ORDER BY id DESC LIMIT ?",
+            (*params, count),
+        ).fetchall()
+        return [_run(row) for row in rows]
+
+    def last_good_run(self) -> datetime | None:
+        """When the newest run that went well started."""
+        for run in self.runs(50):
+            if run["ok"]:
+                return datetime.fromisoformat(run["started"])
+        return None
+
+
+def _run(row: sqlite3.Row) -> dict[str, Any]:
+    """A run as a dict; `ok` is False when a source or a digest failed, or the run said so."""
+    report = json.loads(row["report"])
+    failed = report.get("failures") or any(
+        s.get("status") == "failed" for s in report.get("sources", [])
+    )
+    run = {k: row[k] for k in ("command", "started", "seconds", "summary")}
+    return run | {"ok": bool(report.get("ok", True)) and not failed, "report": report}
 
 
 def _utc(moment: datetime) -> datetime:

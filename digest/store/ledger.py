@@ -41,21 +41,36 @@ def plan(
     return conn.total_changes - before
 
 
-def claim(conn: sqlite3.Connection, day: date, *, by: str, now: datetime) -> Delivery | None:
-    """Claim the next row due on `day` for sender `by`; rows of readers no longer active are
-    marked suppressed on the way (unsubscribes are honoured at send time). None when nothing is
-    due. Run inside a write transaction."""
+def claim(
+    conn: sqlite3.Connection,
+    day: date,
+    *,
+    by: str,
+    now: datetime,
+    reader: str | None = None,
+    retries_only: bool = False,
+) -> Delivery | None:
+    """Claim the next row due on `day` for sender `by` (only `reader`'s, or only rows waiting
+    for a retry, when asked); rows of readers no longer active are marked suppressed on the way
+    (unsubscribes are honoured at send time). None when nothing is due. Run inside a write
+    transaction."""
     stamp = now.isoformat()
+    only = ""
+    if reader is not None:
+        only += " AND d.reader = :reader"
+    if retries_only:
+        only += " AND d.status = 'deferred'"
     while True:
         # the statuses written out, not bound: SQLite uses the partial index `deliveries_waiting`
         # only for the literal condition it was made with
         row = conn.execute(
-            """SELECT d.*, r.status AS reader_status FROM deliveries d
-               LEFT JOIN readers r ON r.name = d.reader
-               WHERE d.digest_date = ? AND d.status IN ('pending', 'deferred')
-                 AND d.next_attempt <= ? AND (d.status = 'pending' OR d.give_up > ?)
-               ORDER BY d.next_attempt, d.reader LIMIT 1""",
-            (day.isoformat(), stamp, stamp),
+            f"""SELECT d.*, r.status AS reader_status FROM deliveries d
+                LEFT JOIN readers r ON r.name = d.reader
+                WHERE d.digest_date = :day AND d.status IN ('pending', 'deferred')
+                  AND d.next_attempt <= :now AND (d.status = 'pending' OR d.give_up > :now)
+                  {only}
+                ORDER BY d.next_attempt, d.reader LIMIT 1""",
+            {"day": day.isoformat(), "now": stamp, "reader": reader},
         ).fetchone()
         if row is None:
             return None

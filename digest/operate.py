@@ -1,0 +1,339 @@
+"""Running unattended: the jobs `digest schedule` runs, each recorded in the store as a run
+report; alerts to the operator; the heartbeat an outside monitor watches.
+
+Every job opens the store for itself and closes it, records what it did (sources, papers new,
+digests built, messages sent, retried and failed, seconds) under `schedule:<job>`, and never
+raises: a failure is a failed run report and an alert, and the scheduler goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from digest import delivery, ingest, pipeline
+from digest.config import Config
+from digest.deliver import files as files_out
+from digest.deliver.sender import SendReport
+from digest.deliver.smtp import SmtpTransport
+from digest.errors import DigestError
+from digest.fetch import Fetcher
+from digest.models import Artifact, SourceOutcome
+from digest.render.email.mime import POLICY
+from digest.store import Store
+
+log = logging.getLogger("digest")
+
+RETRY_DAYS = 2  # deferred sends of this many recent dates are retried
+ALERT_AFTER = 2  # a source failing this many runs in a row gets an alert (once)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Report:
+    """What one job did, as the store keeps it."""
+
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    papers_new: int = 0
+    digests: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def add_send(self, report: SendReport) -> None:
+        for kind, count in report.attempted.items():
+            self.sent[kind] = self.sent.get(kind, 0) + count
+        self.failures += report.failures
+        self.failures += [
+            f"sending {report.day}: {w}" for w in (report.paused, report.stopped) if w
+        ]
+
+    def line(self, job: str, seconds: float) -> str:
+        parts = []
+        if self.sources:
+            failed = sum(s["status"] == "failed" for s in self.sources)
+            parts.append(
+                f"{len(self.sources) - failed} sources ok, {failed} failed, "
+                f"{self.papers_new} papers new"
+            )
+        if self.digests:
+            parts.append(f"{self.digests} digests built")
+        if self.sent:
+            parts.append(", ".join(f"{n} {k}" for k, n in sorted(self.sent.items())))
+        if self.failures:
+            parts.append(f"{len(self.failures)} problems")
+        return (
+            f"digest schedule {job}: "
+            + ("; ".join(parts) or "nothing to do")
+            + f"; {seconds:.2f} s"
+        )
+
+
+class Operator:
+    """The scheduled jobs on one config (see schedule.Jobs). A job whose own work failed (an
+    error, a digest that did not render, a paused send) alerts the operator; a job that went
+    well requests the heartbeat URL."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        environ: Mapping[str, str] | None = None,
+        transport: Callable[[], SmtpTransport] | None = None,
+        http: Callable[[], httpx.Client] = lambda: httpx.Client(timeout=10.0),
+    ) -> None:
+        self.config, self.clock = config, clock
+        self.environ = os.environ if environ is None else environ
+        self._transport = transport
+        self._http = http
+
+    # -- the jobs ---------------------------------------------------------------------------
+
+    def ingest(self) -> None:
+        self._run("ingest", self._ingest)
+
+    def _ingest(self, store: Store, report: Report) -> None:
+        today = self.clock().astimezone(ZoneInfo(self.config.schedule.timezone)).date()
+        units = ingest.configured_units(self.config, days=[today], override=None, names=[])
+        fetcher = Fetcher() if any(isinstance(u, ingest.Unit) and u.is_url for u in units) else None
+        try:
+            outcomes = ingest.ingest(store, units, today=today, now=self.clock(), fetcher=fetcher)
+        finally:
+            if fetcher is not None:
+                fetcher.close()
+        # a failed source shows in the run's report (and `digest status`); it is alerted on
+        # when it fails twice in a row, not on every flake
+        report.sources = [asdict(o) for o in outcomes]
+        report.papers_new = sum(o.papers_new for o in outcomes)
+        self._source_alerts(store, outcomes)
+
+    def build(self) -> None:
+        """Build the newest date with papers (rebuilding is harmless: the ledger keeps what was
+        planned)."""
+        self._run("build", self._build)
+
+    def _build(self, store: Store, report: Report) -> None:
+        day = store.latest_date()
+        if day is None:
+            report.failures.append("no papers in the store yet")
+            return
+        result = pipeline.build(
+            self.config, store, days=[day], now=self.clock(), environ=self.environ
+        )
+        report.digests = result.digests
+        report.failures += list(result.failures)
+
+    def send(self, reader: str) -> None:
+        """One reader's digest at their time: for a weekly reader, the week's digest is built
+        first; then their newest waiting row is sent."""
+        self._run(f"send:{reader}", lambda store, report: self._send_reader(store, report, reader))
+
+    def _send_reader(self, store: Store, report: Report, reader: str) -> None:
+        found = store.subscriber(reader)
+        if found is None or found.status != "active":
+            return
+        day = store.latest_date()
+        if day is None:
+            return
+        if found.profile.send.weekly:
+            built = pipeline.build_week(
+                self.config,
+                store,
+                [found.profile],
+                day=day,
+                now=self.clock(),
+                environ=self.environ,
+            )
+            report.digests = built.digests
+            report.failures += list(built.failures)
+        if self.config.delivery.method == "smtp":
+            report.add_send(self._send(store, day, reader=reader))
+
+    def retry(self) -> None:
+        """Deferred sends of the recent dates whose retry time has come."""
+        if self.config.delivery.method != "smtp":
+            return
+        self._run("retry", self._retry, quiet=True)
+
+    def _retry(self, store: Store, report: Report) -> None:
+        for day in store.delivery_dates()[-RETRY_DAYS:]:
+            if store.next_due(day) is not None:
+                report.add_send(self._send(store, day, retries_only=True))
+
+    def last_run(self, job_id: str) -> datetime | None:
+        with Store.open(self.config.store) as store:
+            run = store.last_run(f"schedule:{job_id}")
+        return datetime.fromisoformat(run["started"]) if run else None
+
+    def alert(self, subject: str, text: str) -> None:
+        """Mail the operator (delivery.operator), by SMTP or as a file under out/mail/operator/;
+        logged either way. Never raises."""
+        log.error("alert: %s: %s", subject, text)
+        to = self.config.delivery.operator
+        if not to:
+            return
+        try:
+            message = alert_message(self.config, to, subject, text, now=self.clock())
+            if self.config.delivery.method == "smtp":
+                transport = self._new_transport()
+                try:
+                    transport.send(self.config.site.address, [to], message)
+                finally:
+                    transport.close()
+            else:
+                stamp = self.clock().strftime("%Y%m%dT%H%M%S")
+                mark = hashlib.sha256(subject.encode()).hexdigest()[:8]
+                path = Path("mail") / "operator" / f"{stamp}-{mark}.eml"
+                files_out.deliver([Artifact(path, message, "message/rfc822")], self.config.out_dir)
+        except (DigestError, OSError) as exc:
+            log.error("alert to %s not delivered: %s", to, exc)
+
+    # -- shared -----------------------------------------------------------------------------
+
+    def _run(self, job: str, body: Callable[[Store, Report], None], *, quiet: bool = False) -> None:
+        """Open the store, run `body`, record its report; an error is a failed run and an
+        alert, never an exception out of here. `quiet` records a run only when it did something
+        or failed (the retry job runs every few minutes)."""
+        started, clock = self.clock(), time.monotonic()
+        report = Report()
+        store: Store | None = None
+        try:
+            store = Store.open(self.config.store)
+            store.sync_readers(self.config.readers, now=started)
+            body(store, report)
+        except DigestError as exc:
+            report.failures.append(str(exc))
+        except Exception as exc:  # a job must never take the scheduler down
+            log.exception("%s failed", job)
+            report.failures.append(f"{type(exc).__name__}: {exc}")
+        seconds = time.monotonic() - clock
+        line = report.line(job, seconds)
+        ok = not report.failures
+        if store is not None:
+            try:
+                if not (quiet and ok and not report.sent):
+                    store.record_run(
+                        f"schedule:{job}",
+                        started=started,
+                        seconds=seconds,
+                        summary=line,
+                        report=asdict(report) | {"ok": ok},
+                    )
+            except DigestError as exc:
+                log.error("%s: the run was not recorded: %s", job, exc)
+            finally:
+                store.close()
+        (log.info if ok else log.error)("%s", line)
+        if ok:
+            self.heartbeat()
+        else:
+            self.alert(f"{job} failed", "\n".join(report.failures))
+
+    def _send(self, store: Store, day: date, **only: Any) -> SendReport:
+        return delivery.send_day(
+            self.config,
+            store,
+            day,
+            transport=self._new_transport(),
+            environ=self.environ,
+            **only,
+        )
+
+    def _new_transport(self) -> SmtpTransport:
+        if self._transport is not None:
+            return self._transport()
+        return SmtpTransport(delivery.smtp_settings(self.config, self.environ))
+
+    def _source_alerts(self, store: Store, outcomes: list[SourceOutcome]) -> None:
+        for outcome in outcomes:
+            if outcome.status == "failed" and store.source_failures(outcome.source) == ALERT_AFTER:
+                self.alert(
+                    f"source {outcome.source} failed {ALERT_AFTER} runs in a row",
+                    f"{outcome.source}: {outcome.error}",
+                )
+
+    def heartbeat(self) -> None:
+        """GET the heartbeat URL (schedule.heartbeat_url_env) after a run that went well, so an
+        outside monitor notices when they stop. A failure is logged, nothing more."""
+        name = self.config.schedule.heartbeat_url_env
+        url = self.environ.get(name, "").strip() if name else ""
+        if not url:
+            return
+        try:
+            with self._http() as client:
+                client.get(url).raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("heartbeat %s: %s", name, type(exc).__name__)
+
+
+def alert_message(config: Config, to: str, subject: str, text: str, *, now: datetime) -> bytes:
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = config.site.sender
+    msg["To"] = to
+    msg["Subject"] = " ".join(f"[{config.title}] {subject}".split())[:200]
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid("alert", domain=config.site.domain)
+    msg.set_content(f"{text}\n\nSee `digest status` on the host for the whole picture.\n")
+    return msg.as_bytes()
+
+
+def stale(config: Config, last_good: datetime | None, now: datetime) -> str | None:
+    """Why the last good run is older than expected, or None. Expected: within
+    `schedule.stale_hours`, or else within a day and the grace of the last scheduled ingest
+    (weekends with no ingest job are allowed for)."""
+    if last_good is None:
+        return "no run has succeeded yet"
+    limit = config.schedule.stale_hours
+    if limit is not None:
+        expected = now - timedelta(hours=limit)
+    else:
+        expected = _last_fire(config, now) - timedelta(hours=config.schedule.grace_hours)
+        expected = min(expected, now - timedelta(hours=26))
+    if last_good < expected:
+        hours = (now - last_good).total_seconds() / 3600
+        return f"the last successful run was {hours:.0f} hours ago: is the scheduler running?"
+    return None
+
+
+def _last_fire(config: Config, now: datetime) -> datetime:
+    """The last time the ingest job was due before `now` (its zone, its weekdays)."""
+    zone = ZoneInfo(config.schedule.timezone)
+    job = config.schedule.ingest
+    days = _weekdays(job.days)
+    local = now.astimezone(zone)
+    for back in range(8):
+        day = local.date() - timedelta(days=back)
+        at = datetime(day.year, day.month, day.day, job.hour, job.minute, tzinfo=zone)
+        if at <= local and day.weekday() in days:
+            return at.astimezone(UTC)
+    return now - timedelta(days=7)
+
+
+def _weekdays(text: str) -> set[int]:
+    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    if text == "*":
+        return set(range(7))
+    found: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        start, end = names.index(first), names.index(last or first)
+        found.update(range(start, end + 1) if start <= end else [*range(start, 7), *range(end + 1)])
+    return found
+
+
+__all__ = ["Operator", "Report", "alert_message", "stale"]
