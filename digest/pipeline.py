@@ -5,7 +5,7 @@ Each step is an explicit call to its stage; nothing is shared but the arguments.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -126,10 +126,12 @@ def build(
     days: Sequence[date],
     now: datetime,
     environ: Mapping[str, str] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> BuildResult:
     """Every active reader's digest for each day (Markdown, HTML preview, email message),
     remembered in the store; with SMTP delivery, a ledger row for each message to send; then the
-    feeds and the archive site. A failing reader is reported, not fatal."""
+    feeds and the archive site. A failing reader is reported, not fatal. `progress(done, total,
+    label)` is told after each day."""
     env = render.fresh_environment(config.templates)
     links = links_for(config, store, environ)
     profiles = readers(store)
@@ -149,6 +151,8 @@ def build(
         built += done.digests
         if config.delivery.method == "smtp":
             plan_sends(config, store, digests, set(done.paths), day=day, now=now)
+        if progress is not None:
+            progress(days.index(day) + 1, len(days), day.isoformat())
     try:
         written += outputs.publish(config, store, profiles, env=env, links=links)
     except DigestError as exc:

@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -90,14 +90,12 @@ def _ingest(
     override = getattr(args, "date", None)
     units = _units(args, config, now.date(), override)
     fetcher = Fetcher() if any(isinstance(u, ingest.Unit) and u.is_url for u in units) else None
-    progress = _progress_bar if sys.stderr.isatty() and len(units) > 1 else None
+    progress = _progress_for(len(units))
     try:
         return ingest.ingest(
             store, units, today=now.date(), now=now, fetcher=fetcher, progress=progress
         )
     finally:
-        if progress is not None:
-            print(file=sys.stderr)
         if fetcher is not None:
             fetcher.close()
 
@@ -122,11 +120,16 @@ def _units(
     return ingest.configured_units(config, days=days, override=override, names=names)
 
 
+def _progress_for(total: int) -> Callable[[int, int, str], None] | None:
+    """A progress bar for long work, on a terminal only (never in a log)."""
+    return _progress_bar if total > 1 and sys.stderr.isatty() else None
+
+
 def _progress_bar(done: int, total: int, label: str) -> None:
     width = 30
     filled = width * done // total
     text = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[-40:]}"
-    print(text.ljust(90), end="", file=sys.stderr, flush=True)
+    print(text.ljust(90), end="\n" if done == total else "", file=sys.stderr, flush=True)
 
 
 def cmd_papers(args: argparse.Namespace) -> int:
@@ -225,7 +228,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         days = sorted({d for o in outcomes for d in o.dates})
         if args.date or not days:
             days = [_digest_day(store, args.date)]
-        result = pipeline.build(config, store, days=days, now=started)
+        result = pipeline.build(
+            config, store, days=days, now=started, progress=_progress_for(len(days))
+        )
         sent = None
         if config.delivery.method == "smtp" and (planned := store.delivery_dates()):
             sent = delivery.send_day(config, store, planned[-1])
