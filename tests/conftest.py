@@ -12,7 +12,8 @@ import pytest
 def _restore_the_digest_logger() -> Iterator[None]:
     """The CLI's main() points the `digest` logger at the test's captured stderr; put it back
     after each test."""
-    logger = logging.getLogger("digest")
-    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
+    loggers = [logging.getLogger(name) for name in ("digest", "apscheduler")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     yield
-    logger.handlers, logger.level, logger.propagate = handlers, level, propagate
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        logger.handlers, logger.level, logger.propagate = handlers, level, propagate

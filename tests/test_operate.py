@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import shutil
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -230,3 +231,51 @@ def test_backup_copies_the_store_while_it_is_open(tmp_path, capsys):
 @pytest.fixture(autouse=True)
 def _no_real_secret(monkeypatch):
     monkeypatch.delenv("HEARTBEAT_URL", raising=False)
+
+
+def test_digest_schedule_left_running_ingests_builds_and_stops_cleanly(tmp_path):
+    """The real command in its own process: on a fresh store every job's last time falls within
+    the grace, so ingest, build and the sends run once, in that order; SIGTERM ends it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = project(tmp_path)
+    text = config.path.read_text("utf-8").replace(
+        "schedule:\n",
+        'schedule:\n  grace_hours: 200\n  ingest: {time: "00:00", days: "*"}\n'
+        '  build: {time: "00:01", days: "*"}\n',
+    )
+    config.path.write_text(text, encoding="utf-8")
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from digest.cli import main; sys.exit(main())",
+        "--config",
+        str(config.path),
+        "schedule",
+    ]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        built = config.out_dir / "digests" / "ada" / "2025-08-20.md"
+        deadline = time.monotonic() + 60
+        while not built.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for the child's work, not for a clock
+        assert built.exists()
+        # a second scheduler on the same store is refused at once
+        second = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1 and "schedule.lock" in second.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with Store.open(config.store) as store:
+        commands = [run["command"] for run in reversed(store.runs(20))]
+    # each missed job ran once, in the order its time fell (the weekly send's Monday came first)
+    assert sorted(commands) == sorted(
+        {"schedule:ingest", "schedule:build", "schedule:send:weekly"}
+        | {f"schedule:send:{r}" for r in ("ada", "quiet", "eager")}
+    )
+    assert commands.index("schedule:ingest") < commands.index("schedule:build")
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ info: digest schedule build", err, re.M)

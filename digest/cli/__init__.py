@@ -185,6 +185,12 @@ def _log_to_stderr(level: int, *, stamped: bool = False) -> None:
     starts each with the UTC time, so a log of months can be read back."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LineFormatter(stamped=stamped))
+    # APScheduler's own lines (a job missed, an error) under the same format; its INFO lines
+    # ("Running job ...") only with -v
+    scheduler = logging.getLogger("apscheduler")
+    scheduler.handlers = [handler]
+    scheduler.setLevel(logging.DEBUG if level == logging.DEBUG else logging.WARNING)
+    scheduler.propagate = False
     log.handlers = [handler]
     log.setLevel(level)
     log.propagate = False
