@@ -124,7 +124,7 @@ class Operator:
 
     def build(self) -> None:
         """Build the newest date with papers (rebuilding is harmless: the ledger keeps what was
-        planned)."""
+        planned); when today brought nothing, a short digest for the readers who asked for one."""
         self._run("build", self._build)
 
     def _build(self, store: Store, report: Report) -> None:
@@ -137,6 +137,18 @@ class Operator:
         )
         report.digests = result.digests
         report.failures += list(result.failures)
+        today = self.clock().astimezone(ZoneInfo(self.config.schedule.timezone)).date()
+        if day < today:  # nothing announced today: only readers who asked hear so
+            empty = pipeline.build_empty(
+                self.config,
+                store,
+                pipeline.readers(store),
+                day=today,
+                now=self.clock(),
+                environ=self.environ,
+            )
+            report.digests += empty.digests
+            report.failures += list(empty.failures)
 
     def send(self, reader: str) -> None:
         """One reader's digest at their time: for a weekly reader, the week's digest is built

@@ -188,6 +188,27 @@ def build_week(
     return BuildResult(tuple(done.paths), tuple(done.failures), done.digests)
 
 
+def build_empty(
+    config: Config,
+    store: Store,
+    profiles: Sequence[Profile],
+    *,
+    day: date,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> BuildResult:
+    """On a day with no announcements, a short digest for the readers who asked for one
+    (`send.empty`) saying so, and their ledger rows when sending by SMTP."""
+    links = links_for(config, store, environ)
+    notice = failing_notice(config, store) or f"no new papers were announced for {day}."
+    digests = [Digest(p, day, (), 0, now, notice=notice) for p in profiles if p.send.empty]
+    store.save_digests(digests)
+    done = outputs.write_digests(digests, config=config, links=links, now=now)
+    if config.delivery.method == "smtp":
+        plan_sends(config, store, digests, set(done.paths), day=day, now=now)
+    return BuildResult(tuple(done.paths), tuple(done.failures), done.digests)
+
+
 def failing_notice(config: Config, store: Store) -> str:
     """One line for the top of a digest when a configured source failed on its last attempt:
     the digest may be missing that source's papers."""

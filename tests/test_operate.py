@@ -279,3 +279,21 @@ def test_digest_schedule_left_running_ingests_builds_and_stops_cleanly(tmp_path)
     )
     assert commands.index("schedule:ingest") < commands.index("schedule:build")
     assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ info: digest schedule build", err, re.M)
+
+
+def test_a_day_with_no_announcements_emails_only_the_readers_who_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    config = project(tmp_path, method="smtp")
+    jobs = operator(config, environ={"DIGEST_SECRET": SECRET})
+    jobs.ingest()
+    jobs.build()
+    next_day = operator(config, environ={"DIGEST_SECRET": SECRET})
+    next_day.clock = lambda: NOW + timedelta(days=1)  # Thursday: nothing new was announced
+    next_day.build()
+    thursday = date(2025, 8, 21)
+    with Store.open(config.store) as store:
+        assert [d.reader for d in store.deliveries(thursday)] == ["eager"]
+        assert {d.reader for d in store.deliveries(date(2025, 8, 20))} == {"ada", "eager"}
+    markdown = (config.out_dir / f"digests/eager/{thursday}.md").read_text("utf-8")
+    assert "the source broken failed" in markdown  # the notice names why first
+    assert not (config.out_dir / f"digests/ada/{thursday}.md").exists()
