@@ -142,15 +142,10 @@ def build(
     for day in days:
         model = model_for(store, day, window_days=config.window_days, cache_dir=cache)
         digests = make_digests(store, profiles, day=day, now=now, model=model)
-        if notice := failing_notice(config, store):
-            digests = [replace(d, notice=notice) for d in digests]
-        store.save_digests(digests)
-        done = outputs.write_digests(digests, config=config, links=links, now=now)
+        done = _keep(config, store, digests, links=links, day=day, now=now)
         written += done.paths
         failures += done.failures
         built += done.digests
-        if config.delivery.method == "smtp":
-            plan_sends(config, store, digests, set(done.paths), day=day, now=now)
         if progress is not None:
             progress(days.index(day) + 1, len(days), day.isoformat())
     try:
@@ -179,12 +174,7 @@ def build_week(
     digests = make_digests(
         store, profiles, day=day, now=now, model=model, since=day - timedelta(days=6)
     )
-    if notice := failing_notice(config, store):
-        digests = [replace(d, notice=notice) for d in digests]
-    store.save_digests(digests)
-    done = outputs.write_digests(digests, config=config, links=links, now=now)
-    if config.delivery.method == "smtp":
-        plan_sends(config, store, digests, set(done.paths), day=day, now=now, weekly=True)
+    done = _keep(config, store, digests, links=links, day=day, now=now, weekly=True)
     return BuildResult(tuple(done.paths), tuple(done.failures), done.digests)
 
 
@@ -200,13 +190,31 @@ def build_empty(
     """On a day with no announcements, a short digest for the readers who asked for one
     (`send.empty`) saying so, and their ledger rows when sending by SMTP."""
     links = links_for(config, store, environ)
-    notice = failing_notice(config, store) or f"no new papers were announced for {day}."
+    notice = f"No new papers were announced for {day}."
     digests = [Digest(p, day, (), 0, now, notice=notice) for p in profiles if p.send.empty]
+    done = _keep(config, store, digests, links=links, day=day, now=now)
+    return BuildResult(tuple(done.paths), tuple(done.failures), done.digests)
+
+
+def _keep(
+    config: Config,
+    store: Store,
+    digests: Sequence[Digest],
+    *,
+    links: Links,
+    day: date,
+    now: datetime,
+    weekly: bool = False,
+) -> outputs.Written:
+    """A day's digests remembered, written (with the failing-source notice, if any, in front)
+    and, when sending by SMTP, planned in the ledger."""
+    if notice := failing_notice(config, store):
+        digests = [replace(d, notice=f"{notice} {d.notice}".strip()) for d in digests]
     store.save_digests(digests)
     done = outputs.write_digests(digests, config=config, links=links, now=now)
     if config.delivery.method == "smtp":
-        plan_sends(config, store, digests, set(done.paths), day=day, now=now)
-    return BuildResult(tuple(done.paths), tuple(done.failures), done.digests)
+        plan_sends(config, store, digests, set(done.paths), day=day, now=now, weekly=weekly)
+    return done
 
 
 def failing_notice(config: Config, store: Store) -> str:

@@ -295,5 +295,6 @@ def test_a_day_with_no_announcements_emails_only_the_readers_who_asked(tmp_path,
         assert [d.reader for d in store.deliveries(thursday)] == ["eager"]
         assert {d.reader for d in store.deliveries(date(2025, 8, 20))} == {"ada", "eager"}
     markdown = (config.out_dir / f"digests/eager/{thursday}.md").read_text("utf-8")
-    assert "the source broken failed" in markdown  # the notice names why first
+    assert "the source broken failed" in markdown  # the notice names the failing source first
+    assert f"No new papers were announced for {thursday}." in markdown
     assert not (config.out_dir / f"digests/ada/{thursday}.md").exists()
