@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -72,6 +72,7 @@ def send_day(
     environ: Mapping[str, str] | None = None,
     reader: str | None = None,
     retries_only: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> SendReport:
     """Send what is due of `day`'s ledger (only `reader`'s row, or only retries, when asked;
     see deliver/sender.py)."""
@@ -88,6 +89,7 @@ def send_day(
         envelope_from=config.site.address,
         pacing=pacing(config),
         clock=clock or Clock(),
+        progress=progress,
     )
     return sender.send(day, wait=wait, reader=reader, retries_only=retries_only)
 

@@ -26,7 +26,7 @@ import httpx
 from digest import delivery, ingest, pipeline
 from digest.config import Config
 from digest.deliver import files as files_out
-from digest.deliver.sender import SendReport
+from digest.deliver.sender import Clock, SendReport
 from digest.deliver.smtp import SmtpTransport
 from digest.errors import DigestError
 from digest.fetch import Fetcher
@@ -58,9 +58,10 @@ class Report:
         for kind, count in report.attempted.items():
             self.sent[kind] = self.sent.get(kind, 0) + count
         self.failures += report.failures
-        self.failures += [
-            f"sending {report.day}: {w}" for w in (report.paused, report.stopped) if w
-        ]
+        if report.paused:
+            self.failures.append(f"sending {report.day} paused: {report.paused}")
+        if report.stopped:
+            self.failures.append(f"sending {report.day} stopped: {report.stopped}")
 
     def line(self, job: str, seconds: float) -> str:
         parts = []
@@ -262,6 +263,7 @@ class Operator:
             store,
             day,
             transport=self._new_transport(),
+            clock=Clock(now=self.clock),
             environ=self.environ,
             **only,
         )

@@ -9,6 +9,7 @@ import email.policy
 import re
 import shutil
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -298,3 +299,28 @@ def test_a_day_with_no_announcements_emails_only_the_readers_who_asked(tmp_path,
     assert "the source broken failed" in markdown  # the notice names the failing source first
     assert f"No new papers were announced for {thursday}." in markdown
     assert not (config.out_dir / f"digests/ada/{thursday}.md").exists()
+
+
+def test_a_paused_send_alerts_the_operator(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    with SmtpServer() as server:
+        config = project(tmp_path, method="smtp", port=server.port)
+        config = replace(config, delivery=replace(config.delivery, max_failures=1))
+        settings = SmtpSettings("127.0.0.1", server.port, security="none", timeout=10)
+        jobs = operator(
+            config, environ={"DIGEST_SECRET": SECRET}, transport=lambda: SmtpTransport(settings)
+        )
+        jobs.ingest()
+        jobs.build()
+        server.data_replies.append("451 4.3.0 try later")
+        jobs.send("ada")
+        alert = next(
+            parse(m.content) for m in server.messages if m.recipients == ("ops@example.org",)
+        )
+    assert alert["Subject"] == "[Paper Digest] send:ada failed"
+    assert "ada: deferred: 451 4.3.0 try later" in alert.get_content()
+    assert "sending 2025-08-20 paused: 1 failed sends in a row" in alert.get_content()
+
+
+def parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)

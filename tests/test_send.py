@@ -443,3 +443,13 @@ def test_stamp_date_replaces_only_the_header():
     head, body = stamped.split(b"\r\n\r\n", 1)
     assert head.count(b"Date: ") == 1 and b"Date: Wed, 20 Aug 2025 06:00:00 +0000" in head
     assert b"Date: in the body" in body
+
+
+def test_progress_is_told_after_each_message(tmp_path):
+    time, store = FakeTime(), built(tmp_path, 3)
+    seen: list[tuple[int, int, str]] = []
+    with SmtpServer() as server:
+        told = sender(store, server, tmp_path, time)
+        told.progress = lambda done, total, label: seen.append((done, total, label))
+        told.send(DAY)
+    assert seen == [(1, 3, "r000"), (2, 3, "r001"), (3, 3, "r002")]

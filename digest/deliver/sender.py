@@ -126,11 +126,13 @@ class Sender:
         pacing: Pacing | None = None,
         clock: Clock | None = None,
         after_send: Callable[[Delivery, Outcome], None] | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
     ) -> None:
         self.store, self.transport, self.mail_dir = store, transport, mail_dir
         self.envelope_from = envelope_from
         self.pacing, self.clock = pacing or Pacing(), clock or Clock()
         self.after_send = after_send  # a hook between the server's reply and the ledger (tests)
+        self.progress = progress  # told (done, total, reader) after each message
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._next_slot = 0.0
         self._only: dict[str, Any] = {}
@@ -175,6 +177,10 @@ class Sender:
             return
         store.recover_deliveries(day, now=self.clock.now(), lease=self.pacing.lease, gone=_gone)
         store.expire_deliveries(day, now=self.clock.now())
+        total = 0
+        if self.progress is not None:
+            total = sum(d.status in ("pending", "deferred") for d in store.deliveries(day))
+        done = 0
         failures_in_row = 0
         while True:
             self._pace()
@@ -189,6 +195,9 @@ class Sender:
                 log.error("%s: %s", day, exc)
                 return
             report.attempted[kind] += 1
+            done += 1
+            if self.progress is not None and total:
+                self.progress(min(done, total), total, row.reader)
             failures_in_row = failures_in_row + 1 if kind in _FAILING else 0
             if failures_in_row >= self.pacing.max_failures:
                 reason = f"{failures_in_row} failed sends in a row (the last: {row.reader})"
