@@ -29,6 +29,7 @@ from digest.web.core import Web, form_fields
 log = logging.getLogger("digest")
 
 NAME_ATTEMPTS = 20  # reader names tried for a new subscriber before giving up
+RESEND_AFTER = timedelta(minutes=10)  # a pending address gets at most one confirmation per 10 min
 EMPTY = {"email": "", "display_name": "", "keywords": ""}
 
 
@@ -78,12 +79,16 @@ async def subscribe(web: Web, request: Request) -> Response:
 
 def _register(web: Web, signup: forms.Signup, store: Store) -> tuple[Profile, str] | None:
     """The reader to send a confirmation to, and the link: a new pending reader, or the pending
-    one the address already has; None when the address already gets the digest."""
+    one the address already has; None when the address already gets the digest, or was sent a
+    confirmation less than RESEND_AFTER ago."""
     readers = store.readers_by_email(signup.email)
     if any(r.status == "active" for r in readers):
         return None
     now = web.clock()
-    pending = next((r.profile for r in readers if r.status == "pending"), None)
+    waiting = next((r for r in readers if r.status == "pending"), None)
+    if waiting is not None and now - waiting.updated < RESEND_AFTER:
+        return None  # sent moments ago: the form cannot be used to flood an inbox
+    pending = waiting.profile if waiting is not None else None
     if pending is not None:
         store.set_reader_status(pending.name, "pending", now=now)  # restarts confirm_hours
     profile = pending or _new_reader(store, signup, now=now)
