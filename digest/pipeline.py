@@ -129,9 +129,9 @@ def build(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> BuildResult:
     """Every active reader's digest for each day (Markdown, HTML preview, email message),
-    remembered in the store; with SMTP delivery, a ledger row for each message to send; then the
-    feeds and the archive site. A failing reader is reported, not fatal. `progress(done, total,
-    label)` is told after each day."""
+    remembered in the store; with SMTP delivery, a ledger row for each message of the newest
+    day to send; then the feeds and the archive site. A failing reader is reported, not fatal.
+    `progress(done, total, label)` is told after each day."""
     env = render.fresh_environment(config.templates)
     links = links_for(config, store, environ)
     profiles = readers(store)
@@ -142,7 +142,10 @@ def build(
     for day in days:
         model = model_for(store, day, window_days=config.window_days, cache_dir=cache)
         digests = make_digests(store, profiles, day=day, now=now, model=model)
-        done = _keep(config, store, digests, links=links, day=day, now=now)
+        # only the newest day goes out by mail: older days of a multi-day build (a backfill, a
+        # catch-up) are written and kept, not sent late
+        mail = day == max(days)
+        done = _keep(config, store, digests, links=links, day=day, now=now, mail=mail)
         written += done.paths
         failures += done.failures
         built += done.digests
@@ -205,6 +208,7 @@ def _keep(
     day: date,
     now: datetime,
     weekly: bool = False,
+    mail: bool = True,
 ) -> outputs.Written:
     """A day's digests remembered, written (with the failing-source notice, if any, in front)
     and, when sending by SMTP, planned in the ledger."""
@@ -212,7 +216,7 @@ def _keep(
         digests = [replace(d, notice=f"{notice} {d.notice}".strip()) for d in digests]
     store.save_digests(digests)
     done = outputs.write_digests(digests, config=config, links=links, now=now)
-    if config.delivery.method == "smtp":
+    if mail and config.delivery.method == "smtp":
         plan_sends(config, store, digests, set(done.paths), day=day, now=now, weekly=weekly)
     return done
 

@@ -390,3 +390,22 @@ def test_the_links_in_a_sent_email_work_on_digest_serve(
         assert server.messages == []
     with Store.open(home / "out/store.sqlite3") as store:
         assert [d.status for d in store.deliveries(date(2025, 8, 21))] == ["suppressed"]
+
+
+def test_a_run_of_several_dates_mails_only_the_newest(tmp_path, environment_for_smtp) -> None:
+    with SmtpServer(tls="starttls", auth=(USER, PASSWORD)) as server:
+        home = project(tmp_path, server)
+        config = home / "config.yaml"
+        older = (
+            "  - {name: jun, kind: hf_text, path: pages/002_3cd0b1d1c34a916a.txt,"
+            " date: 2025-06-02}\n"
+        )
+        config.write_text(
+            config.read_text("utf-8").replace("delivery:\n", older + "delivery:\n"), "utf-8"
+        )
+        assert run(home, "run") == 0
+        assert len(server.messages) == 3
+        assert all(b"2025-08-20" in m.content for m in server.messages)
+    with Store.open(home / "out/store.sqlite3") as store:
+        assert store.delivery_dates() == [DAY]  # June was built, kept and written, not mailed
+    assert (home / "out/digests/ada/2025-06-02.md").exists()
