@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -306,48 +306,4 @@ def alert_message(config: Config, to: str, subject: str, text: str, *, now: date
     return msg.as_bytes()
 
 
-def stale(config: Config, last_good: datetime | None, now: datetime) -> str | None:
-    """Why the last good run is older than expected, or None. Expected: within
-    `schedule.stale_hours`, or else within a day and the grace of the last scheduled ingest
-    (weekends with no ingest job are allowed for)."""
-    if last_good is None:
-        return "no run has succeeded yet"
-    limit = config.schedule.stale_hours
-    if limit is not None:
-        expected = now - timedelta(hours=limit)
-    else:
-        expected = _last_fire(config, now) - timedelta(hours=config.schedule.grace_hours)
-        expected = min(expected, now - timedelta(hours=26))
-    if last_good < expected:
-        hours = (now - last_good).total_seconds() / 3600
-        return f"the last successful run was {hours:.0f} hours ago: is the scheduler running?"
-    return None
-
-
-def _last_fire(config: Config, now: datetime) -> datetime:
-    """The last time the ingest job was due before `now` (its zone, its weekdays)."""
-    zone = ZoneInfo(config.schedule.timezone)
-    job = config.schedule.ingest
-    days = _weekdays(job.days)
-    local = now.astimezone(zone)
-    for back in range(8):
-        day = local.date() - timedelta(days=back)
-        at = datetime(day.year, day.month, day.day, job.hour, job.minute, tzinfo=zone)
-        if at <= local and day.weekday() in days:
-            return at.astimezone(UTC)
-    return now - timedelta(days=7)
-
-
-def _weekdays(text: str) -> set[int]:
-    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    if text == "*":
-        return set(range(7))
-    found: set[int] = set()
-    for part in text.split(","):
-        first, _, last = part.partition("-")
-        start, end = names.index(first), names.index(last or first)
-        found.update(range(start, end + 1) if start <= end else [*range(start, 7), *range(end + 1)])
-    return found
-
-
-__all__ = ["Operator", "Report", "alert_message", "stale"]
+__all__ = ["Operator", "Report", "alert_message"]

@@ -158,6 +158,28 @@ def missed(
     return latest
 
 
+def stale(config: Config, last_good: datetime | None, now: datetime) -> str | None:
+    """Why the last good run is older than expected, or None. Expected: within
+    `schedule.stale_hours`, or else within a day and the grace of the ingest job's last due time
+    (so days without an ingest job, such as weekends, are allowed for)."""
+    if last_good is None:
+        return "no run has succeeded yet"
+    limit = config.schedule.stale_hours
+    if limit is not None:
+        expected = now - timedelta(hours=limit)
+    else:
+        ingest = _cron("ingest", config.schedule.ingest, ZoneInfo(config.schedule.timezone))
+        week = timedelta(days=8)
+        due = missed(ingest, None, now, week) or now - week
+        expected = min(
+            due - timedelta(hours=config.schedule.grace_hours), now - timedelta(hours=26)
+        )
+    if last_good < expected:
+        hours = (now - last_good).total_seconds() / 3600
+        return f"the last successful run was {hours:.0f} hours ago: is the scheduler running?"
+    return None
+
+
 def dst_days(spec: JobSpec, start: date, days: int = 366) -> list[tuple[date, str]]:
     """The days in `days` from `start` on which a DST change makes the job run "late" (its time
     is skipped) or "twice" (its time is repeated)."""

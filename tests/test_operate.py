@@ -21,7 +21,8 @@ from smtpserver import SmtpServer
 from digest.cli import main
 from digest.config import Config, load_config
 from digest.deliver.smtp import SmtpSettings, SmtpTransport
-from digest.operate import Operator, stale
+from digest.operate import Operator
+from digest.schedule import stale
 from digest.sources import SOURCES
 from digest.store import Store
 

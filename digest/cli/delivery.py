@@ -17,7 +17,6 @@ from digest.config import Config
 from digest.config.checks import _EMAIL, _SLUG
 from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import Profile
-from digest.operate import stale
 from digest.pipeline import signer
 from digest.store import Store
 
@@ -69,6 +68,8 @@ def _preview(args: argparse.Namespace, config: Config, store: Store) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from digest import schedule  # APScheduler loads only for the commands that need it
+
     config = _config(args)
     with _store(args, config) as store:
         dates = store.delivery_dates()
@@ -77,7 +78,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         paused = store.sending_paused(day) if day else None
         due = store.next_due(day) if day else None
         runs = store.runs(args.runs)
-        late = stale(config, store.last_good_run(), _now())
+        late = schedule.stale(config, store.last_good_run(), _now())
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
