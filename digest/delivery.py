@@ -144,21 +144,54 @@ def preview(
     return f"{words}; refused {refused}" if refused else words
 
 
-def confirmation(config: Config, profile: Profile, url: str, *, now: datetime) -> bytes:
-    """The double opt-in mail: the only mail a subscriber gets before confirming."""
+def plain_message(
+    config: Config, to: str, subject: str, text: str, *, now: datetime, kind: str
+) -> bytes:
+    """A short plain-text mail from the newsletter's sender: the subscribe confirmation, an
+    operator alert. `kind` starts its Message-ID."""
     msg = EmailMessage(policy=POLICY)
     msg["From"] = config.site.sender
-    msg["To"] = profile.email or ""
-    msg["Subject"] = f"Confirm your subscription to {config.title}"
+    msg["To"] = to
+    msg["Subject"] = " ".join(subject.split())[:200]
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid("confirm", domain=config.site.domain)
+    msg["Message-ID"] = make_msgid(kind, domain=config.site.domain)
+    msg.set_content(text)
+    return msg.as_bytes()
+
+
+def send_one(
+    config: Config,
+    to: str,
+    message: bytes,
+    *,
+    file: Path,
+    transport: SmtpTransport | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """One mail outside the ledger: sent by SMTP, or with the files method written to `file`
+    under the output directory. A DeliveryError when the server did not take it."""
+    if config.delivery.method != "smtp":
+        files_out.deliver([Artifact(file, message, "message/rfc822")], config.out_dir)
+        return
+    transport = transport or SmtpTransport(smtp_settings(config, environ))
+    try:
+        outcome = transport.send(config.site.address, [to], message)
+    finally:
+        transport.close()
+    if outcome.kind not in ("sent", "partial"):
+        raise DeliveryError(f"mail to {file.stem}: {outcome.kind}: {outcome.reply}")
+
+
+def confirmation(config: Config, profile: Profile, url: str, *, now: datetime) -> bytes:
+    """The double opt-in mail: the only mail a subscriber gets before confirming."""
     hours = config.delivery.confirm_hours
-    msg.set_content(
+    text = (
         f"Someone, probably you, asked to receive {config.title} at this address.\n\n"
         f"To confirm, open this link within {hours:g} hours and press the button:\n\n{url}\n\n"
         "If it was not you, ignore this mail: nothing more will be sent.\n"
     )
-    return msg.as_bytes()
+    subject = f"Confirm your subscription to {config.title}"
+    return plain_message(config, profile.email or "", subject, text, now=now, kind="confirm")
 
 
 def send_confirmation(
@@ -171,14 +204,5 @@ def send_confirmation(
 ) -> None:
     """Send (SMTP) or write (files: `out/mail/confirm/<reader>.eml`) the confirmation mail."""
     message = confirmation(config, profile, url, now=now)
-    if config.delivery.method != "smtp":
-        path = Path("mail") / "confirm" / f"{profile.name}.eml"
-        files_out.deliver([Artifact(path, message, "message/rfc822")], config.out_dir)
-        return
-    transport = SmtpTransport(smtp_settings(config, environ))
-    try:
-        outcome = transport.send(config.site.address, [profile.email or ""], message)
-    finally:
-        transport.close()
-    if outcome.kind not in ("sent", "partial"):
-        raise DeliveryError(f"confirmation to {profile.name}: {outcome.kind}: {outcome.reply}")
+    file = Path("mail") / "confirm" / f"{profile.name}.eml"
+    send_one(config, profile.email or "", message, file=file, environ=environ)

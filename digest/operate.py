@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,13 +23,11 @@ import httpx
 
 from digest import delivery, ingest, pipeline
 from digest.config import Config
-from digest.deliver import files as files_out
 from digest.deliver.sender import Clock, SendReport
 from digest.deliver.smtp import SmtpTransport
 from digest.errors import DigestError
 from digest.fetch import Fetcher
-from digest.models import Artifact, SourceOutcome
-from digest.render.email.mime import POLICY
+from digest.models import SourceOutcome
 from digest.store import Store
 
 log = logging.getLogger("digest")
@@ -201,18 +197,19 @@ class Operator:
         if not to:
             return
         try:
-            message = alert_message(self.config, to, subject, text, now=self.clock())
-            if self.config.delivery.method == "smtp":
-                transport = self._new_transport()
-                try:
-                    transport.send(self.config.site.address, [to], message)
-                finally:
-                    transport.close()
-            else:
-                stamp = self.clock().strftime("%Y%m%dT%H%M%S")
-                mark = hashlib.sha256(subject.encode()).hexdigest()[:8]
-                path = Path("mail") / "operator" / f"{stamp}-{mark}.eml"
-                files_out.deliver([Artifact(path, message, "message/rfc822")], self.config.out_dir)
+            message = delivery.plain_message(
+                self.config,
+                to,
+                f"[{self.config.title}] {subject}",
+                f"{text}\n\nSee `digest status` on the host for the whole picture.\n",
+                now=self.clock(),
+                kind="alert",
+            )
+            stamp = self.clock().strftime("%Y%m%dT%H%M%S")
+            mark = hashlib.sha256(subject.encode()).hexdigest()[:8]
+            file = Path("mail") / "operator" / f"{stamp}-{mark}.eml"
+            transport = self._new_transport() if self.config.delivery.method == "smtp" else None
+            delivery.send_one(self.config, to, message, file=file, transport=transport)
         except (DigestError, OSError) as exc:
             log.error("alert to %s not delivered: %s", to, exc)
 
@@ -295,15 +292,4 @@ class Operator:
             log.warning("heartbeat %s: %s", name, type(exc).__name__)
 
 
-def alert_message(config: Config, to: str, subject: str, text: str, *, now: datetime) -> bytes:
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = config.site.sender
-    msg["To"] = to
-    msg["Subject"] = " ".join(f"[{config.title}] {subject}".split())[:200]
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid("alert", domain=config.site.domain)
-    msg.set_content(f"{text}\n\nSee `digest status` on the host for the whole picture.\n")
-    return msg.as_bytes()
-
-
-__all__ = ["Operator", "Report", "alert_message"]
+__all__ = ["Operator", "Report"]
