@@ -90,18 +90,23 @@ def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[
     return list(merged.values()), list(merged_against.values())
 
 
-def signer(config: Config, environ: Mapping[str, str] | None = None) -> Signer | None:
+def signer(
+    config: Config, environ: Mapping[str, str] | None = None, *, needed_by: str | None = None
+) -> Signer | None:
     """The token signer from the secret's environment variable. Sending by SMTP needs it (the
-    unsubscribe links); the files default works without it."""
+    unsubscribe links), as does whatever `needed_by` names; the files default works without
+    it."""
     delivery = config.delivery
     try:
         made = signer_from_env(delivery.secret_env, delivery.previous_secrets_env, environ)
     except ValueError as exc:
         raise ConfigError(f"delivery.secret_env: {exc}") from None
-    if made is None and delivery.method == "smtp":
+    if needed_by is None and delivery.method == "smtp":
+        needed_by = "sending by SMTP signs each reader's unsubscribe link with it"
+    if made is None and needed_by is not None:
         raise ConfigError(
             f"delivery.secret_env: the environment variable {delivery.secret_env} is not set",
-            hint="sending by SMTP signs each reader's unsubscribe link with it",
+            hint=needed_by,
         )
     return made
 

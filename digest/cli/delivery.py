@@ -244,13 +244,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from digest.web import serve  # Starlette and uvicorn load only for this command
 
     config = _config(args)
-    made = signer(config)
-    if made is None:
-        raise ConfigError(
-            f"delivery.secret_env: the environment variable {config.delivery.secret_env} is not "
-            "set",
-            hint="`digest serve` signs and checks the links in emails with it",
-        )
+    made = signer(config, needed_by="`digest serve` signs and checks the links in emails with it")
+    assert made is not None  # signer() raised otherwise
     with _store(args, config):
         pass  # migrated, config.yaml's readers loaded
 
