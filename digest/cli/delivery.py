@@ -13,7 +13,7 @@ from typing import Any
 
 from digest import delivery
 from digest.cli.commands import _config, _now, _progress_for, _reader, _store
-from digest.config import Config
+from digest.config import RESERVED_NAMES, Config
 from digest.config.checks import _EMAIL, _SLUG
 from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import Profile
@@ -191,9 +191,9 @@ def _list(store: Store, as_json: bool) -> int:
 def _new_profile(
     name: str, email: str | None, keywords: str, display: str | None = None
 ) -> Profile:
-    """A profile from the command line or a CSV row; ValueError says what is wrong."""
+    """A profile from the command line or a CSV row; a ConfigError says what is wrong."""
     name = name.strip()
-    if not _SLUG.fullmatch(name) or name == "all":
+    if not _SLUG.fullmatch(name) or name in RESERVED_NAMES:
         raise ConfigError(f"reader name {name!r}: use lowercase letters, digits, - and _")
     email = (email or "").strip() or None
     if email and not _EMAIL.fullmatch(email):
