@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from digest import delivery
-from digest.cli.commands import _config, _now, _progress_for, _reader, _store
+from digest.cli.commands import _config, _now, _progress_bar, _reader, _store
 from digest.config import RESERVED_NAMES, Config
 from digest.config.checks import _EMAIL, _SLUG
 from digest.errors import ConfigError, DeliveryError, StoreError
@@ -45,10 +45,8 @@ def cmd_send(args: argparse.Namespace) -> int:
                 print(f"{reader}: {what}")
             print(f"digest send --dry-run: {day}: {len(plan)} waiting", file=sys.stderr)
             return 0
-        waiting = sum(d.status in ("pending", "deferred") for d in store.deliveries(day))
-        report = delivery.send_day(
-            config, store, day, wait=args.wait, progress=_progress_for(waiting)
-        )
+        progress = _progress_bar if sys.stderr.isatty() else None
+        report = delivery.send_day(config, store, day, wait=args.wait, progress=progress)
     print(f"digest send: {report.line()}", file=sys.stderr)
     for failure in report.failures:
         print(f"  {failure}", file=sys.stderr)

@@ -132,7 +132,7 @@ class Sender:
         self.envelope_from = envelope_from
         self.pacing, self.clock = pacing or Pacing(), clock or Clock()
         self.after_send = after_send  # a hook between the server's reply and the ledger (tests)
-        self.progress = progress  # told (done, total, reader) after each message
+        self.progress = progress  # told (done, total, reader) after each message, from 2 on
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._next_slot = 0.0
         self._only: dict[str, Any] = {}
@@ -196,7 +196,7 @@ class Sender:
                 return
             report.attempted[kind] += 1
             done += 1
-            if self.progress is not None and total:
+            if self.progress is not None and total > 1:  # one message needs no bar
                 self.progress(min(done, total), total, row.reader)
             failures_in_row = failures_in_row + 1 if kind in _FAILING else 0
             if failures_in_row >= self.pacing.max_failures:
