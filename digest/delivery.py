@@ -20,7 +20,7 @@ from digest.deliver import files as files_out
 from digest.deliver.sender import Clock, Pacing, Sender, SendReport, stamp_date
 from digest.deliver.smtp import SmtpSettings, SmtpTransport
 from digest.errors import ConfigError, DeliveryError
-from digest.models import Artifact, Profile
+from digest.models import WAITING, Artifact, Profile
 from digest.pipeline import links_for
 from digest.render import email
 from digest.render.email.mime import POLICY
@@ -100,7 +100,7 @@ def due(store: Store, day: date, now: datetime) -> list[tuple[str, str]]:
     paused = store.sending_paused(day)
     plan = []
     for row in store.deliveries(day):
-        if row.status not in ("pending", "deferred"):
+        if row.status not in WAITING:
             continue
         if row.reader not in active:
             plan.append((row.reader, "suppressed (no longer subscribed)"))

@@ -282,10 +282,9 @@ class Subscriber:
 # pending: built, not yet tried; sending: claimed by a sender; transmitting: the message is being
 # handed to the server; deferred: a temporary failure, tried again from next_attempt on
 WAITING = ("pending", "deferred")
-# sent; partial: some recipients refused for good; failed: refused for good; unknown: the
-# server's answer was lost after it had the message (never re-sent automatically); suppressed:
-# the reader unsubscribed before it went; expired: still deferred at the give-up time
-SETTLED = ("sent", "partial", "failed", "unknown", "suppressed", "expired")
+# The settled states: sent; partial: some recipients refused for good; failed: refused for good;
+# unknown: the server's answer was lost after it had the message (never re-sent automatically);
+# suppressed: the reader unsubscribed before it went; expired: still deferred at the give-up time
 
 
 @dataclass(frozen=True, slots=True)

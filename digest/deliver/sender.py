@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from digest.deliver.smtp import ConnectError, Outcome
-from digest.models import Delivery
+from digest.models import WAITING, Delivery
 from digest.store import Store
 
 log = logging.getLogger("digest")
@@ -179,7 +179,7 @@ class Sender:
         store.expire_deliveries(day, now=self.clock.now())
         total = 0
         if self.progress is not None:
-            total = sum(d.status in ("pending", "deferred") for d in store.deliveries(day))
+            total = sum(d.status in WAITING for d in store.deliveries(day))
         done = 0
         failures_in_row = 0
         while True:
