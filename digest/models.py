@@ -151,6 +151,8 @@ class Profile:
     display_name: str | None = None
     top_k: int = 10
     min_score: float = 0.0
+    near_misses: int = 3  # papers below the reader's relevance floor shown as "loosely related"
+    min_papers: int = 0  # always show at least this many (the extra ones as "loosely related")
     weights: tuple[float, ...] = ()  # one per keyword; none given means 1.0 each
     exclude: tuple[str, ...] = ()  # words or phrases: a paper that mentions one is never picked
     disliked: tuple[str, ...] = ()  # arXiv ids or titles, like `liked`
@@ -184,6 +186,7 @@ class Scored:
     closeness: float = 0.0  # ... and their cosine similarity
     popularity: float = 0.0  # share of the score that came from upvotes
     authors: tuple[str, ...] = ()  # followed authors among the paper's
+    loose: bool = False  # below the reader's relevance floor: shown only as "loosely related"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +199,7 @@ class Digest:
     candidates: int
     generated: datetime
     notice: str = ""  # one line atop the digest: a source failed, nothing was announced, ...
+    near: tuple[Scored, ...] = ()  # papers below the floor, shown after the others as loosely related
 
 
 @dataclass(frozen=True, slots=True)

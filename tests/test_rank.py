@@ -6,7 +6,7 @@ from helpers import stored
 
 from digest import rank
 from digest.curate import select
-from digest.models import Profile
+from digest.models import Profile, Scored, Term
 
 CORPUS = [
     stored(
@@ -138,11 +138,28 @@ def test_select_keeps_top_k_above_threshold_and_skips_sent() -> None:
     profile = Profile(name="r", keywords=("networks", "quantization", "language"), top_k=2)
     ranked = rank.rank(model, profile, CORPUS)
     assert len(ranked) > 2
-    assert select(ranked, profile) == tuple(ranked[:2])
+    assert select(ranked, profile).papers == tuple(ranked[:2])
     skipped = select(ranked, profile, sent_ids={ranked[0].paper.id})
-    assert skipped[0] == ranked[1]
+    assert skipped.papers[0] == ranked[1]
     high = Profile(name="r", keywords=profile.keywords, min_score=ranked[0].score)
-    assert select(ranked, high) == ()
+    assert select(ranked, high).shown == 0
+
+
+def test_select_shows_a_thin_day_as_thin() -> None:
+    def item(n: int, loose: bool) -> Scored:
+        return Scored(
+            stored(f"p:{n}", f"Paper {n}", "text"), 1 - n / 100, (Term("t", 1.0),), loose=loose
+        )
+
+    ranked = [item(0, False), item(1, False), *(item(n, True) for n in range(2, 12))]
+    shown = select(ranked, Profile(name="r", top_k=10))
+    assert shown.papers == tuple(ranked[:2]) and shown.near == tuple(ranked[2:5])
+    assert shown.shown == 5
+    assert select(ranked, Profile(name="r", near_misses=0)).shown == 2
+    assert select(ranked, Profile(name="r", near_misses=0, min_papers=6)).near == tuple(ranked[2:6])
+    assert select(ranked, Profile(name="r", top_k=3)).near == (ranked[2],)
+    full = [item(n, False) for n in range(12)]
+    assert select(full, Profile(name="r", top_k=10)) == (tuple(full[:10]), ())
 
 
 def test_analyse_folds_plurals_keeps_bigrams_within_phrases() -> None:
