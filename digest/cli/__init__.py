@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from digest import __version__, sources
-from digest.cli import delivery, operate
+from digest.cli import delivery, evaluation, operate
 from digest.cli.commands import COMMANDS
 from digest.errors import ConfigError, DigestError
 
@@ -117,6 +117,7 @@ def parser() -> argparse.ArgumentParser:
 
     delivery.add_parsers(command, _day, common)
     operate.add_parsers(command)
+    evaluation.add_parsers(command)
 
     config = command("config", "check config.yaml")
     config.add_argument("action", choices=["check"])
@@ -133,22 +134,6 @@ def parser() -> argparse.ArgumentParser:
     profile.add_argument("reader")
     profile.add_argument("--json", action="store_true")
 
-    evaluate = command("eval", "measure the ranking on labelled arXiv listings")
-    evaluate.add_argument("spec", type=Path, metavar="SPEC.json")
-    evaluate.add_argument("--listings", type=Path, required=True, metavar="FILE.jsonl.gz")
-    evaluate.add_argument("--json", action="store_true")
-    evaluate.add_argument(
-        "--ranker",
-        action="append",
-        metavar="NAME",
-        help="compare only these variants beside the shipped ranker (default: all of them)",
-    )
-    evaluate.add_argument(
-        "--scores-out",
-        type=Path,
-        metavar="FILE.jsonl",
-        help="write each (interest, day) ranking, best first",
-    )
     return main
 
 
@@ -162,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = logging.DEBUG
     _log_to_stderr(level, stamped=args.command == "schedule")
     try:
-        return (COMMANDS | delivery.COMMANDS | operate.COMMANDS)[args.command](args)
+        commands = COMMANDS | delivery.COMMANDS | operate.COMMANDS | evaluation.COMMANDS
+        return commands[args.command](args)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

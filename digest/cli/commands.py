@@ -16,9 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from digest import delivery, evaluate, ingest, pipeline, rank, sources
+from digest import delivery, ingest, pipeline, rank, sources
 from digest.config import Config, load_config
-from digest.deliver.files import write_atomic
 from digest.deliver.sender import SendReport
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.fetch import Fetcher
@@ -321,46 +320,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    clock = time.monotonic()
-    spec = evaluate.load_spec(args.spec)
-    listings = evaluate.load_listings(args.listings)
-    names = args.ranker or list(evaluate.RANKERS)
-    unknown = [n for n in names if n not in evaluate.RANKERS]
-    if unknown:
-        known = ", ".join(evaluate.RANKERS)
-        raise DigestError(f"unknown ranker {unknown[0]!r} (known: {known})")
-    rankers = {name: evaluate.RANKERS[name] for name in ["shipped", *names]}
-    results: dict[str, list[evaluate.PairResult]] = {name: [] for name in rankers}
-    for name, result in evaluate.evaluate_many(spec, listings, rankers):
-        results[name].append(result)
-    rows = {name: evaluate.summarise(found) for name, found in results.items()}
-    if args.scores_out:
-        lines = [
-            json.dumps(
-                {
-                    "interest": r.interest,
-                    "day": r.day.isoformat(),
-                    "ranking": [pid.removeprefix("arxiv:") for pid in r.ranking],
-                }
-            )
-            for r in results["shipped"]
-        ]
-        write_atomic(args.scores_out, ("\n".join(lines) + "\n").encode())
-    if args.json:
-        _print_json({"k": spec.k, "rankers": rows})
-    else:
-        k = spec.k
-        print(f"{'ranker':<14} {'pairs':>5} {f'nDCG@{k}':>8} {f'P@{k}':>6} {'MAP':>6}")
-        for name, row in rows.items():
-            print(
-                f"{name:<14} {row['pairs']:>5} {row['ndcg']:>8.3f} {row['precision']:>6.3f} "
-                f"{row['map']:>6.3f}"
-            )
-    print(f"digest eval: {len(rows)} rankers, {time.monotonic() - clock:.1f} s", file=sys.stderr)
-    return 0
-
-
 COMMANDS = {
     "ingest": cmd_ingest,
     "papers": cmd_papers,
@@ -368,7 +327,6 @@ COMMANDS = {
     "build": cmd_build,
     "run": cmd_run,
     "config": cmd_config,
-    "eval": cmd_eval,
     "feedback": cmd_feedback,
     "profile": cmd_profile,
 }
