@@ -379,6 +379,13 @@ def test_bad_date(tmp_path, value, problem):
         ("min_score", "-0.5", "must be a number >= 0.0, got -0.5"),
         ("min_score", ".nan", "must be a number >= 0.0, got nan"),
         ("min_score", "false", "expected a number, got boolean"),
+        ("near_misses", "-1", "must be between 0 and 100, got -1"),
+        ("near_misses", "101", "must be between 0 and 100, got 101"),
+        ("near_misses", "true", "expected an integer, got boolean"),
+        ("near_misses", "'3'", "expected an integer, got string"),
+        ("min_papers", "-1", "must be between 0 and 100, got -1"),
+        ("min_papers", "1.5", "expected an integer, got number"),
+        ("min_papers", "11", "must be at most top_k (10), got 11"),
         ("email", "alice", "not an email address: 'alice'"),
         ("email", "'a@b@c'", "not an email address: 'a@b@c'"),
         ("email", "'a b@c.org'", "not an email address: 'a b@c.org'"),
@@ -391,6 +398,37 @@ def test_reader_value_problems(tmp_path, key, value, problem):
     found = problems(tmp_path, f"{READER}    {key}: {value}\n")
     assert len(found) == 1
     assert found[0].startswith(f"readers[0].{key}: {problem}")
+
+
+def test_near_misses_and_min_papers_are_read_with_their_defaults(tmp_path):
+    config = load(
+        tmp_path,
+        READER
+        + """    top_k: 5
+    near_misses: 0
+    min_papers: 5
+  - name: bob
+    interests: {keywords: [GNN]}
+""",
+    )
+    alice, bob = config.readers
+    assert (alice.top_k, alice.near_misses, alice.min_papers) == (5, 0, 5)
+    assert (bob.top_k, bob.near_misses, bob.min_papers) == (10, 3, 0)
+
+
+def test_near_miss_mistakes_are_named_with_a_close_key(tmp_path):
+    found = problems(
+        tmp_path,
+        READER
+        + """    top_k: 3
+    min_papers: 4
+    near_miss: 2
+""",
+    )
+    assert found == [
+        "readers[0].near_miss: unknown key (did you mean 'near_misses'?)",
+        "readers[0].min_papers: must be at most top_k (3), got 4",
+    ]
 
 
 def test_readers_are_required_and_non_empty(tmp_path):

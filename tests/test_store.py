@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -225,3 +226,71 @@ def test_built_digests_read_back_with_their_reasons_and_follow_merges(store: Sto
     store.add_papers("api", [paper("Graph nets for all", arxiv_id="2401.00009")], now=NOW)
     (merged,) = store.digests(ada)[0].papers
     assert merged.paper.id == "arxiv:2401.00009" and merged.terms == item.terms
+
+
+def test_built_digests_keep_their_near_misses_after_the_matches(store: Store) -> None:
+    store.add_papers("page", [paper("Graph Nets"), paper("Loose One"), paper("Loose Two")], now=NOW)
+    graph, one, two = sorted(store.papers(), key=lambda p: p.title != "Graph Nets")
+    ada = Profile(name="ada", keywords=("graph",))
+    match = Scored(graph, 0.5, (Term("graph", 1.0),))
+    near = tuple(Scored(p, 0.1, (Term("nets", 1.0),), loose=True) for p in (one, two))
+    built = Digest(ada, D1, (match,), 9, NOW, near=near)
+    store.save_digests([built])
+    assert store.digests(ada) == [built]
+    only_near = Digest(ada, D2, (), 4, NOW, near=near[:1])
+    store.save_digests([only_near])
+    assert store.digests(ada, since=D2) == [only_near]
+    # the near misses are rows after the matches, marked loose in their reasons
+    with closing(sqlite3.connect(store.path)) as raw:
+        rows = raw.execute(
+            "SELECT position, paper_id, reasons FROM digest_papers WHERE digest_date = ?"
+            " ORDER BY position",
+            (D1.isoformat(),),
+        ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(0, graph.id), (1, one.id), (2, two.id)]
+    assert ['"loose": true' in r[2] for r in rows] == [False, True, True]
+
+
+def test_built_rows_from_before_near_misses_read_as_matches(store: Store) -> None:
+    store.add_papers("page", [paper("Graph Nets")], now=NOW)
+    (graph,) = store.papers()
+    ada = Profile(name="ada", keywords=("graph",))
+    with closing(sqlite3.connect(store.path)) as raw, raw:
+        raw.execute(
+            "INSERT INTO digests (reader, digest_date, candidates, built) VALUES (?, ?, ?, ?)",
+            ("ada", D1.isoformat(), 3, NOW.isoformat()),
+        )
+        raw.execute(
+            "INSERT INTO digest_papers (reader, digest_date, position, paper_id, score, reasons)"
+            " VALUES (?, ?, 0, ?, 0.5, ?)",
+            (
+                "ada",
+                D1.isoformat(),
+                graph.id,
+                '{"terms": [["graph", 1.0]], "closest": null, "closeness": 0.0,'
+                ' "popularity": 0.0, "authors": []}',
+            ),
+        )
+    (old,) = store.digests(ada)
+    assert [s.paper.id for s in old.papers] == [graph.id] and old.near == ()
+    assert not old.papers[0].loose
+
+
+def test_near_misses_and_min_papers_survive_the_readers_table(store: Store) -> None:
+    ada = Profile(name="ada", keywords=("graph",), top_k=5, near_misses=1, min_papers=4)
+    store.sync_readers([ada], now=NOW)
+    assert store.subscriber("ada").profile == ada  # type: ignore[union-attr]
+    store.set_profile(replace(ada, keywords=("graphs",)), now=NOW)
+    found = store.subscriber("ada").profile  # type: ignore[union-attr]
+    assert (found.near_misses, found.min_papers) == (1, 4)
+    store.add_reader(Profile(name="bob", keywords=("x",)), status="active", origin="cli", now=NOW)
+    bob = store.subscriber("bob").profile  # type: ignore[union-attr]
+    assert (bob.near_misses, bob.min_papers) == (3, 0)
+    # a profile stored before these keys existed reads with their defaults
+    with closing(sqlite3.connect(store.path)) as raw, raw:
+        raw.execute(
+            "UPDATE readers SET profile = json_remove(profile, '$.near_misses', '$.min_papers')"
+            " WHERE name = 'ada'"
+        )
+    old = store.subscriber("ada").profile  # type: ignore[union-attr]
+    assert (old.near_misses, old.min_papers, old.top_k) == (3, 0, 5)

@@ -99,6 +99,8 @@ _READER_KEYS = (
     "interests",
     "top_k",
     "min_score",
+    "near_misses",
+    "min_papers",
     "popularity",
     "diversity",
     "public",
@@ -121,6 +123,7 @@ WINDOW_DAYS = 90
 SECURITY = ("starttls", "tls", "none")
 RESERVED_NAMES = ("all",)  # feeds/all.xml is the public feed
 _bool = partial(_typed, kind=bool, expected="true or false")
+_PROFILE = Profile(name="")  # a reader's defaults, for keys that are left out
 
 
 T = TypeVar("T")
@@ -485,7 +488,7 @@ class _Validator:
                 self.problems.append(f"{where}: needs keywords, liked papers or authors")
             elif weights and not any(weights) and not liked and not authors:
                 self.problems.append(f"{where}.keywords: needs a keyword with a weight above 0")
-        top_k = self.get(node, "top_k", partial(_int, low=1, high=100), path)
+        top_k, near_misses, min_papers = self.shown(node, path)
         min_score = self.get(node, "min_score", partial(_number, low=0.0), path)
         popularity = self.get(node, "popularity", _share, path)
         diversity = self.get(node, "diversity", _share, path)
@@ -499,13 +502,31 @@ class _Validator:
             authors=authors,
             email=self.get(node, "email", _email, path),
             display_name=self.get(node, "display_name", _str, path),
-            top_k=10 if top_k is None else top_k,
+            top_k=top_k,
             min_score=0.0 if min_score is None else min_score,
+            near_misses=near_misses,
+            min_papers=min_papers,
             popularity=POPULARITY if popularity is None else popularity,
             diversity=DIVERSITY if diversity is None else diversity,
             public=self.get(node, "public", _bool, path) is True,
             note=self.get(node, "note", _text, path) or "",
             send=self.send_time(node, path, self.zone),
+        )
+
+    def shown(self, node: Mapping[Any, Any], path: str) -> tuple[int, int, int]:
+        """How many papers a reader's digest shows: `top_k` at most, up to `near_misses` of them
+        loosely related, and at least `min_papers` (no more than `top_k`) when there are any."""
+        top_k = self.get(node, "top_k", partial(_int, low=1, high=100), path)
+        near_misses = self.get(node, "near_misses", partial(_int, low=0, high=100), path)
+        min_papers = self.get(node, "min_papers", partial(_int, low=0, high=100), path)
+        top_k = _or(top_k, _PROFILE.top_k)
+        if min_papers is not None and min_papers > top_k:
+            where = _join(path, "min_papers")
+            self.problems.append(f"{where}: must be at most top_k ({top_k}), got {min_papers}")
+        return (
+            top_k,
+            _or(near_misses, _PROFILE.near_misses),
+            _or(min_papers, _PROFILE.min_papers),
         )
 
 

@@ -1,7 +1,9 @@
 """The digests built, as rows: each digest's papers in order, with the reasons they were picked.
 
 Feeds and the archive read them back, so a reader's feed lists the papers they were sent, not a
-ranking made again later with other feedback.
+ranking made again later with other feedback. The loosely related papers (`Digest.near`) follow
+the matches, `"loose": true` in their reasons; a row without the key (built before there were
+near misses) is a match.
 """
 
 from __future__ import annotations
@@ -23,24 +25,28 @@ def save(conn: sqlite3.Connection, digest: Digest) -> None:
            DO UPDATE SET candidates = excluded.candidates, built = excluded.built""",
         (*key, digest.candidates, digest.generated.isoformat()),
     )
+    shown = [(item, False) for item in digest.papers] + [(item, True) for item in digest.near]
     conn.executemany(
         "INSERT INTO digest_papers (reader, digest_date, position, paper_id, score, reasons)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (*key, position, item.paper.id, item.score, json.dumps(_reasons(item)))
-            for position, item in enumerate(digest.papers)
+            (*key, position, item.paper.id, item.score, json.dumps(_reasons(item, loose)))
+            for position, (item, loose) in enumerate(shown)
         ],
     )
 
 
-def _reasons(item: Scored) -> dict[str, object]:
-    return {
+def _reasons(item: Scored, loose: bool) -> dict[str, object]:
+    reasons: dict[str, object] = {
         "terms": [[t.term, t.weight] for t in item.terms],
         "closest": item.closest.id if item.closest else None,
         "closeness": item.closeness,
         "popularity": item.popularity,
         "authors": list(item.authors),
     }
+    if loose:
+        reasons["loose"] = True
+    return reasons
 
 
 def rows(conn: sqlite3.Connection, reader: str, since: date | None) -> list[sqlite3.Row]:
@@ -72,29 +78,33 @@ def digests(
     for row in found:
         by_day.setdefault(row["digest_date"], []).append(row)
     for day, group in by_day.items():
-        items = []
-        for row in group:
-            if row["paper_id"] is None or row["paper_id"] not in papers:
-                continue
-            why = json.loads(row["reasons"])
-            items.append(
-                Scored(
-                    papers[row["paper_id"]],
-                    row["score"],
-                    tuple(Term(t, w) for t, w in why["terms"]),
-                    closest=papers.get(why["closest"]) if why["closest"] else None,
-                    closeness=why["closeness"],
-                    popularity=why["popularity"],
-                    authors=tuple(why["authors"]),
-                )
-            )
+        items = [
+            _scored(row, papers)
+            for row in group
+            if row["paper_id"] is not None and row["paper_id"] in papers
+        ]
         out.append(
             Digest(
                 reader=reader,
                 date=date.fromisoformat(day),
-                papers=tuple(items),
+                papers=tuple(s for s in items if not s.loose),
                 candidates=group[0]["candidates"],
                 generated=datetime.fromisoformat(group[0]["built"]),
+                near=tuple(s for s in items if s.loose),
             )
         )
     return out
+
+
+def _scored(row: sqlite3.Row, papers: Mapping[str, StoredPaper]) -> Scored:
+    why = json.loads(row["reasons"])
+    return Scored(
+        papers[row["paper_id"]],
+        row["score"],
+        tuple(Term(t, w) for t, w in why["terms"]),
+        closest=papers.get(why["closest"]) if why["closest"] else None,
+        closeness=why["closeness"],
+        popularity=why["popularity"],
+        authors=tuple(why["authors"]),
+        loose=why.get("loose") is True,
+    )
