@@ -117,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
 
     delivery.add_parsers(command, _day, common)
     operate.add_parsers(command)
-    evaluation.add_parsers(command)
+    evaluation.add_parsers(command, _positive)
 
     config = command("config", "check config.yaml")
     config.add_argument("action", choices=["check"])

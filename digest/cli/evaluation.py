@@ -1,11 +1,18 @@
-"""The evaluation command: `digest eval`, the ranking protocol of ../shared/data/eval/README.md."""
+"""The evaluation command: `digest eval`, the ranking protocol of ../shared/data/eval/README.md.
+
+    digest eval SPEC.json --listings FILE.jsonl.gz   one case
+    digest eval --all-dev [DIR]                      the three dev cases of DIR, one table
+
+Each case is ranked by the shipped ranker and the anchors (or the rankers named by --ranker), day
+by day; with --feedback-days N, walking through the days with likes instead (see evaluate/run.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,65 +20,87 @@ from digest import evaluate
 from digest.cli.commands import _print_json
 from digest.deliver.files import write_atomic
 from digest.errors import DigestError
+from digest.evaluate import report
+
+DEV_DIR = Path("../shared/data/eval")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     clock = time.monotonic()
-    spec = evaluate.load_spec(args.spec)
-    listings = evaluate.load_listings(args.listings)
-    names = args.ranker or list(evaluate.RANKERS)
-    unknown = [n for n in names if n not in evaluate.RANKERS]
-    if unknown:
-        known = ", ".join(evaluate.RANKERS)
-        raise DigestError(f"unknown ranker {unknown[0]!r} (known: {known})")
-    rankers = {name: evaluate.RANKERS[name] for name in ["shipped", *names]}
-    results: dict[str, list[evaluate.PairResult]] = {name: [] for name in rankers}
-    for name, result in evaluate.evaluate_many(spec, listings, rankers):
-        results[name].append(result)
-    rows = {name: evaluate.summarise(found) for name, found in results.items()}
-    if args.scores_out:
-        lines = [
-            json.dumps(
-                {
-                    "interest": r.interest,
-                    "day": r.day.isoformat(),
-                    "ranking": [pid.removeprefix("arxiv:") for pid in r.ranking],
-                }
-            )
-            for r in results["shipped"]
-        ]
-        write_atomic(args.scores_out, ("\n".join(lines) + "\n").encode())
-    if args.json:
-        _print_json({"k": spec.k, "rankers": rows})
+    rankers = evaluate.chosen(args.ranker)
+    cases = _cases(args)
+    days = args.feedback_days
+    results = {
+        case.name: evaluate.walk(case, rankers) if days else evaluate.evaluate(case, rankers)
+        for case in cases
+        if not days or len(case.spec.days) > 1
+    }
+    if days:
+        doc = report.walk_document(cases, results, days)
+        lines = report.walk_table(doc)
     else:
-        k = spec.k
-        print(f"{'ranker':<14} {'pairs':>5} {f'nDCG@{k}':>8} {f'P@{k}':>6} {'MAP':>6}")
-        for name, row in rows.items():
-            print(
-                f"{name:<14} {row['pairs']:>5} {row['ndcg']:>8.3f} {row['precision']:>6.3f} "
-                f"{row['map']:>6.3f}"
-            )
-    print(f"digest eval: {len(rows)} rankers, {time.monotonic() - clock:.1f} s", file=sys.stderr)
+        doc = report.document(cases, results)
+        lines = report.table(doc)
+    if args.scores_out:
+        scores = report.scores_lines(cases, results, walk=bool(days))
+        write_atomic(args.scores_out, "".join(f"{line}\n" for line in scores).encode())
+    if args.json:
+        _print_json(doc)
+    else:
+        print("\n".join(lines))
+    walked = f", a walk of {days} feedback days" if days else ""
+    print(
+        f"digest eval: {len(results)} cases, {len(rankers)} rankers{walked}, "
+        f"{time.monotonic() - clock:.1f} s",
+        file=sys.stderr,
+    )
     return 0
+
+
+def _cases(args: argparse.Namespace) -> list[evaluate.Case]:
+    if args.all_dev is not None:
+        if args.spec or args.listings:
+            raise DigestError("give SPEC.json --listings FILE or --all-dev, not both")
+        return evaluate.dev_cases(args.all_dev)
+    if not args.spec or not args.listings:
+        raise DigestError("give SPEC.json and --listings FILE.jsonl.gz, or --all-dev [DIR]")
+    return [evaluate.load_case(args.spec, args.listings)]
 
 
 COMMANDS = {"eval": cmd_eval}
 
 
-def add_parsers(command: Any) -> None:
-    evaluate = command("eval", "measure the ranking on labelled arXiv listings")
-    evaluate.add_argument("spec", type=Path, metavar="SPEC.json")
-    evaluate.add_argument("--listings", type=Path, required=True, metavar="FILE.jsonl.gz")
-    evaluate.add_argument("--json", action="store_true")
-    evaluate.add_argument(
+def add_parsers(command: Any, positive: Callable[[str], int]) -> None:
+    cmd = command("eval", "measure the ranking on labelled arXiv listings")
+    cmd.add_argument("spec", type=Path, nargs="?", metavar="SPEC.json")
+    cmd.add_argument("--listings", type=Path, metavar="FILE.jsonl.gz")
+    cmd.add_argument(
+        "--all-dev",
+        type=Path,
+        nargs="?",
+        const=DEV_DIR,
+        metavar="DIR",
+        help=f"run the three dev cases of DIR (default {DEV_DIR}) and print one table",
+    )
+    cmd.add_argument("--json", action="store_true")
+    cmd.add_argument(
         "--ranker",
         action="append",
         metavar="NAME",
-        help="compare only these variants beside the shipped ranker (default: all of them)",
+        help=f"compare these beside the shipped ranker (default: {', '.join(evaluate.ANCHORS)}; "
+        f"known: {', '.join(evaluate.RANKERS)})",
     )
-    evaluate.add_argument(
+    cmd.add_argument(
+        "--feedback-days",
+        type=positive,
+        metavar="N",
+        help="walk each interest through the test days, liking the relevant papers of each "
+        "day's first k; report nDCG for day indexes 2..N and after N",
+    )
+    cmd.add_argument(
         "--scores-out",
         type=Path,
         metavar="FILE.jsonl",
-        help="write each (interest, day) ranking, best first",
+        help="write the shipped ranker's line per (interest, day): its full ranking and how "
+        "many papers the digest shows",
     )
