@@ -250,16 +250,16 @@ def plan_sends(
     now: datetime,
     weekly: bool = False,
 ) -> int:
-    """A ledger row for each reader with an address whose message was written and has papers
-    (or who asked for empty digests too); a reader whose digest failed to render gets none (the
-    failure is reported). Rows already in the ledger
+    """A ledger row for each reader with an address whose message was written and has papers,
+    loosely related ones included (or who asked for empty digests too); a reader whose digest
+    failed to render gets none (the failure is reported). Rows already in the ledger
     for the day are left as they are, so rebuilding a day never sends twice."""
     due = [
         (d.reader.name, [d.reader.email])
         for d in digests
         if d.reader.email
         and d.reader.send.weekly == weekly  # weekly readers get the week's digest, once a week
-        and (d.papers or d.reader.send.empty)  # no empty email unless the reader asked for one
+        and (d.papers or d.near or d.reader.send.empty)  # no empty email unless asked for
         and message_path(config, d.reader.name, day) in written
     ]
     give_up = now + timedelta(hours=config.delivery.retry_hours)

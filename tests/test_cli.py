@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 from helpers import FIXTURES
 
+from digest import pipeline
 from digest.cli import main
 from digest.errors import ConfigError, DigestError, StoreError
 
@@ -136,7 +138,7 @@ def test_run_writes_every_readers_digest_for_every_date(project: Path, capsys) -
         tops["grace"] == "SC-GS: Sparse-Controlled Gaussian Splatting for Editable Dynamic Scenes"
     )
     grace = (project / "out/digests/grace/2025-08-20.md").read_text("utf-8")
-    why = grace.split("**Why:** ", 1)[1].split("\n", 1)[0]
+    why = grace.split("matched ", 1)[1].split("\n", 1)[0]
     assert "gaussian splatting" in why and "view synthesis" in why
     # the feeds and the archive site come with every run
     feeds = sorted(p.name for p in (project / "out" / "feeds").iterdir())
@@ -243,9 +245,13 @@ def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> No
     assert "Gaussian Splatting" in papers[0]["title"] and papers[0]["title"] in PAGE_PAPERS[AUG]
     scores = [p["score"] for p in papers]
     assert scores[0] == max(scores)  # the best first; diversity may reorder the rest
-    keys = {"id", "title", "score", "terms", "url", "closest_liked", "closeness"}
+    keys = {"id", "title", "score", "loose", "why", "terms", "url", "closest_liked", "closeness"}
     keys |= {"popularity_share", "followed_authors"}
     assert all(p["terms"] and set(p) == keys for p in papers)
+    for p in papers:
+        assert p["why"].startswith("Loosely related · " if p["loose"] else "Score ")
+    loose = [p["loose"] for p in papers]
+    assert loose == sorted(loose)  # the matches first, then the loosely related papers
     assert all(0 < sum(t["share"] for t in p["terms"]) <= 1.0001 for p in papers)
     assert all(p["title"] in PAGE_PAPERS[AUG] for p in papers)
     for reader in ("ada", "alan"):
@@ -256,8 +262,65 @@ def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> No
     assert digest(project, "rank", "ada", "--top", "3") == 0
     out, _ = output(capsys)
     lines = out.splitlines()
-    assert len(lines) == len(top3["papers"])
-    assert [line.split()[0] for line in lines] == [str(i) for i in range(1, len(lines) + 1)]
+    matches = [p for p in top3["papers"] if not p["loose"]]
+    near = len(top3["papers"]) - len(matches)
+    assert len(lines) == len(matches) + (near + 1 if near else 0)
+    numbered = [str(i) for i in range(1, len(matches) + 1)]
+    assert [line.split()[0] for line in lines[: len(matches)]] == numbered
+    for line, paper in zip(lines, matches, strict=False):
+        assert line.endswith(f"  [{paper['why']}]")
+
+
+def thin_days(monkeypatch: pytest.MonkeyPatch, matches: int = 1, near: int = 2) -> None:
+    """Digests as the ranker makes them on a thin day: the first `matches` papers clear the
+    reader's floor, the next `near` are below it (`loose`) and shown as near misses."""
+    real = pipeline.make_digests
+
+    def made(*args: Any, **kwargs: Any) -> list[Any]:
+        return [
+            replace(
+                d,
+                papers=d.papers[:matches],
+                near=tuple(replace(s, loose=True) for s in d.papers[matches : matches + near]),
+            )
+            for d in real(*args, **kwargs)
+        ]
+
+    monkeypatch.setattr(pipeline, "make_digests", made)
+
+
+def test_rank_prints_near_misses_after_the_matches(project: Path, capsys, monkeypatch) -> None:
+    assert digest(project, "ingest") == 0
+    thin_days(monkeypatch)
+    ranked = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")["papers"]
+    assert [p["loose"] for p in ranked] == [False, True, True]
+    assert all(p["why"].startswith("Loosely related · Score ") for p in ranked[1:])
+    capsys.readouterr()
+    assert digest(project, "rank", "grace", "--date", "2025-08-20") == 0
+    out, err = output(capsys)
+    first, loose, *near = out.splitlines()
+    assert first == f"  1  {ranked[0]['title']}  [{ranked[0]['why']}]"
+    assert loose.strip().startswith("loosely related: below your relevance floor")
+    assert near == [f"  -  {p['title']}  [{p['why']}]" for p in ranked[1:]]
+    assert err[-1] == "digest rank: 1 of 81 papers and 2 loosely related on 2025-08-20 for grace"
+
+
+def test_build_keeps_near_misses_in_the_markdown_the_feeds_and_the_store(
+    project: Path, capsys, monkeypatch
+) -> None:
+    assert digest(project, "ingest", "--source", "aug") == 0
+    thin_days(monkeypatch)
+    assert digest(project, "build", "--date", "2025-08-20") == 0
+    text = (project / "out/digests/grace/2025-08-20.md").read_text("utf-8")
+    assert text.count("\n## 1. ") == 1 and "\n## 2. " not in text
+    assert text.index("\n## 1. ") < text.index("\n## Loosely related\n") < text.index("\n### ")
+    feed = (project / "out/feeds/grace.atom").read_text("utf-8")
+    assert feed.count('<category term="Loosely related"/>') == 2
+    rows = query(
+        project / STORE,
+        "SELECT position, reasons FROM digest_papers WHERE reader = 'grace' ORDER BY position",
+    )
+    assert ['"loose": true' in reasons for _, reasons in rows] == [False, True, True]
 
 
 def test_an_unknown_reader_names_the_known_ones(project: Path, capsys) -> None:

@@ -269,8 +269,7 @@ def test_reader_entry_says_why_it_was_picked() -> None:
         entry = built[kind][1].entries[0]
         html = html_of(entry)
         for said in (
-            "<strong>Score</strong> 0.432",
-            "network pruning (60%), pruning (40%)",
+            "Score 0.432 · matched <strong>network pruning</strong> 60%, <strong>pruning</strong>",
             "by Zhuang Liu, whom you follow",
             "closest to your liked paper “A paper Ada liked” (0.40)",
             "popularity 12% of the score",

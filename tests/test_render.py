@@ -53,6 +53,10 @@ def test_golden_digest() -> None:
         replace(first, closest=liked, closeness=0.4, popularity=0.123, authors=("Zhuang Liu",)),
         scored("A title-only paper with j<i & LaTeX $\\mathcal{O}(n)$", "Short abstract, j<i."),
     )
+    near = scored(
+        "A loosely related paper", "Far from pruning.", url="https://arxiv.org/abs/2501.1"
+    )
+    d = replace(d, near=(replace(near, score=0.1234, loose=True),))
     text = render(d)
     golden = FIXTURES / "golden" / "digest.md"
     if os.environ.get("DIGEST_UPDATE_GOLDEN"):

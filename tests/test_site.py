@@ -451,9 +451,9 @@ def test_public_reader_has_a_page_and_a_private_one_appears_nowhere() -> None:
             assert secret not in content
     text = tree["readers/ada/index.html"].decode()
     assert "Picks for Ada" in text and "Score 0.432" in text
-    assert "network pruning (60%), pruning (40%)" in text
-    assert "by Zhuang Liu, followed" in text
-    assert "closest to the liked paper “A liked paper” (0.41)" in text
+    assert "matched <strong>network pruning</strong> 60%, <strong>pruning</strong> 40%" in text
+    assert "by Zhuang Liu, whom you follow" in text
+    assert "closest to your liked paper “A liked paper” (0.41)" in text
     assert "popularity 12% of the score" in text
     assert f'<a href="../../2025/07/31/#arxiv-2507.00001">{KNOWN}</a>' in text
     assert f'href="{LINKS.reader_feed("ada", "rss")}"' in text

@@ -22,6 +22,7 @@ from digest.deliver.sender import SendReport
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.fetch import Fetcher
 from digest.models import Digest, Profile, SourceOutcome, StoredPaper
+from digest.render import why
 from digest.store import Store
 
 log = logging.getLogger("digest")
@@ -171,16 +172,14 @@ def cmd_rank(args: argparse.Namespace) -> int:
         _print_json(_rank_json(digest))
     else:
         for i, item in enumerate(digest.papers, 1):
-            why = [", ".join(t.term for t in item.terms)]
-            why += [f"by {name}" for name in item.authors]
-            if item.closest:
-                why.append(f"like {' '.join(item.closest.title.split())[:40]}")
-            if item.popularity >= 0.005:
-                why.append(f"popularity {item.popularity:.0%}")
-            title = " ".join(item.paper.title.split())
-            print(f"{i:3d}  {item.score:.3f}  {title}  [{'; '.join(why)}]")
+            print(f"{i:3d}  {' '.join(item.paper.title.split())}  [{why.text(item)}]")
+        if digest.near:
+            print(f"     {why.LOOSE.lower()}: {why.LOOSE_NOTE[0].lower()}{why.LOOSE_NOTE[1:]}")
+        for item in digest.near:
+            print(f"  -  {' '.join(item.paper.title.split())}  [{why.text(item, True)}]")
+    near = f" and {len(digest.near)} loosely related" if digest.near else ""
     print(
-        f"digest rank: {len(digest.papers)} of {digest.candidates} papers on {day} "
+        f"digest rank: {len(digest.papers)} of {digest.candidates} papers{near} on {day} "
         f"for {profile.name}",
         file=sys.stderr,
     )
@@ -188,6 +187,9 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 
 def _rank_json(digest: Digest) -> dict[str, Any]:
+    """The digest's papers, the matches first, then the loosely related ones (`"loose": true`),
+    each with the reason every output gives (`why`) and its parts."""
+    shown = [(item, False) for item in digest.papers] + [(item, True) for item in digest.near]
     return {
         "reader": digest.reader.name,
         "date": digest.date.isoformat(),
@@ -196,6 +198,8 @@ def _rank_json(digest: Digest) -> dict[str, Any]:
                 "id": item.paper.id,
                 "title": item.paper.title,
                 "score": item.score,
+                "loose": loose,
+                "why": why.text(item, loose),
                 "terms": [{"term": t.term, "share": t.weight} for t in item.terms],
                 "closest_liked": item.closest.id if item.closest else None,
                 "closeness": item.closeness,
@@ -203,7 +207,7 @@ def _rank_json(digest: Digest) -> dict[str, Any]:
                 "followed_authors": list(item.authors),
                 "url": item.paper.url,
             }
-            for item in digest.papers
+            for item, loose in shown
         ],
     }
 

@@ -16,6 +16,7 @@ import jinja2
 
 from digest.errors import RenderError
 from digest.models import Artifact, Digest
+from digest.render import why
 from digest.render.filters import FILTERS
 
 AUTOESCAPE = ("html", "htm", "xml", "html.j2", "xml.j2")
@@ -46,6 +47,8 @@ def environment(user_dirs: tuple[Path, ...] = ()) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
+    env.filters.update(why.FILTERS)
+    env.globals.update(why.GLOBALS)
     return env
 
 

@@ -5,6 +5,9 @@ template prints is prepared here: texts are plain, on one line and free of XML-i
 URLs are absolute http(s); an entry's HTML is built here, sanitised with nh3 and handed over as a
 plain string, so autoescape encodes it exactly once.
 
+A reader's feed lists their matches and, after them, their loosely related papers (Digest.near):
+such an entry's reason starts with "Loosely related", and it carries that as a category too.
+
 Nothing reads the clock. An entry's id is a tag URI minted from the day its paper was first listed
 (RFC 4151), its date is that day at 00:00 UTC, and a feed's date is its newest entry's: two
 builds of the same data give the same bytes, and an entry keeps its id and date from build to
@@ -30,7 +33,7 @@ import nh3
 from digest import PROJECT_URL, __version__
 from digest.errors import RenderError
 from digest.models import Artifact, Digest, Profile, Scored, Site, StoredPaper
-from digest.render import template_for
+from digest.render import template_for, why
 from digest.render.filters import cut, oneline
 from digest.render.links import Links, paper_links
 
@@ -126,8 +129,13 @@ def reader_feeds(
     host = _host(site)
     who = _text(reader.display_name or "") or name
     home = links.reader_page(name) if reader.public else links.home()
-    picks = _first_listed([(d.date, d.papers) for d in digests], _PICK_ID, site.feed_items)
-    entries = [_pick_entry(day, item, name, host, links) for day, item in picks]
+    near = {(d.date, item.paper.id) for d in digests for item in d.near}
+    shown = [(d.date, d.papers + d.near) for d in digests]
+    picks = _first_listed(shown, _PICK_ID, site.feed_items)
+    entries = [
+        _pick_entry(day, item, name, host, links, loose=(day, item.paper.id) in near)
+        for day, item in picks
+    ]
     if not entries:
         newest = max((d.date for d in digests), default=EPOCH)
         said = f"up to {newest.isoformat()} " if digests else ""
@@ -197,11 +205,15 @@ def _first_listed(
     return out
 
 
-def _pick_entry(day: date, item: Scored, reader: str, host: str, links: Links) -> Entry:
+def _pick_entry(
+    day: date, item: Scored, reader: str, host: str, links: Links, *, loose: bool
+) -> Entry:
     paper = item.paper
     found = paper_links(paper)
     archive = links.paper(day, paper.id)
-    body = _why(item) + _paper_html(paper, [*found, (f"All papers of {day.isoformat()}", archive)])
+    body = _why(item, loose) + _paper_html(
+        paper, [*found, (f"All papers of {day.isoformat()}", archive)]
+    )
     return Entry(
         id=_tag(host, day, f"readers/{reader}/{paper.id}"),
         title=_title(paper),
@@ -209,7 +221,7 @@ def _pick_entry(day: date, item: Scored, reader: str, host: str, links: Links) -
         day=day,
         html=_clean(body),
         authors=_texts(paper.authors),
-        categories=_texts(paper.categories),
+        categories=(why.LOOSE, *_texts(paper.categories)) if loose else _texts(paper.categories),
     )
 
 
@@ -239,20 +251,9 @@ def _nothing(host: str, day: date, scope: str, link: str, note: str) -> Entry:
     )
 
 
-def _why(item: Scored) -> str:
-    """Why a paper was picked, as the Markdown digest says it."""
-    parts = [f"<strong>Score</strong> {item.score:.3f}"]
-    if item.terms:
-        terms = ", ".join(f"{_h(t.term)} ({_percent(t.weight)})" for t in item.terms)
-        parts.append(f"<strong>Why:</strong> {terms}")
-    if item.authors:
-        parts.append(f"by {', '.join(map(_h, item.authors))}, whom you follow")
-    if item.closest is not None:
-        liked = _h(item.closest.title)
-        parts.append(f"closest to your liked paper “{liked}” ({item.closeness:.2f})")
-    if item.popularity >= 0.005:
-        parts.append(f"popularity {_percent(item.popularity)} of the score")
-    return f"<p>{' · '.join(parts)}</p>"
+def _why(item: Scored, loose: bool) -> str:
+    """Why a paper was picked, worded as every output words it (why.py)."""
+    return f"<p>{why.say(why.reason(item, loose=loose), _STYLE)}</p>"
 
 
 def _paper_html(paper: StoredPaper, found: Sequence[tuple[str, str]]) -> str:
@@ -313,12 +314,11 @@ def _h(text: str) -> str:
     return escape(_text(text))
 
 
+_STYLE = why.Style(_h, lambda text: f"<strong>{text}</strong>")  # a reason in an entry's HTML
+
+
 def _title(paper: StoredPaper) -> str:
     return _text(paper.title) or paper.id
-
-
-def _percent(share: float) -> str:
-    return f"{int(share * 100 + 0.5)}%"
 
 
 def _host(site: Site) -> str:

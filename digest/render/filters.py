@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from digest.models import Scored, StoredPaper
+from digest.models import StoredPaper
 
 # A newsletter renders the same day's papers for every reader: what depends on the paper alone is
 # escaped once and remembered (every function here is pure).
@@ -110,24 +110,8 @@ def md_paper(paper: StoredPaper) -> MdPaper:
     )
 
 
-def md_why(item: Scored) -> str:
-    """The line that says why a paper was picked: score, terms with their share, followed
-    authors, the closest liked paper, the popularity share."""
-    terms = ", ".join(f"{md_escape(t.term)} ({int(t.weight * 100 + 0.5)}%)" for t in item.terms)
-    line = f"**Score** {item.score:.3f} · **Why:** {terms}"
-    if item.authors:
-        line += f" · by {md_names(item.authors)}, whom you follow"
-    if item.closest:
-        title = md_escape(oneline(item.closest.title))
-        line += f' · closest to your liked paper "{title}" ({item.closeness:.2f})'
-    if item.popularity >= 0.005:
-        line += f" · popularity {int(item.popularity * 100 + 0.5)}% of the score"
-    return line
-
-
 FILTERS = {
     "md_paper": md_paper,
-    "md_why": md_why,
     "oneline": oneline,
     "md": md_escape,
     "md_url": md_url,

@@ -20,6 +20,7 @@ from digest.render.email.papers import MAX_PAPERS, entries, percent
 from digest.render.filters import oneline
 from digest.render.links import Links, paper_links
 from digest.render.markup import markdown_html
+from digest.render.why import LOOSE, LOOSE_NOTE
 
 __all__ = [
     "highlight",
@@ -85,25 +86,37 @@ def preheader(digest: Digest) -> str:
     """The preview line mail clients show beside the subject, at most 140 characters."""
     who = oneline(digest.reader.display_name or digest.reader.name)
     count = len(digest.papers)
-    if not count:
+    if not count and not digest.near:
         return f"No new papers matched your interests on {short_date(digest.date)}."
-    head = f"{count} paper{'s' if count != 1 else ''} for {who} today: "
-    text = head + " · ".join(oneline(s.paper.title) for s in digest.papers[:3])
+    if count:
+        head = f"{count} paper{'s' if count != 1 else ''} for {who} today: "
+    else:
+        head = f"No close matches on {short_date(digest.date)}; loosely related: "
+    text = head + " · ".join(oneline(s.paper.title) for s in (digest.papers or digest.near)[:3])
     if len(text) <= PREHEADER:
         return text
     return text[: PREHEADER - 1].rsplit(" ", 1)[0].rstrip(" ·,;:") + "…"
 
 
 def subject(digest: Digest, title: str) -> str:
-    """`Paper Digest: 12 papers for 20 Aug 2025`, from configured and counted values only."""
-    count = len(digest.papers)
-    papers = f"{count} paper{'s' if count != 1 else ''}" if count else "no papers"
+    """`Paper Digest: 12 papers for 20 Aug 2025`, from configured and counted values only; a
+    digest of loosely related papers alone says so (`3 loosely related papers`)."""
+    count = len(digest.papers) or len(digest.near)
+    plural = "s" if count != 1 else ""
+    if not count:
+        papers = "no papers"
+    elif digest.papers:
+        papers = f"{count} paper{plural}"
+    else:
+        papers = f"{count} loosely related paper{plural}"
     return oneline(f"{title}: {papers} for {short_date(digest.date)}")
 
 
 def template_context(digest: Digest, *, title: str, intro: str, links: Links) -> dict[str, object]:
-    """Everything a digest.html or digest.txt template may use; `entries` are papers.Entry."""
+    """Everything a digest.html or digest.txt template may use; `entries` (the numbered matches)
+    and `near` (the loosely related papers) are papers.Entry."""
     reader = digest.reader
+    matches, near = entries(digest, links)
     intro_html, intro_text = markdown(intro)
     note_html, note_text = markdown(reader.note)
     return {
@@ -119,8 +132,11 @@ def template_context(digest: Digest, *, title: str, intro: str, links: Links) ->
         "note": note_html,
         "note_text": note_text,
         "notice": oneline(digest.notice),
-        "entries": entries(digest, links),
-        "more": max(0, len(digest.papers) - MAX_PAPERS),  # papers left out of the email
+        "entries": matches,
+        "near": near,
+        "loose_heading": LOOSE,
+        "loose_note": LOOSE_NOTE,
+        "more": max(0, len(digest.papers) + len(digest.near) - MAX_PAPERS),  # left out of the email
         "interests": tuple(oneline(k) for k in reader.keywords),
         "links": links,
         "paper_links": paper_links,

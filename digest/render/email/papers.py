@@ -3,8 +3,10 @@
 A send renders the same day's papers for thousands of readers, so what a paper shows whoever
 reads it (title, authors, excerpt, links) is worked out once per paper and reused; what depends
 on the reader (why it was picked, the highlighted excerpt, the feedback links) is made per digest
-in plain Python, not in template loops. Scraped text reaches markup only through marks.escaped();
-the tags (`<strong>`, links to links.py's URLs, and marks.py's `<mark>`) are this module's own.
+in plain Python, not in template loops. Scraped text reaches markup only through marks.escaped()
+and why.py (which words the reason once for every output); the tags (links to links.py's URLs,
+and marks.py's `<mark>`) are this module's own. The loosely related papers (`Digest.near`) are
+entries too, unnumbered, after the matches.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import NamedTuple
 from markupsafe import Markup
 
 from digest.models import Digest, Scored, StoredPaper, Term
+from digest.render import why
 from digest.render.email.marks import escaped, highlight
 from digest.render.filters import cut, oneline
 from digest.render.links import Links, paper_links
+from digest.render.why import percent
 
 AUTHORS_SHOWN = 3  # a longer list shows the first three and "et al."
 EXCERPT = 600  # characters of abstract per paper, fewer when a digest is long (E-15)
@@ -26,15 +30,6 @@ EXCERPT_BUDGET = 18_000  # characters of abstract per email, shared among its pa
 MAX_PAPERS = 40  # per email, so it stays under Gmail's clipping (E-15); the rest are in the feed
 # the excerpt digest.md's `|cut` makes; asked for the same way, filters.cut's memory serves both
 _CUT_DEFAULT = inspect.signature(cut).parameters["limit"].default
-
-
-class Matched(NamedTuple):
-    """What a reader's terms make of a paper: the excerpt with the terms highlighted, and the
-    `matched` part of why() (` · matched <strong>pruning</strong> 60%, …`; "" without terms)."""
-
-    marked: Markup
-    html: str
-    text: str
 
 
 class Shown(NamedTuple):
@@ -48,7 +43,7 @@ class Shown(NamedTuple):
     links: tuple[tuple[str, str], ...]
     link_list: str  # the links as HTML, each `<a href="URL">label</a> · `
     link_lines: str
-    by_terms: dict[tuple[Term, ...], Matched]  # see matched()
+    by_terms: dict[tuple[Term, ...], Markup]  # see marked()
 
 
 class Entry(NamedTuple):
@@ -56,12 +51,12 @@ class Entry(NamedTuple):
     made here. A named tuple, as one is made per paper of every digest; the parts of `why` are
     properties, worked out only for a template that lays them out itself."""
 
-    number: int
+    number: int  # its place among the matches; 0 for a loosely related paper
     scored: Scored
     title: str  # one line
     href: str  # where the title links: the arXiv abstract or the first paper link; "" if none
     authors: str  # shortened: the first three and "et al."
-    why: Markup  # `Score 0.432 · matched <strong>pruning</strong> 60%, …`, see why()
+    why: Markup  # `Score 0.432 · matched <strong>pruning</strong> 60%, …`, see why.py
     why_text: str  # ... as plain text
     excerpt: str  # the abstract, cut at a sentence or word
     marked: Markup  # the excerpt escaped, with each matched term in <mark class="hit">
@@ -70,6 +65,7 @@ class Entry(NamedTuple):
     link_lines: str  # the links as text, a line `   label: URL` each
     like: str  # the feedback URLs
     dislike: str
+    loose: bool  # loosely related: below the reader's relevance floor, shown after the matches
 
     @property
     def score(self) -> str:  # `0.432`
@@ -77,15 +73,15 @@ class Entry(NamedTuple):
 
     @property
     def terms(self) -> tuple[tuple[str, int], ...]:  # matched terms, percent share of the match
-        return term_shares(self.scored.terms)
+        return why.reason(self.scored).terms
 
     @property
     def followed(self) -> str:  # followed authors on the paper, comma-separated; "" if none
-        return followed_authors(self.scored)
+        return ", ".join(why.reason(self.scored).followed)
 
     @property
     def closest(self) -> str:  # the title of the liked paper this one is most like; "" if none
-        return closest_title(self.scored)
+        return why.reason(self.scored).closest
 
     @property
     def closeness(self) -> str:  # ... and their similarity, `0.40`
@@ -94,22 +90,6 @@ class Entry(NamedTuple):
     @property
     def popularity(self) -> int:  # percent of the score from upvotes
         return percent(self.scored.popularity)
-
-
-def percent(share: float) -> int:
-    return int(share * 100 + 0.5)
-
-
-def term_shares(terms: tuple[Term, ...]) -> tuple[tuple[str, int], ...]:
-    return tuple((oneline(term), percent(weight)) for term, weight in terms)
-
-
-def followed_authors(item: Scored) -> str:
-    return ", ".join(map(oneline, item.authors))
-
-
-def closest_title(item: Scored) -> str:
-    return oneline(item.closest.title) if item.closest else ""
 
 
 def shorten_authors(names: tuple[str, ...]) -> str:
@@ -151,79 +131,55 @@ def shown(paper: StoredPaper, limit: int) -> Shown:
     return made
 
 
-TERM_SETS_KEPT = 256  # sets of terms whose Matched a paper keeps; beyond, all are forgotten
+TERM_SETS_KEPT = 256  # sets of terms whose highlights a paper keeps; beyond, all are forgotten
 
 
-def matched(paper: Shown, terms: tuple[Term, ...]) -> Matched:
-    """Matched, once per paper and set of terms (readers with the same interests share them),
-    remembered with the paper's Shown."""
+def marked(paper: Shown, terms: tuple[Term, ...]) -> Markup:
+    """The excerpt with the terms highlighted, once per paper and set of terms (readers with the
+    same interests share them), remembered with the paper's Shown."""
     known = paper.by_terms.get(terms)
     if known is None:
         if len(paper.by_terms) >= TERM_SETS_KEPT:
             paper.by_terms.clear()
-        known = paper.by_terms[terms] = _matched(paper.excerpt, terms)
+        known = paper.by_terms[terms] = highlight(paper.excerpt, terms)
     return known
 
 
-def _matched(excerpt: str, terms: tuple[Term, ...]) -> Matched:
-    marked = highlight(excerpt, terms)
-    if not terms:
-        return Matched(marked, "", "")
-    shares = term_shares(terms)
-    html = ", ".join(f"<strong>{escaped(term)}</strong> {share}%" for term, share in shares)
-    text = ", ".join(f"{term} {share}%" for term, share in shares)
-    return Matched(marked, f" · matched {html}", f" · matched {text}")
+def entries(digest: Digest, links: Links) -> tuple[list[Entry], list[Entry]]:
+    """The email's matches, numbered, and its loosely related papers: at most MAX_PAPERS in all,
+    the matches first."""
+    matches = digest.papers[:MAX_PAPERS]
+    near = digest.near[: MAX_PAPERS - len(matches)]
+    limit = excerpt_limit(len(matches) + len(near))
+    return (
+        [_entry(digest, links, item, number, limit) for number, item in enumerate(matches, 1)],
+        [_entry(digest, links, item, 0, limit) for item in near],
+    )
 
 
-def why(item: Scored, terms: Matched) -> tuple[Markup, str]:
-    """Why a reader got the paper, as HTML and as plain text: score, matched terms and their
-    shares (from matched()), followed authors, the closest liked paper, the share from
-    popularity."""
-    score = f"Score {item.score:.3f}"
-    html, text = score + terms.html, score + terms.text
-    if item.authors and (authors := followed_authors(item)):
-        html += f" · by {escaped(authors)}, whom you follow"
-        text += f" · by {authors}, whom you follow"
-    if item.closest and (liked := closest_title(item)):
-        html += f" · close to your liked “{escaped(liked)}” ({item.closeness:.2f})"
-        text += f' · close to your liked "{liked}" ({item.closeness:.2f})'
-    if popularity := percent(item.popularity):
-        share = f" · popularity {popularity}% of the score"
-        html += share
-        text += share
-    return Markup(html), text  # the scraped parts escaped above
-
-
-def entries(digest: Digest, links: Links) -> list[Entry]:
-    reader, day = digest.reader.name, digest.date
-    limit = excerpt_limit(min(len(digest.papers), MAX_PAPERS))
-    out = []
-    for number, item in enumerate(digest.papers[:MAX_PAPERS], 1):
-        paper = shown(item.paper, limit)
-        terms = matched(paper, item.terms)
-        why_html, why_text = why(item, terms)
-        like = links.feedback(reader, day, item.paper.id, "like")
-        dislike = links.feedback(reader, day, item.paper.id, "dislike")
-        link_list = (
-            f'{paper.link_list}<a href="{escaped(like)}">More like this</a> · '
-            f'<a href="{escaped(dislike)}">Less like this</a>'
-        )
-        out.append(
-            Entry(  # positional, in the fields' order: this runs for every paper of every digest
-                number,
-                item,
-                paper.title,
-                paper.href,
-                paper.authors,
-                why_html,
-                why_text,
-                paper.excerpt,
-                terms.marked,
-                paper.links,
-                Markup(link_list),  # URLs escaped above
-                paper.link_lines,
-                like,
-                dislike,
-            )
-        )
-    return out
+def _entry(digest: Digest, links: Links, item: Scored, number: int, limit: int) -> Entry:
+    reader, day, loose = digest.reader.name, digest.date, not number
+    paper = shown(item.paper, limit)
+    like = links.feedback(reader, day, item.paper.id, "like")
+    dislike = links.feedback(reader, day, item.paper.id, "dislike")
+    link_list = (
+        f'{paper.link_list}<a href="{escaped(like)}">More like this</a> · '
+        f'<a href="{escaped(dislike)}">Less like this</a>'
+    )
+    return Entry(  # positional, in the fields' order: this runs for every paper of every digest
+        number,
+        item,
+        paper.title,
+        paper.href,
+        paper.authors,
+        why.html(item, loose),
+        why.text(item, loose),
+        paper.excerpt,
+        marked(paper, item.terms),
+        paper.links,
+        Markup(link_list),  # URLs escaped above
+        paper.link_lines,
+        like,
+        dislike,
+        loose,
+    )
