@@ -28,6 +28,8 @@ from digest.models import Digest, Paper, Profile, Scored, Site, StoredPaper, Ter
 from digest.pipeline import message_path, plan_sends
 from digest.render import environment, render_markdown, why
 from digest.render.email import render_email
+from digest.render.email.context import preheader, subject, template_context
+from digest.render.email.papers import MAX_PAPERS
 from digest.render.feeds import reader_feeds
 from digest.render.links import Links
 from digest.render.site import SiteDay, pages
@@ -286,3 +288,22 @@ def test_rank_json_marks_near_misses(papers: tuple[Scored, ...], near: tuple[Sco
     ranked = _rank_json(digest(papers, near))["papers"]
     assert [p["loose"] for p in ranked] == [False] * len(papers) + [True] * len(near)
     assert [p["why"] for p in ranked] == [why.text(s) for s in (*papers, *near)]
+
+
+def test_subject_and_preheader_of_a_digest_of_near_misses_alone() -> None:
+    alone = digest(papers=())
+    assert subject(alone, "Paper Digest") == "Paper Digest: 1 loosely related paper for 20 Aug 2025"
+    assert preheader(alone) == (
+        "No close matches on 20 Aug 2025; loosely related: A loosely related paper"
+    )
+    assert subject(digest(), "Paper Digest") == "Paper Digest: 1 paper for 20 Aug 2025"
+    assert subject(digest((), ()), "Paper Digest") == "Paper Digest: no papers for 20 Aug 2025"
+
+
+def test_an_email_holds_at_most_max_papers_the_matches_first() -> None:
+    many = tuple(replace(MATCH, paper=paper(100 + n, f"Match {n}")) for n in range(MAX_PAPERS - 1))
+    context = template_context(digest(many, (NEAR, EVIL)), title="T", intro="", links=LINKS)
+    assert len(context["entries"]) == MAX_PAPERS - 1
+    assert [e.scored for e in context["near"]] == [NEAR]
+    assert [e.number for e in context["near"]] == [0]
+    assert context["more"] == 1
