@@ -199,7 +199,7 @@ class Digest:
     candidates: int
     generated: datetime
     notice: str = ""  # one line atop the digest: a source failed, nothing was announced, ...
-    near: tuple[Scored, ...] = ()  # papers below the floor, shown after the others as loosely related
+    near: tuple[Scored, ...] = ()  # below the floor, shown after the others as loosely related
 
 
 @dataclass(frozen=True, slots=True)
