@@ -77,7 +77,24 @@ def test_all_dev_walks_the_cases_with_more_than_one_day(tmp_path: Path, capsys) 
     assert [x["day_index"] for x in lines[:5]] == [1, 2, 3, 4, 1]
 
 
-def test_the_walk_table_and_a_single_day_case(capsys) -> None:
+def test_the_walk_table_has_pooled_means_and_a_curve_per_ranker(capsys) -> None:
+    spec, listings = EVAL / "tags_dev.json", EVAL / "arxiv_listings_dev.jsonl.gz"
+    assert main(["eval", str(spec), "--listings", str(listings), "--feedback-days", "2"]) == 0
+    head, *rows, blank, title, days, shipped, ignoring, _, _ = capsys.readouterr().out.splitlines()
+    assert head.split()[:7] == ["case", "ranker", "pairs", "days", "2-2", "after", "2"]
+    assert [r[15:37].strip() for r in rows] == [
+        "shipped",
+        "shipped, likes ignored",
+        "kw+centroid",
+        "arxiv-sanity",
+    ]
+    assert rows[0].split()[2:3] == ["11"] and blank == "" and title == "mean nDCG@5 by day index"
+    assert days.split()[2:] == ["1", "2", "3", "4"]
+    curve = shipped[37:].split()
+    assert len(curve) == 4 and curve[0] == ignoring[37:].split()[0]  # day 1: no likes yet
+
+
+def test_a_case_of_one_day_has_no_walk(capsys) -> None:
     spec, listings = EVAL / "pool_dev.json", EVAL / "pool_listings_dev.jsonl.gz"
     args = ["eval", str(spec), "--listings", str(listings), "--feedback-days", "10"]
     assert main(args) == 0
