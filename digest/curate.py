@@ -2,7 +2,8 @@
 
 A digest shows the papers that clear the reader's relevance floor (the ranker marks the others
 `loose`), up to `top_k`; then, under "loosely related", at most `near_misses` of the best papers
-below the floor, or more when `min_papers` asks for more. A thin day is shown as thin.
+below the floor that clear the lower near-miss floor, or more when `min_papers` asks for more. A
+thin day is shown as thin.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def select(
         s for s in ranked if s.paper.id not in sent_ids and s.terms and s.score > profile.min_score
     ]
     papers = tuple(s for s in kept if not s.loose)[: profile.top_k]
-    room = profile.top_k - len(papers)
-    wanted = min(room, max(profile.near_misses, profile.min_papers - len(papers)))
-    near = tuple(s for s in kept if s.loose)[: max(wanted, 0)]
+    close = tuple(s for s in kept if s.loose and not s.far)
+    near = close[: max(0, min(profile.top_k - len(papers), profile.near_misses))]
+    short = min(profile.min_papers, profile.top_k) - len(papers) - len(near)
+    if short > 0:  # asked for: the best of the rest too, still labelled loosely related
+        near += (*close[len(near) :], *(s for s in kept if s.far))[:short]
     return Shown(papers, near)
 
 

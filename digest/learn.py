@@ -12,6 +12,7 @@ Measured by `digest eval` on the dev spec: nDCG@10 0.362 -> 0.38 with ten liked 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -24,19 +25,28 @@ MIN_CORPUS = 200  # below this many corpus papers the query alone is used
 C = 0.1
 
 
-def margins(
+class Learned(NamedTuple):
+    """A reader's linear model: a paper's margin is its TF-IDF row times `weights`, plus
+    `intercept`."""
+
+    weights: sparse.csr_matrix  # 1 x terms, negative weights kept
+    intercept: float
+
+    def margins(self, rows: sparse.csr_matrix) -> np.ndarray:
+        return np.asarray(rows @ self.weights.T.toarray()).ravel() + self.intercept
+
+
+def fit(
     corpus: sparse.csr_matrix,
-    query: sparse.csr_matrix,
+    hits: np.ndarray,
     liked: sparse.csr_matrix,
     disliked: sparse.csr_matrix | None,
-    docs: sparse.csr_matrix,
-) -> tuple[np.ndarray, sparse.csr_matrix] | None:
-    """The model's margins for `docs`, and its weights (a 1-row matrix, negative ones kept),
-    or None when there is too little to learn from."""
+) -> Learned | None:
+    """The reader's linear model, or None when there is too little to learn from. `hits` is
+    the reader's query's relevance to each corpus paper."""
     n = corpus.shape[0]
     if n < MIN_CORPUS or liked.shape[0] == 0:
         return None
-    hits = (query @ corpus.T).toarray().ravel()
     top = np.argsort(-hits, kind="stable")[:FEEDBACK_DOCS]
     positives = top[hits[top] > 0]
     rest = np.setdiff1d(np.arange(n), positives, assume_unique=True)
@@ -50,8 +60,7 @@ def margins(
     y = np.concatenate(labels)
     svm = LinearSVC(C=C, class_weight="balanced", max_iter=10000, tol=1e-6, random_state=0)
     svm.fit(x, y)
-    weights = sparse.csr_matrix(svm.coef_)
-    return np.asarray(docs @ svm.coef_.ravel()) + float(svm.intercept_[0]), weights
+    return Learned(sparse.csr_matrix(svm.coef_), float(svm.intercept_[0]))
 
 
 def as_relevance(values: np.ndarray, best_cosine: float) -> np.ndarray:

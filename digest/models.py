@@ -187,6 +187,8 @@ class Scored:
     popularity: float = 0.0  # share of the score that came from upvotes
     authors: tuple[str, ...] = ()  # followed authors among the paper's
     loose: bool = False  # below the reader's relevance floor: shown only as "loosely related"
+    far: bool = False  # below even the near-miss floor: ranked, but never shown
+    standing: float = 0.0  # standard deviations above the reader's usual score (rank/floor.py)
 
 
 @dataclass(frozen=True, slots=True)

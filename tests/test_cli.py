@@ -16,7 +16,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from typing import Any
 import pytest
 from helpers import FIXTURES
 
-from digest import pipeline
 from digest.cli import main
 from digest.errors import ConfigError, DigestError, StoreError
 
@@ -235,8 +233,8 @@ def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> No
     assert digest(project, "rank", "grace", "--date", "2025-08-20", "--json") == 0
     out, err = output(capsys)
     ranked = json.loads(out)
-    assert err[-1].startswith("digest rank: ") and err[-1].endswith(
-        " of 81 papers on 2025-08-20 for grace"
+    assert re.fullmatch(
+        r"digest rank: \d+ of 81 papers( and \d+ loosely related)? on 2025-08-20 for grace", err[-1]
     )
     assert set(ranked) == {"reader", "date", "papers"}
     assert (ranked["reader"], ranked["date"]) == ("grace", "2025-08-20")
@@ -271,56 +269,60 @@ def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> No
         assert line.endswith(f"  [{paper['why']}]")
 
 
-def thin_days(monkeypatch: pytest.MonkeyPatch, matches: int = 1, near: int = 2) -> None:
-    """Digests as the ranker makes them on a thin day: the first `matches` papers clear the
-    reader's floor, the next `near` are below it (`loose`) and shown as near misses."""
-    real = pipeline.make_digests
-
-    def made(*args: Any, **kwargs: Any) -> list[Any]:
-        return [
-            replace(
-                d,
-                papers=d.papers[:matches],
-                near=tuple(replace(s, loose=True) for s in d.papers[matches : matches + near]),
-            )
-            for d in real(*args, **kwargs)
-        ]
-
-    monkeypatch.setattr(pipeline, "make_digests", made)
-
-
-def test_rank_prints_near_misses_after_the_matches(project: Path, capsys, monkeypatch) -> None:
+def test_rank_prints_near_misses_after_the_matches(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
-    thin_days(monkeypatch)
-    ranked = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")["papers"]
-    assert [p["loose"] for p in ranked] == [False, True, True]
-    assert all(p["why"].startswith("Loosely related · Score ") for p in ranked[1:])
     capsys.readouterr()
-    assert digest(project, "rank", "grace", "--date", "2025-08-20") == 0
+    # ada's interests are five: on this page few papers clear her floor, some come close
+    ranked = as_json(project, capsys, "rank", "ada", "--date", "2025-08-20")["papers"]
+    loose = [p["loose"] for p in ranked]
+    assert loose == sorted(loose) and False in loose and True in loose
+    matches, near = loose.count(False), loose.count(True)
+    assert near <= 3  # ada's near_misses: the default
+    assert all(p["why"].startswith("Loosely related · Score ") for p in ranked[matches:])
+    assert digest(project, "rank", "ada", "--date", "2025-08-20") == 0
     out, err = output(capsys)
-    first, loose, *near = out.splitlines()
-    assert first == f"  1  {ranked[0]['title']}  [{ranked[0]['why']}]"
-    assert loose.strip().startswith("loosely related: below your relevance floor")
-    assert near == [f"  -  {p['title']}  [{p['why']}]" for p in ranked[1:]]
-    assert err[-1] == "digest rank: 1 of 81 papers and 2 loosely related on 2025-08-20 for grace"
+    lines = out.splitlines()
+    head, label, tail = lines[:matches], lines[matches], lines[matches + 1 :]
+    assert head == [
+        f"{n:3d}  {p['title']}  [{p['why']}]" for n, p in enumerate(ranked[:matches], 1)
+    ]
+    assert label.strip().startswith("loosely related: below your relevance floor")
+    assert tail == [f"  -  {p['title']}  [{p['why']}]" for p in ranked[matches:]]
+    assert err[-1] == (
+        f"digest rank: {matches} of 81 papers and {near} loosely related on 2025-08-20 for ada"
+    )
 
 
 def test_build_keeps_near_misses_in_the_markdown_the_feeds_and_the_store(
-    project: Path, capsys, monkeypatch
+    project: Path, capsys
 ) -> None:
     assert digest(project, "ingest", "--source", "aug") == 0
-    thin_days(monkeypatch)
+    ranked = as_json(project, capsys, "rank", "ada", "--date", "2025-08-20")["papers"]
+    matches, near = [p for p in ranked if not p["loose"]], [p for p in ranked if p["loose"]]
+    assert matches and near
     assert digest(project, "build", "--date", "2025-08-20") == 0
-    text = (project / "out/digests/grace/2025-08-20.md").read_text("utf-8")
-    assert text.count("\n## 1. ") == 1 and "\n## 2. " not in text
+    text = (project / "out/digests/ada/2025-08-20.md").read_text("utf-8")
+    assert text.count("\n## 1. ") == 1 and f"\n## {len(matches) + 1}. " not in text
     assert text.index("\n## 1. ") < text.index("\n## Loosely related\n") < text.index("\n### ")
-    feed = (project / "out/feeds/grace.atom").read_text("utf-8")
-    assert feed.count('<category term="Loosely related"/>') == 2
+    feed = (project / "out/feeds/ada.atom").read_text("utf-8")
+    assert feed.count('<category term="Loosely related"/>') == len(near)
     rows = query(
         project / STORE,
-        "SELECT position, reasons FROM digest_papers WHERE reader = 'grace' ORDER BY position",
+        "SELECT position, reasons FROM digest_papers WHERE reader = 'ada' ORDER BY position",
     )
-    assert ['"loose": true' in reasons for _, reasons in rows] == [False, True, True]
+    assert ['"loose": true' in reasons for _, reasons in rows] == [p["loose"] for p in ranked]
+
+
+def test_a_thin_day_is_shown_as_thin(project: Path, capsys) -> None:
+    """grace typed five phrases; on this page one paper holds any of them whole. Papers that
+    share only a word split off a phrase ("view", "fields", "3d") are neither matches nor
+    near misses, and no reason names such a word."""
+    assert digest(project, "ingest") == 0
+    ranked = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")["papers"]
+    assert 1 <= len(ranked) <= 4
+    typed = {"gaussian splatting", "novel view synthesis", "3d reconstruction"}
+    for paper in ranked:
+        assert {t["term"].lower() for t in paper["terms"]} <= typed
 
 
 def test_an_unknown_reader_names_the_known_ones(project: Path, capsys) -> None:
@@ -561,16 +563,16 @@ def test_feedback_is_stored_and_changes_the_next_ranking(project: Path, capsys) 
 
 def test_config_dislikes_and_exclusions_shape_the_ranking(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
-    first = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")["papers"]
+    first = as_json(project, capsys, "rank", "alan", "--date", "2025-08-20")["papers"]
     top, second = first[0], first[1]
-    word = next(t["term"] for t in second["terms"] if " " not in t["term"])
+    word = second["terms"][0]["term"]  # a word or a phrase: excluded alike
     config = CONFIG.replace(
-        "interests: {keywords: [gaussian splatting, novel view synthesis, 3D reconstruction]}",
-        "interests:\n      keywords: [gaussian splatting, novel view synthesis, 3D reconstruction]"
+        "interests: {keywords: [large language models, reasoning, in-context learning]}",
+        "interests:\n      keywords: [large language models, reasoning, in-context learning]"
         f"\n      disliked: [{json.dumps(top['title'])}]\n      exclude: [{json.dumps(word)}]",
     )
     (project / "config.yaml").write_text(config, encoding="utf-8")
-    again = as_json(project, capsys, "rank", "grace", "--date", "2025-08-20")["papers"]
+    again = as_json(project, capsys, "rank", "alan", "--date", "2025-08-20")["papers"]
     ids = [p["id"] for p in again]
     assert top["id"] not in ids and second["id"] not in ids and again
     for paper in again:

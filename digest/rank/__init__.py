@@ -24,7 +24,8 @@ from threadpoolctl import threadpool_limits
 
 from digest import learn
 from digest.models import Profile, Scored, StoredPaper, Term
-from digest.rank.explain import LikedRows, reasons, top_terms
+from digest.rank import floor, query
+from digest.rank.explain import LikedRows, phrases, reasons, top_terms
 from digest.rank.model import MODEL_VERSION, Model, analyse, fit, fold, no_cycle_collection
 from digest.rank.pick import Day, choose
 from digest.rank.query import (
@@ -102,7 +103,7 @@ def _rank_many(
 ) -> dict[str, list[Scored]]:
     docs = model.paper_vectors(papers)
     docs.sort_indices()
-    day = Day(papers, docs)
+    day = Day(papers, docs, model.latent.project(docs) if model.latent is not None else None)
     corpus = Corpus(model)
     blocks = [readers[start : start + READERS] for start in range(0, len(readers), READERS)]
 
@@ -133,29 +134,44 @@ def _rank_block(
 ) -> dict[str, list[Scored]]:
     docs, papers = day.docs, day.papers
     q = queries(model, readers, disliked, corpus=corpus)
-    relevance = (q @ docs.T).toarray() if papers else np.zeros((len(readers), 0))
+    relevance = query.relevance(q, docs, day.latent) if papers else np.zeros((len(readers), 0))
+    # where each score stands among the reader's scores over the corpus: the floors' scale
+    usual = corpus.usual(q)
+    standing = floor.standing(relevance, usual)
     learned: dict[int, sparse.csr_matrix] = {}
     judged: list[set[str]] = []
     for i, (profile, liked) in enumerate(readers):
         against = disliked.get(profile.name, ())
         judged.append({p.id for p in [*liked, *against]})
         if linear and learn.learns(liked) and papers:
-            found = learn.margins(
-                model.matrix,
-                queries(model, [(profile, liked)], expand=False),
-                model.paper_vectors(liked),
-                model.paper_vectors(against) if against else None,
-                docs,
+            found = learn.fit(
+                corpus.features,
+                corpus.scores(queries(model, [(profile, liked)], expand=False))[0],
+                query.features(model, model.paper_vectors(liked)),
+                query.features(model, model.paper_vectors(against)) if against else None,
             )
             if found is not None:
+                margins = found.margins(day.features)
                 best = float(relevance[i].max(initial=0.0))
-                relevance[i] = learn.as_relevance(found[0], best)
-                learned[i] = found[1]
-    picks = choose([p for p, _ in readers], relevance, day, judged, limit)
+                relevance[i] = learn.as_relevance(margins, best)
+                usual_margins = found.margins(corpus.features[corpus.sample])[None, :]
+                standing[i] = floor.standing(margins[None, :], usual_margins)[0]
+                learned[i] = found.weights[:, : model.width]
+    typed_in = _typed_in([p for p, _ in readers], day)
+    honest = typed_in.copy()
+    for i, (_, liked) in enumerate(readers):
+        if liked or i in learned:  # terms learned from liked papers explain any paper
+            honest[i] = True
+    standing = floor.standing_with(standing, typed_in)
+    matched = floor.matches(standing, honest)
+    picks = choose([p for p, _ in readers], relevance, day, judged, limit, matched)
     reader_rows = np.repeat(np.arange(len(readers)), [len(k) for k in picks.keep])
     doc_rows = np.array([j for keep in picks.keep for j in keep], dtype=np.int64)
-    why = reasons(model, learned_or_query(q, learned), docs, reader_rows, doc_rows)
+    profiles = [p for p, _ in readers]
+    typed = phrases(profiles, q.phrase_factor, model, day, reader_rows, doc_rows)
+    why = reasons(model, learned_or_query(q.liked, learned), docs, reader_rows, doc_rows, typed)
     closest = LikedRows(model, [liked for _, liked in readers]).closest(docs, reader_rows, doc_rows)
+    stands = standing[reader_rows, doc_rows].tolist()
     scores = np.round(picks.score[reader_rows, doc_rows], 6).tolist()
     shares = np.round(picks.share[reader_rows, doc_rows], 4).tolist()
     made = [
@@ -167,6 +183,9 @@ def _rank_block(
             closeness=near[1] if near else 0.0,
             popularity=shares[at],
             authors=picks.followed[i].get(j, ()),
+            loose=not picks.matched[i, j],
+            far=not picks.matched[i, j] and stands[at] < floor.NEAR,
+            standing=round(min(stands[at], 1e6), 4),
         )
         for at, (i, j) in enumerate(zip(reader_rows.tolist(), doc_rows.tolist(), strict=True))
     ]
@@ -175,6 +194,15 @@ def _rank_block(
         reader[0].name: made[lo:hi]
         for reader, (lo, hi) in zip(readers, pairwise(bounds), strict=True)
     }
+
+
+def _typed_in(profiles: Sequence[Profile], day: Day) -> np.ndarray:
+    """Which papers hold one of the reader's keyword phrases whole (readers x papers). Only
+    such a paper can be explained by what the reader typed: one that shares a word split off a
+    phrase ("view" of "novel view synthesis") is no match."""
+    if not day.papers:
+        return np.zeros((len(profiles), 0), dtype=bool)
+    return np.stack([day.mentions(tuple(p.keywords)) for p in profiles])
 
 
 def profile_terms(
@@ -186,5 +214,5 @@ def profile_terms(
     """What a profile has learned: its query's strongest terms, and the disliked papers'."""
     profile = reader[0]
     q = queries(model, [reader], {profile.name: disliked} if disliked else None)
-    against = centroids(model, [disliked]) if disliked else sparse.csr_matrix(q.shape)
-    return top_terms(model, q, n), top_terms(model, against, n)
+    against = centroids(model, [disliked]) if disliked else sparse.csr_matrix(q.terms.shape)
+    return top_terms(model, q.terms, n), top_terms(model, against, n)

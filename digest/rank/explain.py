@@ -5,16 +5,57 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
 
-from digest.models import StoredPaper, Term
+from digest.models import Profile, StoredPaper, Term
 from digest.rank.model import Model
+from digest.rank.pick import Day
 
 MAX_TERMS = 5
 CLOSEST_MIN = 0.1  # a liked paper is named as the closest from this cosine similarity on
 BLOCK = 32  # readers whose weights are spread into one dense block (BLOCK x terms floats)
+
+
+class Phrases(NamedTuple):
+    """Contributions of whole keyword phrases: for pair `pair[n]`, phrase `phrase[n]` of
+    `typed` gave `value[n]` of the score."""
+
+    typed: Sequence[str]
+    pair: np.ndarray
+    phrase: np.ndarray
+    value: np.ndarray
+
+
+def phrases(
+    profiles: Sequence[Profile],
+    factor: np.ndarray,
+    model: Model,
+    day: Day,
+    reader_rows: np.ndarray,
+    doc_rows: np.ndarray,
+) -> Phrases:
+    """What each keyword phrase a reader typed gave each of their papers' scores, for the
+    phrases found whole in the paper only: a word split off a phrase ("view" of "novel view
+    synthesis") explains nothing. `factor` is each reader's `Queries.phrase_factor`."""
+    typed = sorted({k for p in profiles for k in p.keywords})
+    if not typed or not len(doc_rows):
+        return Phrases(typed, *(np.zeros(0, dtype=np.int64),) * 2, np.zeros(0))
+    at = {k: i for i, k in enumerate(typed)}
+    present = np.stack([day.mentions((k,)) for k in typed])
+    cosine = (model.vectors(typed) @ day.docs.T).toarray() * present
+    width = max(1, *(len(p.keywords) for p in profiles))
+    ids = np.zeros((len(profiles), width), dtype=np.int64)
+    weights = np.zeros((len(profiles), width))
+    for i, p in enumerate(profiles):
+        ids[i, : len(p.keywords)] = [at[k] for k in p.keywords]
+        weights[i, : len(p.keywords)] = [p.weight(n) for n in range(len(p.keywords))]
+    values = cosine[ids[reader_rows], doc_rows[:, None]] * weights[reader_rows]
+    values *= factor[reader_rows, None]
+    pair, slot = np.nonzero(values > 0)
+    return Phrases(typed, pair, ids[reader_rows[pair], slot], values[pair, slot])
 
 
 def reasons(
@@ -23,11 +64,13 @@ def reasons(
     docs: sparse.csr_matrix,
     reader_rows: np.ndarray,
     doc_rows: np.ndarray,
+    typed: Phrases | None = None,
 ) -> list[tuple[Term, ...]]:
-    """For each pair (row of `why`, row of `docs`), the terms that contributed most to the
-    paper's score, each with its share of the positive contributions. `reader_rows` must not
-    decrease. A contribution is the reader's weight times the paper's; negative ones (from a
-    learned model) explain nothing."""
+    """For each pair (row of `why`, row of `docs`), what contributed most to the paper's score,
+    each with its share of the contributions listed: the terms of `why` (what the reader's liked
+    papers taught) and the whole keyword phrases of `typed`. `reader_rows` must not decrease.
+    A contribution is the reader's weight times the paper's; negative ones (from a learned
+    model) explain nothing."""
     if not len(doc_rows):
         return []
     why = sparse.csr_matrix(why)
@@ -58,11 +101,32 @@ def reasons(
     entry = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     value = np.concatenate(contributions) if found else np.zeros(0)
     pair = np.searchsorted(indptr, entry, side="right") - 1
-    term = picked.indices[entry]
+    term = picked.indices[entry].astype(np.int64)
+    if typed is not None and len(typed.pair):
+        # phrases are numbered after the model's terms; a liked term that is a typed phrase
+        # (`in-context learning` learned and typed) is one reason, not two
+        as_phrase = {
+            t: n for n, k in enumerate(typed.typed) if (t := model.index_of(k)) is not None
+        }
+        if as_phrase:
+            known = np.array(sorted(as_phrase), dtype=np.int64)
+            hit = np.isin(term, known)
+            term[hit] = [width + as_phrase[t] for t in term[hit].tolist()]
+        pair = np.concatenate([pair, typed.pair])
+        term = np.concatenate([term, typed.phrase + width])
+        value = np.concatenate([value, typed.value])
+        labels = width + len(typed.typed)
+        key, at = np.unique(pair * labels + term, return_inverse=True)
+        value = np.bincount(at, weights=value)
+        pair, term = key // labels, key % labels
     totals = np.bincount(pair, weights=value, minlength=len(doc_rows))
     pair, term, value = _strongest(pair, term, value)
     share = np.round(value / totals[pair], 4).tolist()
-    terms = list(map(Term, model.names(term), share))
+    names = [
+        model.name(t) if t < width else typed.typed[t - width]  # type: ignore[union-attr]
+        for t in term.tolist()
+    ]
+    terms = list(map(Term, names, share))
     bounds = np.searchsorted(pair, np.arange(len(doc_rows) + 1)).tolist()
     return [tuple(terms[lo:hi]) for lo, hi in pairwise(bounds)]
 

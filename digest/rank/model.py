@@ -14,12 +14,16 @@ from itertools import pairwise
 
 import numpy as np
 from scipy import sparse
+from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from digest.models import StoredPaper
 
-MODEL_VERSION = 3  # bump when the analyser or fit changes: cached models are then refitted
+MODEL_VERSION = 4  # bump when the analyser or fit changes: cached models are then refitted
 MIN_DF_CORPUS = 1000  # from this many papers on, terms must appear in two of them
+LATENT_DIMS = 100  # dimensions of the latent semantic space (at most a third of the papers)
+LATENT_MIN_CORPUS = 60  # below this many papers there is no latent space to speak of
 
 _TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 # Words every abstract uses; they say nothing about what a paper is about.
@@ -80,6 +84,19 @@ def analyse(text: str | Sequence[str]) -> Sequence[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Latent:
+    """A latent semantic space of the corpus (a truncated SVD of its TF-IDF matrix): texts that
+    share no word but are written about the same things land close together, so "grasp
+    planning" meets a reader who typed "robot manipulation"."""
+
+    basis: np.ndarray  # dimensions x terms (float32)
+
+    def project(self, rows: sparse.csr_matrix | np.ndarray) -> np.ndarray:
+        """Unit rows in the latent space for TF-IDF rows (all-zero rows stay zero)."""
+        return np.asarray(normalize(np.asarray(rows @ self.basis.T, dtype=np.float32)))
+
+
+@dataclass(frozen=True, slots=True)
 class Model:
     """A fitted TF-IDF model over a corpus, with a readable form for each term."""
 
@@ -88,6 +105,7 @@ class Model:
     display: dict[str, str]
     index: dict[str, int]
     matrix: sparse.csr_matrix
+    latent: Latent | None = None
 
     @property
     def width(self) -> int:
@@ -97,6 +115,15 @@ class Model:
         """The readable form of term number `term`."""
         t = self.terms[term]
         return self.display.get(t, t)
+
+    def index_of(self, text: str) -> int | None:
+        """The number of the term a short text is as a whole (`Neural Networks` ->
+        `neural network`: one word, or two with no stop word), if the model knows it."""
+        words = [term for term, _ in _words(text)]
+        if self.vectorizer is None or not 1 <= len(words) <= 2 or not all(words):
+            return None
+        found = self.vectorizer.vocabulary_.get(" ".join(words))
+        return None if found is None else int(found)
 
     def names(self, terms: np.ndarray) -> list[str]:
         """The readable forms of an array of term numbers."""
@@ -148,7 +175,20 @@ def _fit(corpus: Sequence[StoredPaper]) -> Model:
     except ValueError:  # empty corpus, or nothing but stop words
         return Model(None, (), {}, index, sparse.csr_matrix((len(corpus), 1)))
     terms = tuple(str(t) for t in vectorizer.get_feature_names_out())
-    return Model(vectorizer, terms, _display_forms(grams), index, sparse.csr_matrix(matrix))
+    matrix = sparse.csr_matrix(matrix)
+    return Model(vectorizer, terms, _display_forms(grams), index, matrix, latent=_latent(matrix))
+
+
+def _latent(matrix: sparse.csr_matrix) -> Latent | None:
+    """The corpus's latent space: LATENT_DIMS dimensions, fewer on a small corpus, none on a
+    tiny one. Deterministic (a fixed seed)."""
+    n, width = matrix.shape
+    dims = min(LATENT_DIMS, n // 3, width - 1)
+    if n < LATENT_MIN_CORPUS or dims < 2:
+        return None
+    svd = TruncatedSVD(dims, algorithm="randomized", n_iter=5, random_state=0)
+    svd.fit(matrix)
+    return Latent(np.ascontiguousarray(svd.components_, dtype=np.float32))
 
 
 def _display_forms(grams: Iterable[Grams]) -> dict[str, str]:

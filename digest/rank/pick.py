@@ -14,22 +14,36 @@ import numpy as np
 from scipy import sparse
 
 from digest.models import Profile, StoredPaper
+from digest.rank import query
 from digest.rank.model import plain
 
 AUTHOR_BOOST = 0.5  # a followed author's paper gains this share of the reader's best match
 MMR_POOL = 30  # diversity reorders at least this many of each reader's best papers
+MATCHED_FIRST = 1e6  # added to a matched paper's sort key: above any score
 SIMILARITY_ALL = 4000  # up to this many papers a day, similarities are computed once for all
 
 
 class Day:
     """What every reader's ranking of one day's papers shares, each part worked out on first use."""
 
-    def __init__(self, papers: Sequence[StoredPaper], docs: sparse.csr_matrix) -> None:
-        self.papers, self.docs = papers, docs
+    def __init__(
+        self,
+        papers: Sequence[StoredPaper],
+        docs: sparse.csr_matrix,
+        latent: np.ndarray | None = None,
+    ) -> None:
+        self.papers, self.docs, self.latent = papers, docs, latent
         ids = np.array([p.id for p in papers], dtype=object)
         # rank of each paper's id: the stable tie-break between equal scores
         self.tiebreak = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
         self._mentions: dict[tuple[str, ...], np.ndarray] = {}
+
+    @cached_property
+    def features(self) -> sparse.csr_matrix:
+        """The papers' features for a reader's linear model: TF-IDF rows, then latent rows."""
+        if self.latent is None or query.LATENT_FEATURES == 0:
+            return self.docs
+        return sparse.hstack([self.docs, query.LATENT_FEATURES * self.latent], format="csr")
 
     @cached_property
     def positions(self) -> dict[str, list[int]]:
@@ -87,6 +101,7 @@ class Picks:
     share: np.ndarray  # ... the share of each score that came from popularity
     followed: list[dict[int, tuple[str, ...]]]  # per reader: paper -> followed authors on it
     keep: list[list[int]]  # per reader: the chosen papers, best first
+    matched: np.ndarray  # readers x papers: a match (the others are at best near misses)
 
 
 def choose(
@@ -95,10 +110,13 @@ def choose(
     day: Day,
     judged: Sequence[set[str]],
     limit: int | None,
+    matched: np.ndarray | None = None,
 ) -> Picks:
     """Each reader's papers, best first: relevance plus a followed author's boost, blended with
     popularity at the reader's weight; without papers that match nothing, mention an excluded
-    term or were judged already; reordered for diversity (MMR); the best `limit` (all if None)."""
+    term or were judged already; reordered for diversity (MMR); the best `limit` (all if None).
+    The papers `matched` (readers x papers; all if None) come before the others, each part in
+    that order, and a followed author's paper is always matched."""
     best = relevance.max(axis=1, initial=0.0)
     base = np.where(best > 0, best, 1.0)  # the scale boosts and popularity are measured on
     followed = [_followed(p.authors, day) for p in profiles]
@@ -120,15 +138,21 @@ def choose(
         if gone:
             eligible[i, gone] = False
     pools = np.array([max(limit or 0, MMR_POOL, 3 * p.top_k) for p in profiles], dtype=np.int64)
-    orders = _orders(score, eligible, day.tiebreak, None if limit is None else int(pools.max()))
+    first = np.ones(score.shape, dtype=bool) if matched is None else matched.copy()
+    for i, found in enumerate(followed):
+        first[i, list(found)] = True
+    # matches sort before the rest: every score is below MATCHED_FIRST
+    key = np.where(first, score + MATCHED_FIRST, score)
+    orders = _orders(key, eligible, day.tiebreak, None if limit is None else int(pools.max()))
     diversity = np.array([p.diversity for p in profiles], dtype=float)
     heads = [o[:n] for o, n in zip(orders, pools.tolist(), strict=True)]
     mixed = [i for i, h in enumerate(heads) if diversity[i] > 0 and len(h) >= 3]
     diversified = _mmr(score, day, diversity, [heads[i] for i in mixed], mixed)
     for i, picked in zip(mixed, diversified, strict=True):
-        orders[i] = picked + orders[i][len(picked) :]
+        ahead = [j for j in picked if first[i, j]] + [j for j in picked if not first[i, j]]
+        orders[i] = ahead + orders[i][len(picked) :]
     keep = [o[:limit] if limit is not None else o for o in orders]
-    return Picks(score, share, followed, keep)
+    return Picks(score, share, followed, keep, first)
 
 
 def _orders(

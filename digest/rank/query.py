@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from digest.models import Profile, StoredPaper
+from digest.rank import floor
 from digest.rank.model import Model
 
-KEYWORD_WEIGHT = 0.7  # keywords' share of a query beside liked papers (measured by `digest eval`)
+LIKED_WORTH = 0.5  # what one liked paper says beside one typed keyword (see `mix`)
+LATENT_SHARE = 0.25  # share of relevance from the latent space, beside the terms' cosine
+LATENT_FEATURES = 1.0  # the weight of a paper's latent row beside its TF-IDF row, for learning
 PRF_MIN_CORPUS = 1000  # pseudo-relevance feedback from this many papers on
 PRF_DOCS = 10  # ... from the centroid of each query's best hits
 PRF_WEIGHT = 0.5  # ... at this weight
@@ -23,6 +28,33 @@ DISLIKE_WEIGHT = 0.5  # how far disliked papers push a reader's query away (Rocc
 Reader = tuple[Profile, Sequence[StoredPaper]]
 
 
+class Queries(NamedTuple):
+    """Each reader's interests as a query: term weights (for the cosine with a paper's terms and
+    for explanations) and, when the model has a latent space, a latent vector. A paper's
+    relevance is (1 - LATENT_SHARE) x the first's product with its TF-IDF row plus LATENT_SHARE x
+    the second's with its latent row (see `relevance`)."""
+
+    terms: sparse.csr_matrix  # readers x terms
+    latent: np.ndarray | None  # readers x dimensions
+    # for explanations: the liked papers' part of `terms`, and per reader the factor that turns
+    # a keyword phrase's weight times its cosine with a paper into its part of the score
+    liked: sparse.csr_matrix
+    phrase_factor: np.ndarray
+
+    def rows(self, rows: Sequence[int]) -> Queries:
+        at = list(rows)
+        latent = self.latent[at] if self.latent is not None else None
+        return Queries(self.terms[at], latent, self.liked[at], self.phrase_factor[at])
+
+
+def mix(profile: Profile, liked: Sequence[StoredPaper]) -> float:
+    """The keywords' share of a reader's query beside their liked papers: weighed by how much
+    each says, a typed keyword phrase counting as much as 1 / LIKED_WORTH liked papers. Ten
+    keywords and three likes lean on the keywords; a one-word tag and ten likes on the likes."""
+    said, shown = len(profile.keywords), LIKED_WORTH * len(liked)
+    return said / (said + shown) if said + shown else 1.0
+
+
 def queries(
     model: Model,
     readers: Sequence[Reader],
@@ -30,10 +62,11 @@ def queries(
     *,
     expand: bool = True,
     corpus: Corpus | None = None,
-) -> sparse.csr_matrix:
-    """Each reader's interests as one unit row: weighted keywords (0.7) and the centroid of liked
-    papers (0.3), moved toward its best corpus hits (pseudo-relevance feedback), minus a share of
-    what the reader disliked (Rocchio), negative weights cut to zero.
+) -> Queries:
+    """Each reader's query: the unit vector of their weighted keywords and the centroid of their
+    liked papers, mixed by `mix`, in term space and in the latent space; moved toward its best
+    corpus hits (pseudo-relevance feedback), minus a share of what the reader disliked
+    (Rocchio), negative term weights cut to zero; scaled so the terms' part is a unit row.
 
     Built for all readers at once: every distinct keyword and paper is vectorised once.
     `corpus` is the model's corpus made ready for scoring, when the caller has it already.
@@ -45,16 +78,67 @@ def queries(
         len(keywords),
         [[p.weight(i) for i in range(len(p.keywords))] for p, _ in readers],
     )
-    by_keywords = normalize(pick_kw @ model.vectors(keywords))
+    typed = sparse.csr_matrix(pick_kw @ model.vectors(keywords))
+    lengths = np.sqrt(np.asarray(typed.multiply(typed).sum(axis=1)).ravel())
+    by_keywords = sparse.csr_matrix(normalize(typed))
     by_liked = centroids(model, [papers for _, papers in readers])
-    q = normalize(KEYWORD_WEIGHT * by_keywords + (1 - KEYWORD_WEIGHT) * by_liked)
-    q = _expand(model, q, corpus) if expand else sparse.csr_matrix(q)
+    share = np.array([mix(p, liked) for p, liked in readers])
+    liked_part = sparse.csr_matrix(by_liked.multiply((1 - share)[:, None]))
+    terms = sparse.csr_matrix(by_keywords.multiply(share[:, None]) + liked_part)
+    latent = None
+    if model.latent is not None:
+        project = model.latent.project
+        latent = share[:, None] * project(by_keywords) + (1 - share[:, None]) * project(by_liked)
+    factor = np.divide(share, lengths, out=np.zeros_like(share), where=lengths > 0)
+    q = Queries(terms, latent, liked_part, factor)
+    if expand:
+        q = _expand(model, q, corpus)
     if disliked:
-        against = [disliked.get(profile.name, ()) for profile, _ in readers]
-        q = sparse.csr_matrix(q - DISLIKE_WEIGHT * centroids(model, against))
-        q.data[q.data < 0] = 0
-        q.eliminate_zeros()
-    return sparse.csr_matrix(normalize(q))
+        q = _away(model, q, [disliked.get(profile.name, ()) for profile, _ in readers])
+    return _scaled(q)
+
+
+def _away(model: Model, q: Queries, against: Sequence[Sequence[StoredPaper]]) -> Queries:
+    """Rocchio's step away from the disliked papers' centroid; term weights stay positive."""
+    far = centroids(model, against)
+    terms = sparse.csr_matrix(q.terms - DISLIKE_WEIGHT * far)
+    terms.data[terms.data < 0] = 0
+    terms.eliminate_zeros()
+    latent = q.latent
+    if latent is not None and model.latent is not None:
+        latent = latent - DISLIKE_WEIGHT * model.latent.project(far)
+    return Queries(terms, latent, q.liked, q.phrase_factor)
+
+
+def _scaled(q: Queries) -> Queries:
+    """Both parts divided by the length of the terms' part, so scores read like a cosine."""
+    norms = np.sqrt(np.asarray(q.terms.multiply(q.terms).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    latent = q.latent * scale[:, None].astype(np.float32) if q.latent is not None else None
+    by = sparse.diags(scale)
+    return Queries(
+        sparse.csr_matrix(by @ q.terms),
+        latent,
+        sparse.csr_matrix(by @ q.liked),
+        q.phrase_factor * scale,
+    )
+
+
+def features(model: Model, rows: sparse.csr_matrix) -> sparse.csr_matrix:
+    """What a reader's linear model learns from: each paper's TF-IDF row, followed by its
+    latent row (at LATENT_FEATURES) when the model has a latent space."""
+    if model.latent is None or LATENT_FEATURES == 0:
+        return sparse.csr_matrix(rows)
+    latent = LATENT_FEATURES * model.latent.project(rows)
+    return sparse.hstack([rows, sparse.csr_matrix(latent)], format="csr")
+
+
+def relevance(q: Queries, docs: sparse.csr_matrix, docs_latent: np.ndarray | None) -> np.ndarray:
+    """Dense (readers x papers) relevance: the terms' cosine blended with the latent one."""
+    scores = (q.terms @ docs.T).toarray()
+    if q.latent is None or docs_latent is None:
+        return scores
+    return (1 - LATENT_SHARE) * scores + LATENT_SHARE * (q.latent @ docs_latent.T)
 
 
 class Corpus:
@@ -67,6 +151,7 @@ class Corpus:
     """
 
     def __init__(self, model: Model) -> None:
+        self.model = model
         self.t = sparse.csr_matrix(model.matrix.T)  # terms x papers
         df = np.diff(self.t.indptr)
         common = np.sort(np.argsort(-df, kind="stable")[: min(DENSE_TERMS, len(df))])
@@ -76,30 +161,65 @@ class Corpus:
         self.dense = self.t[self.common].toarray().astype(np.float32)
         self.rare = sparse.csr_matrix(self.t.multiply(~self.is_common[:, None]))
 
-    def scores(self, q: sparse.csr_matrix) -> np.ndarray:
-        """Dense (queries x papers) cosine scores."""
-        out = np.asarray(q[:, self.common].toarray().astype(np.float32) @ self.dense)
-        rare = sparse.csr_matrix(q.multiply(~self.is_common[None, :]))
+    @cached_property
+    def sample(self) -> np.ndarray:
+        """The corpus rows that stand for the corpus (see floor.py)."""
+        return floor.sample(self.model.matrix.shape[0])
+
+    @cached_property
+    def sampled(self) -> sparse.csr_matrix:
+        return sparse.csr_matrix(self.model.matrix[self.sample])
+
+    @cached_property
+    def features(self) -> sparse.csr_matrix:
+        """Every corpus paper's features for a linear model (see `features`)."""
+        return features(self.model, self.model.matrix)
+
+    @cached_property
+    def latent(self) -> np.ndarray | None:
+        """Every corpus paper's unit row in the latent space (papers x dimensions)."""
+        if self.model.latent is None:
+            return None
+        return self.model.latent.project(self.model.matrix)
+
+    def scores(self, q: Queries) -> np.ndarray:
+        """Dense (queries x papers) relevance to every corpus paper."""
+        terms = q.terms
+        out = np.asarray(terms[:, self.common].toarray().astype(np.float32) @ self.dense)
+        rare = sparse.csr_matrix(terms.multiply(~self.is_common[None, :]))
         rare.eliminate_zeros()
-        return (rare @ self.rare).toarray() + out
+        out = (rare @ self.rare).toarray() + out
+        if q.latent is None or self.latent is None:
+            return out
+        return (1 - LATENT_SHARE) * out + LATENT_SHARE * (q.latent @ self.latent.T)
+
+    def usual(self, q: Queries) -> np.ndarray:
+        """Dense (queries x sampled papers) relevance to the papers that stand for the corpus."""
+        latent = self.latent[self.sample] if self.latent is not None else None
+        return relevance(q, self.sampled, latent)
 
 
-def _expand(model: Model, q: sparse.csr_matrix, corpus: Corpus | None) -> sparse.csr_matrix:
+def _expand(model: Model, q: Queries, corpus: Corpus | None) -> Queries:
     """Pseudo-relevance feedback: each query moves toward the centroid of its best corpus hits.
 
     Only on a corpus large enough for the best hits to be on topic; on a small one it would
     mostly add noise.
     """
     n = model.matrix.shape[0]
-    if n < PRF_MIN_CORPUS or q.nnz == 0:
+    if n < PRF_MIN_CORPUS or q.terms.nnz == 0 or PRF_WEIGHT == 0:
         return q
-    q = sparse.csr_matrix(q)
     corpus = corpus if corpus is not None else Corpus(model)
     rows: list[list[int]] = []
-    for start in range(0, q.shape[0], PRF_CHUNK):  # bounds the dense score block's memory
-        rows += best_columns(corpus.scores(q[start : start + PRF_CHUNK]), PRF_DOCS)
-    hits = normalize(selector(rows, n) @ model.matrix)
-    return sparse.csr_matrix(normalize(q + PRF_WEIGHT * hits))
+    count = q.terms.shape[0]
+    for start in range(0, count, PRF_CHUNK):  # bounds the dense score block's memory
+        block = q.rows(range(start, min(start + PRF_CHUNK, count)))
+        rows += best_columns(corpus.scores(block), PRF_DOCS)
+    hits = sparse.csr_matrix(normalize(selector(rows, n) @ model.matrix))
+    terms = sparse.csr_matrix(q.terms + PRF_WEIGHT * hits)
+    latent = q.latent
+    if latent is not None and model.latent is not None:
+        latent = latent + PRF_WEIGHT * model.latent.project(hits)
+    return Queries(terms, latent, q.liked, q.phrase_factor)
 
 
 def best_columns(scores: np.ndarray, k: int, segment: int = 128) -> list[list[int]]:
