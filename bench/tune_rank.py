@@ -16,8 +16,9 @@ Day by day (the default) it tunes the keywords' and likes' mix (`LIKED_WORTH`), 
 space's share (`LATENT_SHARE`) and pseudo-relevance feedback (`PRF_WEIGHT`), without the
 per-reader linear model. With --walk it runs the
 feedback walk (README "Likes over time") on interests_dev and tags_dev and tunes how many liked
-papers a reader needs before a linear model is learned for them (`learn.MIN_LIKED`), scored on
-the mean nDCG@10 after day 10.
+papers a reader needs before a linear model is learned for them (`learn.MIN_LIKED`), whether the
+query's best hits only make up for missing likes (`FEEDBACK_FILLS`) and how fast a like's weight
+fades with its age (`HALF_LIFE`), scored on the mean nDCG@10 after day 10.
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ from digest.evaluate.run import evaluate_many  # noqa: E402
 from digest.rank import query  # noqa: E402
 
 DAY_GRID = {
-    "LIKED_WORTH": (0.25, 0.5, 1.0),
-    "LATENT_SHARE": (0.0, 0.25, 0.4),
+    "LIKED_WORTH": (0.4, 0.6, 0.8),
+    "LATENT_SHARE": (0.0, 0.25, 0.35),
     "PRF_WEIGHT": (0.0, 0.5),
 }
-WALK_GRID = {"MIN_LIKED": (5, 10, 20, 10**9)}
+WALK_GRID = {"MIN_LIKED": (10, 20), "FEEDBACK_FILLS": (False, True), "HALF_LIFE": (0.0, 60.0)}
 WALK_DAYS = 10
 
 
@@ -114,7 +115,7 @@ def loio(scores: Scores, keys: Mapping[str, Mapping[str, str]]) -> None:
     for name in names:
         row = "".join(f"{case_mean(scores[name][c], lambda _: False):>16.3f}" for c in cases)
         print(f"{name:<40}{row}")
-    held: dict[str, dict[str, float]] = defaultdict(dict)
+    held: dict[str, dict[str, list[float]]] = defaultdict(dict)
     chosen: list[str] = []
     for key in sorted({k for c in cases for k in keys[c].values()}):
 
@@ -131,12 +132,13 @@ def loio(scores: Scores, keys: Mapping[str, Mapping[str, str]]) -> None:
         for c in cases:
             for interest, values in scores[best][c].items():
                 if out(interest, c):
-                    held[c][interest] = statistics.fmean(values)
+                    held[c][interest] = values
     print("\nleave one interest out: held-out nDCG@10")
     for c in cases:
-        worst = min(held[c], key=held[c].__getitem__)
-        mean = statistics.fmean(held[c].values())
-        print(f"  {c:<16} mean {mean:.3f}   worst {held[c][worst]:.3f} ({worst})")
+        means = {interest: statistics.fmean(values) for interest, values in held[c].items()}
+        worst = min(means, key=means.__getitem__)
+        pooled = statistics.fmean(v for values in held[c].values() for v in values)
+        print(f"  {c:<16} mean {pooled:.3f}   worst {means[worst]:.3f} ({worst})")
     print("settings chosen by the folds:")
     for name, count in sorted(((n, chosen.count(n)) for n in set(chosen)), key=lambda x: -x[1]):
         print(f"  {count:>3} x {name}")

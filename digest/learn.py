@@ -1,12 +1,12 @@
 """A per-reader linear model, for readers who have liked enough papers (as arxiv-sanity does).
 
 A LinearSVC learns the reader's liked papers, plus the best corpus hits of their query
-(pseudo-relevance feedback), against a fixed sample of the corpus and the papers they disliked.
-Its margins replace the query's cosine as the reader's relevance, rescaled to the cosine's range
-so scores, thresholds and explanations keep one meaning. Pure, deterministic.
-
-Measured by `digest eval` on the dev spec: nDCG@10 0.362 -> 0.38 with ten liked papers, and
-0.345 -> 0.37 with three (see README, "Ranking evaluation").
+(pseudo-relevance feedback), against a fixed sample of the corpus and the papers they disliked,
+on each paper's TF-IDF row and its latent row. Its margins replace the query's relevance,
+rescaled to the same range so scores, thresholds and explanations keep one meaning. Pure,
+deterministic. Its settings (how many likes before it, how the query's hits join, how a like's
+weight fades with age) were chosen by leave-one-interest-out on the feedback walk
+(bench/tune_rank.py --walk; figures in README, "Ranking evaluation").
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import numpy as np
 from scipy import sparse
 from sklearn.svm import LinearSVC
 
-MIN_LIKED = 5  # a reader with this many liked papers gets a linear model
-FEEDBACK_DOCS = 20  # the query's best corpus hits join the liked papers as positives
+MIN_LIKED = 10  # a reader with this many liked papers gets a linear model
+FEEDBACK_DOCS = 20  # the query's best corpus hits join the liked papers as positives ...
+FEEDBACK_FILLS = False  # ... only as many as make up, with the liked papers, FEEDBACK_DOCS
+HALF_LIFE = 0.0  # days after which a liked paper counts half (0: every like counts the same)
 NEGATIVES = 2000  # corpus papers sampled (evenly, so deterministically) as negatives
 MIN_CORPUS = 200  # below this many corpus papers the query alone is used
 C = 0.1
@@ -41,13 +43,16 @@ def fit(
     hits: np.ndarray,
     liked: sparse.csr_matrix,
     disliked: sparse.csr_matrix | None,
+    ages: np.ndarray | None = None,
 ) -> Learned | None:
     """The reader's linear model, or None when there is too little to learn from. `hits` is
-    the reader's query's relevance to each corpus paper."""
+    the reader's query's relevance to each corpus paper; `ages`, the liked papers' ages in days
+    (older likes say less about today's papers)."""
     n = corpus.shape[0]
     if n < MIN_CORPUS or liked.shape[0] == 0:
         return None
-    top = np.argsort(-hits, kind="stable")[:FEEDBACK_DOCS]
+    wanted = max(0, FEEDBACK_DOCS - liked.shape[0]) if FEEDBACK_FILLS else FEEDBACK_DOCS
+    top = np.argsort(-hits, kind="stable")[:wanted]
     positives = top[hits[top] > 0]
     rest = np.setdiff1d(np.arange(n), positives, assume_unique=True)
     negatives = rest[:: max(1, len(rest) // NEGATIVES)]
@@ -58,8 +63,11 @@ def fit(
         labels.append(np.zeros(disliked.shape[0]))
     x = sparse.vstack(blocks, format="csr")
     y = np.concatenate(labels)
+    weight = np.ones(len(y))
+    if HALF_LIFE and ages is not None:
+        weight[: liked.shape[0]] = 0.5 ** (np.maximum(ages, 0) / HALF_LIFE)
     svm = LinearSVC(C=C, class_weight="balanced", max_iter=10000, tol=1e-6, random_state=0)
-    svm.fit(x, y)
+    svm.fit(x, y, sample_weight=weight)
     return Learned(sparse.csr_matrix(svm.coef_), float(svm.intercept_[0]))
 
 

@@ -244,6 +244,7 @@ def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> No
     scores = [p["score"] for p in papers]
     assert scores[0] == max(scores)  # the best first; diversity may reorder the rest
     keys = {"id", "title", "score", "loose", "why", "terms", "url", "closest_liked", "closeness"}
+    keys |= {"standing"}
     keys |= {"popularity_share", "followed_authors"}
     assert all(p["terms"] and set(p) == keys for p in papers)
     for p in papers:

@@ -199,6 +199,7 @@ def _rank_json(digest: Digest) -> dict[str, Any]:
                 "title": item.paper.title,
                 "score": item.score,
                 "loose": loose,
+                "standing": item.standing,
                 "why": why.text(item, loose),
                 "terms": [{"term": t.term, "share": t.weight} for t in item.terms],
                 "closest_liked": item.closest.id if item.closest else None,

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from itertools import pairwise
 
@@ -37,6 +38,18 @@ class Day:
         # rank of each paper's id: the stable tie-break between equal scores
         self.tiebreak = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
         self._mentions: dict[tuple[str, ...], np.ndarray] = {}
+
+    @cached_property
+    def today(self) -> date | None:
+        """The day's latest date: what the age of a liked paper is counted from."""
+        return max((d for p in self.papers for d in p.dates), default=None)
+
+    def ages(self, papers: Sequence[StoredPaper]) -> np.ndarray:
+        """Days from each paper's latest sighting to today (0 when unknown)."""
+        today = self.today
+        return np.array(
+            [(today - max(p.dates)).days if today and p.dates else 0 for p in papers], dtype=float
+        )
 
     @cached_property
     def features(self) -> sparse.csr_matrix:

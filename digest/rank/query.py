@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from itertools import pairwise
@@ -15,12 +16,12 @@ from digest.models import Profile, StoredPaper
 from digest.rank import floor
 from digest.rank.model import Model
 
-LIKED_WORTH = 0.5  # what one liked paper says beside one typed keyword (see `mix`)
-LATENT_SHARE = 0.25  # share of relevance from the latent space, beside the terms' cosine
+LIKED_WORTH = 0.6  # what liked papers say beside typed keywords (see `mix`)
+LATENT_SHARE = 0.35  # share of relevance from the latent space, beside the terms' cosine
 LATENT_FEATURES = 1.0  # the weight of a paper's latent row beside its TF-IDF row, for learning
 PRF_MIN_CORPUS = 1000  # pseudo-relevance feedback from this many papers on
 PRF_DOCS = 10  # ... from the centroid of each query's best hits
-PRF_WEIGHT = 0.5  # ... at this weight
+PRF_WEIGHT = 0.0  # ... at this weight (none: it did not pay beside the latent space)
 PRF_CHUNK = 256  # readers scored against the corpus at a time
 DENSE_TERMS = 512  # the corpus's most frequent terms, scored as one dense product
 DISLIKE_WEIGHT = 0.5  # how far disliked papers push a reader's query away (Rocchio's gamma)
@@ -48,10 +49,12 @@ class Queries(NamedTuple):
 
 
 def mix(profile: Profile, liked: Sequence[StoredPaper]) -> float:
-    """The keywords' share of a reader's query beside their liked papers: weighed by how much
-    each says, a typed keyword phrase counting as much as 1 / LIKED_WORTH liked papers. Ten
-    keywords and three likes lean on the keywords; a one-word tag and ten likes on the likes."""
-    said, shown = len(profile.keywords), LIKED_WORTH * len(liked)
+    """The keywords' share of a reader's query beside their liked papers, by how much each says.
+    What a set of examples says grows as the square root of its size (the noise in their mean
+    shrinks so), and a typed keyword phrase says as much as 1 / LIKED_WORTH^2 liked papers: ten
+    keywords and three likes lean on the keywords, a one-word tag and ten likes on the likes."""
+    said = math.sqrt(len(profile.keywords))
+    shown = LIKED_WORTH * math.sqrt(len(liked))
     return said / (said + shown) if said + shown else 1.0
 
 

@@ -5,7 +5,7 @@ once. Pure.
 closest liked paper, the popularity share, whether the paper is only loosely related); `say()`
 words them, and each medium passes only how it escapes scraped text and marks a part strong:
 
-    text       Score 0.432 · matched network pruning 72%, lottery ticket 28% · by Zhuang Liu, whom you
+    text       Score 0.432 · matched network pruning 72%, lottery 28% · by Zhuang Liu, whom you
                follow · closest to your liked paper “A liked paper” (0.40) · popularity 12% of
                the score
     html       ... matched <strong>network pruning</strong> 60%, ...
