@@ -4,18 +4,24 @@ topics with their own words; see make_fixtures.py there)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
+from evalcase import EVAL, one_thread
 
 from digest import evaluate
 from digest.errors import DigestError
 from digest.evaluate import anchors, metrics
 from digest.models import Profile
 
-EVAL = Path(__file__).parent / "fixtures" / "eval"
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from evalcase import EVAL, one_thread
 
 from digest.cli import main
 
-EVAL = Path(__file__).parent / "fixtures" / "eval"
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
 
 
 def lines_of(path: Path) -> list[dict]:

@@ -3,11 +3,20 @@ ranking it was shown, and those (only those) join its liked papers for the later
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
+
+import pytest
+from evalcase import EVAL, one_thread
 
 from digest import evaluate
 
-EVAL = Path(__file__).parent / "fixtures" / "eval"
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_thread():
+        yield
+
+
 Log = dict[tuple[int, str], list[str]]
 
 
