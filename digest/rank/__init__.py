@@ -203,7 +203,11 @@ def _typed_in(profiles: Sequence[Profile], day: Day) -> np.ndarray:
     phrase ("view" of "novel view synthesis") is no match."""
     if not day.papers:
         return np.zeros((len(profiles), 0), dtype=bool)
-    return np.stack([day.mentions(tuple(p.keywords)) for p in profiles])
+    none = np.zeros(len(day.papers), dtype=bool)
+    # one scan of the day's texts per distinct phrase, however many readers typed it
+    return np.stack(
+        [np.logical_or.reduce([none, *(day.mentions((k,)) for k in p.keywords)]) for p in profiles]
+    )
 
 
 def profile_terms(

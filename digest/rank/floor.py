@@ -19,7 +19,7 @@ import numpy as np
 MATCH = 3.0  # standard deviations above the reader's mean corpus score: a match
 NEAR = 2.0  # ... a near miss, shown under "loosely related"
 TYPED = 1.0  # a typed phrase found whole in a paper adds this to its standing
-SAMPLE = 2000  # corpus papers (evenly spaced) that stand for the corpus
+SAMPLE = 500  # corpus papers (evenly spaced) that stand for the corpus
 MIN_CORPUS = 50
 
 

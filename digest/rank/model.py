@@ -89,11 +89,11 @@ class Latent:
     share no word but are written about the same things land close together, so "grasp
     planning" meets a reader who typed "robot manipulation"."""
 
-    basis: np.ndarray  # dimensions x terms (float32)
+    basis: np.ndarray  # terms x dimensions, float32, row-major: a sparse product reads it by rows
 
-    def project(self, rows: sparse.csr_matrix | np.ndarray) -> np.ndarray:
+    def project(self, rows: sparse.csr_matrix) -> np.ndarray:
         """Unit rows in the latent space for TF-IDF rows (all-zero rows stay zero)."""
-        return np.asarray(normalize(np.asarray(rows @ self.basis.T, dtype=np.float32)))
+        return np.asarray(normalize(sparse.csr_matrix(rows, dtype=np.float32) @ self.basis))
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +187,8 @@ def _latent(matrix: sparse.csr_matrix) -> Latent | None:
     if n < LATENT_MIN_CORPUS or dims < 2:
         return None
     svd = TruncatedSVD(dims, algorithm="randomized", n_iter=5, random_state=0)
-    svd.fit(matrix)
-    return Latent(np.ascontiguousarray(svd.components_, dtype=np.float32))
+    svd.fit(matrix.astype(np.float32))  # half the memory; the basis is kept in float32 anyway
+    return Latent(np.ascontiguousarray(svd.components_.T, dtype=np.float32))
 
 
 def _display_forms(grams: Iterable[Grams]) -> dict[str, str]:

@@ -196,10 +196,15 @@ class Corpus:
             return out
         return (1 - LATENT_SHARE) * out + LATENT_SHARE * (q.latent @ self.latent.T)
 
+    @cached_property
+    def sampled_latent(self) -> np.ndarray | None:
+        if self.model.latent is None:
+            return None
+        return self.model.latent.project(self.sampled)
+
     def usual(self, q: Queries) -> np.ndarray:
         """Dense (queries x sampled papers) relevance to the papers that stand for the corpus."""
-        latent = self.latent[self.sample] if self.latent is not None else None
-        return relevance(q, self.sampled, latent)
+        return relevance(q, self.sampled, self.sampled_latent)
 
 
 def _expand(model: Model, q: Queries, corpus: Corpus | None) -> Queries:
