@@ -20,7 +20,7 @@ from sklearn.svm import LinearSVC
 
 MIN_LIKED = 10  # a reader with this many liked papers gets a linear model
 FEEDBACK_DOCS = 20  # the query's best corpus hits join the liked papers as positives ...
-FEEDBACK_FILLS = False  # ... only as many as make up, with the liked papers, FEEDBACK_DOCS
+FEEDBACK_FILLS = True  # ... only as many as make up, with the liked papers, FEEDBACK_DOCS
 HALF_LIFE = 0.0  # days after which a liked paper counts half (0: every like counts the same)
 NEGATIVES = 2000  # corpus papers sampled (evenly, so deterministically) as negatives
 MIN_CORPUS = 200  # below this many corpus papers the query alone is used

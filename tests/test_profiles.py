@@ -165,7 +165,7 @@ def test_a_reader_with_enough_liked_papers_gets_a_linear_model() -> None:
         stored("p:new-splat", "Faster splatting", "gaussian splatting for novel view rendering"),
     ]
     model = rank.fit(corpus + today)
-    liked = corpus[:5]
+    liked = corpus[: learn.MIN_LIKED]
     reader = Profile(name="r", keywords=("compression",), liked=tuple(p.id for p in liked))
     assert learn.learns(liked)
     ranked = rank.rank(model, reader, today, liked)
