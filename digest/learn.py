@@ -2,8 +2,9 @@
 
 A LinearSVC learns the reader's liked papers, plus the best corpus hits of their query
 (pseudo-relevance feedback), against a fixed sample of the corpus and the papers they disliked,
-on each paper's TF-IDF row and its latent row. Its margins replace the query's relevance,
-rescaled to the same range so scores, thresholds and explanations keep one meaning. Pure,
+on each paper's TF-IDF row and its latent row. Its margins, rescaled to the query's range so
+scores, thresholds and explanations keep one meaning, take over 1 - QUERY_SHARE of the
+reader's relevance: the keywords keep a voice. Pure,
 deterministic. Its settings (how many likes before it, how the query's hits join, how a like's
 weight fades with age) were chosen by leave-one-interest-out on the feedback walk
 (bench/tune_rank.py --walk; figures in README, "Ranking evaluation").
@@ -21,6 +22,7 @@ from sklearn.svm import LinearSVC
 MIN_LIKED = 10  # a reader with this many liked papers gets a linear model
 FEEDBACK_DOCS = 20  # the query's best corpus hits join the liked papers as positives ...
 FEEDBACK_FILLS = True  # ... only as many as make up, with the liked papers, FEEDBACK_DOCS
+QUERY_SHARE = 0.3  # the query's share of relevance beside the model's (0: the model's alone)
 HALF_LIFE = 0.0  # days after which a liked paper counts half (0: every like counts the same)
 NEGATIVES = 2000  # corpus papers sampled (evenly, so deterministically) as negatives
 MIN_CORPUS = 200  # below this many corpus papers the query alone is used

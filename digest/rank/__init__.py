@@ -154,9 +154,12 @@ def _rank_block(
             if found is not None:
                 margins = found.margins(day.features)
                 best = float(relevance[i].max(initial=0.0))
-                relevance[i] = learn.as_relevance(margins, best)
+                keep = learn.QUERY_SHARE  # what the query (keywords too) still says beside it
+                learned_relevance = learn.as_relevance(margins, best)
+                relevance[i] = keep * relevance[i] + (1 - keep) * learned_relevance
                 usual_margins = found.margins(corpus.features[corpus.sample])[None, :]
-                standing[i] = floor.standing(margins[None, :], usual_margins)[0]
+                by_margin = floor.standing(margins[None, :], usual_margins)[0]
+                standing[i] = keep * standing[i] + (1 - keep) * by_margin
                 learned[i] = found.weights[:, : model.width]
     typed_in = _typed_in([p for p, _ in readers], day)
     honest = typed_in.copy()
