@@ -170,7 +170,10 @@ def test_a_reader_with_enough_liked_papers_gets_a_linear_model() -> None:
     assert learn.learns(liked)
     ranked = rank.rank(model, reader, today, liked)
     assert names(ranked)[0] == "p:new-prune"
-    assert all(s.terms and all(t.weight > 0 for t in s.terms) for s in ranked)
+    # every match is explained; a paper nothing the reader liked or typed explains is no match
+    assert all(all(t.weight > 0 for t in s.terms) for s in ranked)
+    assert all(s.terms for s in ranked if not s.loose)
+    assert all(s.loose for s in ranked if not s.terms)
     assert ranked == rank.rank(model, reader, today, liked)  # deterministic
     other = Profile(name="o", keywords=("gaussian splatting",))
     both = rank.rank_many(model, [(reader, liked), (other, [])], today)
