@@ -6,6 +6,19 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: a fixed seed (derandomize) and a bounded number of examples, so every run tries
+# the same inputs and CI stays well inside its time; no example database written to the tree.
+settings.register_profile(
+    "digest",
+    derandomize=True,
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("digest")
 
 
 @pytest.fixture(autouse=True)
