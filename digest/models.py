@@ -310,3 +310,22 @@ class Delivery:
     reply: str = ""  # ... and its text, or the local reason
     refused: tuple[tuple[str, int, str], ...] = ()  # (address, code, reply) refused for good
     sent_at: datetime | None = None
+
+
+# How an `unknown` row is settled by hand, once the relay's log has been read: `sent` marks it
+# delivered; `resend` puts it back to waiting (pending) so the next send transmits it
+SETTLE = {"sent": "sent", "resend": "pending"}
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEvent:
+    """A change made to a ledger row by hand: who, when, what (from one status to another)."""
+
+    day: date
+    reader: str
+    at: datetime
+    actor: str  # user@host of whoever ran the command
+    action: str  # a key of SETTLE
+    from_status: str
+    to_status: str
+    note: str = ""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import json
+import socket
 import sys
 from dataclasses import asdict
 from datetime import UTC, date, datetime
@@ -16,7 +18,7 @@ from digest.cli.commands import _config, _now, _progress_bar, _reader, _store
 from digest.config import RESERVED_NAMES, Config
 from digest.config.checks import _EMAIL, _SLUG
 from digest.errors import ConfigError, DeliveryError, StoreError
-from digest.models import Profile
+from digest.models import SETTLE, Profile
 from digest.pipeline import signer
 from digest.store import Store
 
@@ -34,6 +36,8 @@ def send_date(store: Store, requested: date | None) -> date:
 def cmd_send(args: argparse.Namespace) -> int:
     config = _config(args)
     with _store(args, config) as store:
+        if args.settle or args.settle_as:
+            return _settle(args, store)
         if args.to or args.reader:
             return _preview(args, config, store)
         day = send_date(store, args.date)
@@ -51,6 +55,32 @@ def cmd_send(args: argparse.Namespace) -> int:
     for failure in report.failures:
         print(f"  {failure}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _settle(args: argparse.Namespace, store: Store) -> int:
+    """An `unknown` row settled by hand, after the relay's log was read."""
+    if not (args.settle and args.settle_as):
+        raise ConfigError("--settle DATE READER needs --as sent or --as resend")
+    text, reader = args.settle
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--settle: expected a date as YYYY-MM-DD, got {text!r}") from None
+    row = store.settle_delivery(
+        day, reader, action=args.settle_as, actor=_actor(), now=_now(), note=args.note or ""
+    )
+    then = "the next `digest send` sends it" if row.status == "pending" else "not sent again"
+    print(f"digest send: {day} {reader}: unknown -> {row.status} ({then})", file=sys.stderr)
+    return 0
+
+
+def _actor() -> str:
+    """Who runs the command, as user@host, for the ledger's history."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def _preview(args: argparse.Namespace, config: Config, store: Store) -> int:
@@ -75,6 +105,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         rows = store.deliveries(day) if day else []
         paused = store.sending_paused(day) if day else None
         due = store.next_due(day) if day else None
+        history = store.ledger_history(day) if day else []
         runs = store.runs(args.runs)
         late = schedule.stale(config, store.last_good_run(), _now())
     counts: dict[str, int] = {}
@@ -89,6 +120,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "paused": paused,
             "next_retry": due,
             "deliveries": [_row_json(asdict(r)) for r in rows],
+            "history": [asdict(e) for e in history],
             "runs": runs,
             "stale": late,
         }
@@ -121,6 +153,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {row.reader} {row.status}{tries}{why}")
         for address, code_, reply in row.refused:
             print(f"    refused {address}: {code_} {reply}")
+    if any(r.status == "unknown" for r in rows):
+        print(
+            f"  unknown rows: read the relay's log, then `digest send --settle {day} READER"
+            " --as sent` (it arrived) or `--as resend`"
+        )
+    if history:
+        print("  settled by hand:")
+    for event in history:
+        note = f" ({event.note})" if event.note else ""
+        print(
+            f"    {event.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC {event.reader}: "
+            f"{event.from_status} -> {event.to_status} ({event.action}) by {event.actor}{note}"
+        )
     return 0
 
 
@@ -273,6 +318,19 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
     send.add_argument(
         "--to", action="append", default=[], metavar="ADDRESS", help="... to this address only"
     )
+    send.add_argument(
+        "--settle",
+        nargs=2,
+        metavar=("DATE", "READER"),
+        help="settle an unknown row by hand, after reading the relay's log ...",
+    )
+    send.add_argument(
+        "--as",
+        dest="settle_as",
+        choices=sorted(SETTLE),
+        help="... as sent (it arrived) or resend (send it again)",
+    )
+    send.add_argument("--note", help="what the relay's log said (kept in the ledger's history)")
 
     status = command("status", "show the send ledger: counts, failures and why")
     status.add_argument("--date", type=day, help="default: the newest date in the ledger")

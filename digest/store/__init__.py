@@ -21,6 +21,7 @@ from digest.errors import StoreError
 from digest.models import (
     Delivery,
     Digest,
+    LedgerEvent,
     Paper,
     Profile,
     StoredPaper,
@@ -557,6 +558,18 @@ class Store:
 
     def deliveries(self, day: date) -> list[Delivery]:
         return ledger.rows(self._conn, day)
+
+    def settle_delivery(
+        self, day: date, reader: str, *, action: str, actor: str, now: datetime, note: str = ""
+    ) -> Delivery:
+        """Settle an `unknown` row by hand (see ledger.settle); a StoreError for any other."""
+        with self._transaction():
+            return ledger.settle(
+                self._conn, day, reader, action=action, actor=actor, now=_utc(now), note=note
+            )
+
+    def ledger_history(self, day: date) -> list[LedgerEvent]:
+        return ledger.history(self._conn, day)
 
     def next_due(self, day: date) -> datetime | None:
         return ledger.next_due(self._conn, day)

@@ -3,7 +3,9 @@
 Every change is one short write transaction (BEGIN IMMEDIATE), so two senders on one SQLite file
 take turns rather than fail, and a crash loses at most the message in flight, whose row says how
 far it got: `sending` (claimed, nothing handed to the server yet: safe to try again) or
-`transmitting` (the server may have it: `unknown`, never sent twice).
+`transmitting` (the server may have it: `unknown`, never sent twice). An `unknown` row leaves
+that state only by hand (`settle`, once the relay's log has been read), and each such change is
+kept in the row's history (`delivery_events`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
-from digest.models import WAITING, Delivery
+from digest.errors import StoreError
+from digest.models import SETTLE, WAITING, Delivery, LedgerEvent
 
 
 def plan(
@@ -189,6 +192,75 @@ def expire(conn: sqlite3.Connection, day: date, *, now: datetime) -> int:
         (now.isoformat(), day.isoformat(), now.isoformat()),
     )
     return cursor.rowcount
+
+
+def settle(
+    conn: sqlite3.Connection,
+    day: date,
+    reader: str,
+    *,
+    action: str,
+    actor: str,
+    now: datetime,
+    note: str = "",
+) -> Delivery:
+    """Settle an `unknown` row by hand (see models.SETTLE): `sent` marks it delivered (at the
+    time the attempt was recorded); `resend` makes it pending, due now, so the next send
+    transmits it (same Message-ID, same recipients). Kept in the row's history. A StoreError
+    for a row that is missing or not `unknown`. Run inside a write transaction."""
+    to = SETTLE[action]
+    row = conn.execute(
+        "SELECT * FROM deliveries WHERE digest_date = ? AND reader = ?", (day.isoformat(), reader)
+    ).fetchone()
+    if row is None:
+        raise StoreError(
+            f"{day} {reader}: no such row in the ledger", hint=f"see `digest status --date {day}`"
+        )
+    if row["status"] != "unknown":
+        raise StoreError(
+            f"{day} {reader}: the row is {row['status']}, not unknown",
+            hint="only unknown rows are settled by hand",
+        )
+    stamp = now.isoformat()
+    said = f"settled by {actor}: {action}" + (f" ({note})" if note else "")
+    conn.execute(
+        """UPDATE deliveries SET status = ?, reply = ?, updated = ?,
+               next_attempt = CASE WHEN ? = 'pending' THEN ? ELSE next_attempt END,
+               sent_at = CASE WHEN ? = 'sent' THEN updated ELSE sent_at END
+           WHERE digest_date = ? AND reader = ? AND status = 'unknown'""",
+        (to, said, stamp, to, stamp, to, day.isoformat(), reader),
+    )
+    conn.execute(
+        """INSERT INTO delivery_events (digest_date, reader, at, actor, action, from_status,
+               to_status, note)
+           VALUES (?, ?, ?, ?, ?, 'unknown', ?, ?)""",
+        (day.isoformat(), reader, stamp, actor, action, to, note),
+    )
+    found = conn.execute(
+        "SELECT * FROM deliveries WHERE digest_date = ? AND reader = ?", (day.isoformat(), reader)
+    ).fetchone()
+    return delivery(found)
+
+
+def history(conn: sqlite3.Connection, day: date) -> list[LedgerEvent]:
+    """What was done by hand to `day`'s rows, oldest first."""
+    found = conn.execute(
+        "SELECT * FROM delivery_events WHERE digest_date = ? ORDER BY at, rowid",
+        (day.isoformat(),),
+    ).fetchall()
+    return [
+        LedgerEvent(
+            day=date.fromisoformat(r["digest_date"]),
+            reader=r["reader"],
+            at=datetime.fromisoformat(r["at"]),
+            actor=r["actor"],
+            action=r["action"],
+            from_status=r["from_status"],
+            to_status=r["to_status"],
+            note=r["note"],
+        )
+        for r in found
+    ]
 
 
 def rows(conn: sqlite3.Connection, day: date) -> list[Delivery]:

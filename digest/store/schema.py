@@ -148,6 +148,28 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_waiting ON deliveries (digest_date, next_attempt, reader)
         WHERE status IN ('pending', 'deferred');
     """,
+    # 7: the ledger's history (rows settled by hand: who, when, what), and the subscribe
+    # requests of the last day (the form's budgets, shared by every `digest serve` process)
+    """
+    CREATE TABLE delivery_events (
+        digest_date TEXT NOT NULL,
+        reader TEXT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        from_status TEXT NOT NULL,
+        to_status TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        FOREIGN KEY (digest_date, reader) REFERENCES deliveries (digest_date, reader)
+    );
+    CREATE INDEX delivery_events_row ON delivery_events (digest_date, reader);
+    CREATE TABLE signup_requests (
+        at TEXT NOT NULL,
+        address TEXT NOT NULL
+    );
+    CREATE INDEX signup_requests_at ON signup_requests (at);
+    CREATE INDEX signup_requests_address ON signup_requests (address, at);
+    """,
 )
 
 
