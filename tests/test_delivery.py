@@ -353,6 +353,13 @@ def test_readers_add_list_remove_and_import(tmp_path, monkeypatch, capsys) -> No
     assert "dave" not in listed and "Bad Name" not in listed
     assert run(home, "readers", "add", "ada", "--email", "a@b.org", "--keywords", "x") == 1
     assert "a reader named 'ada' already exists" in capsys.readouterr().err
+    # a removed reader can be added again, with new links
+    assert run(home, "readers", "add", "carol", "--email", "c@b.org", "--keywords", "x") == 0
+    assert "added carol <c@b.org> again" in capsys.readouterr().out
+    with Store.open(home / "out/store.sqlite3") as store:
+        carol = store.subscriber("carol")
+        assert carol is not None and carol.status == "active" and carol.origin == "cli"
+        assert carol.token_version == 1 and carol.profile.email == "c@b.org"
 
 
 def test_the_links_in_a_sent_email_work_on_digest_serve(

@@ -23,6 +23,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from digest.config import Config, load_config
+from digest.errors import StoreError
 from digest.models import Paper, Profile
 from digest.render.links import Links
 from digest.sources import SOURCES
@@ -182,6 +183,48 @@ def test_a_removed_reader_stays_removed(project):
     page = project.client.get(url).text
     assert "closed by the newsletter's operator" in page
     assert "<button" not in page
+
+
+def test_a_removed_reader_added_again_gets_new_links_and_the_old_ones_stay_dead(project):
+    carol = Profile("carol", keywords=("graphs",), email="carol@example.org")
+    assert project.store.add_reader(carol, now=NOW) is False
+    write(project.config.out_dir, "feeds/carol.xml", "<rss>carol's papers</rss>")
+    before = project.links
+    old = [
+        ("post", path(before.unsubscribe("carol")), {"List-Unsubscribe": "One-Click"}),
+        ("get", path(before.unsubscribe("carol")), None),
+        ("post", path(before.feedback("carol", DAY, "arxiv:2506.01234", "like")), None),
+        ("get", path(before.reader_feed("carol", "rss", private=True)), None),
+    ]
+    assert project.client.get(old[3][1]).status_code == 200
+    project.store.set_reader_status("carol", "removed", now=NOW)
+    project.clock.now += timedelta(days=1)
+    again = Profile("carol", keywords=("pruning",), email="carol@example.net")
+    assert project.store.add_reader(again, now=project.clock.now, origin="cli") is True
+    found = project.store.subscriber("carol")
+    assert found is not None and found.status == "active" and found.profile == again
+    for method, url, data in old:
+        assert project.client.request(method, url, data=data).status_code == 404, url
+    assert project.status("carol") == "active"
+    assert project.store.feedback("carol") == ([], [])
+    after = project.links
+    assert project.client.get(path(after.unsubscribe("carol"))).status_code == 200
+    assert project.client.get(path(after.reader_feed("carol", "rss", private=True))).text == (
+        "<rss>carol's papers</rss>"
+    )
+    with pytest.raises(StoreError, match="already exists"):  # only a removed reader comes back
+        project.store.add_reader(again, now=project.clock.now)
+
+
+def test_a_reader_put_back_in_config_gets_new_links(project):
+    old = path(project.links.unsubscribe("alice"))
+    alice, bob = project.config.readers
+    project.store.sync_readers([bob], now=NOW)
+    assert project.status("alice") == "removed"
+    project.store.sync_readers([alice, bob], now=NOW)
+    assert project.status("alice") == "active"
+    assert project.client.get(old).status_code == 404
+    assert project.client.get(path(project.links.unsubscribe("alice"))).status_code == 200
 
 
 # --- keywords ---------------------------------------------------------------------------------
@@ -457,6 +500,24 @@ def test_an_unsubscribed_address_can_subscribe_again(project):
     assert sorted(r.status for r in readers) == ["pending", "unsubscribed"]
     ((profile, _),) = project.sent
     assert profile.name != "alice"
+
+
+def test_a_removed_address_can_subscribe_again_with_new_links(project):
+    subscribe(project, "ada@example.org")
+    ((profile, link),) = project.sent
+    assert project.client.post(path(link)).status_code == 200
+    unsubscribe = path(project.links.unsubscribe(profile.name))
+    project.store.set_reader_status(profile.name, "removed", now=NOW)
+    project.clock.now += timedelta(days=2)
+    subscribe(project, "Ada@example.org", "pruning")
+    (again, fresh) = project.sent[-1]
+    assert again.name == profile.name and again.keywords == ("pruning",)
+    assert project.status(profile.name) == "pending"
+    assert fresh != link and project.client.get(path(link)).status_code == 404
+    assert project.client.get(unsubscribe).status_code == 404
+    assert project.client.post(path(fresh)).status_code == 200
+    assert project.status(profile.name) == "active"
+    assert len(project.store.readers_by_email("ada@example.org")) == 1
 
 
 @pytest.mark.parametrize(

@@ -188,8 +188,9 @@ def cmd_readers(args: argparse.Namespace) -> int:
             return _list(store, args.json)
         if args.action == "add":
             profile = _new_profile(args.name, args.email, args.keywords, args.display_name)
-            store.add_reader(profile, now=now, origin="cli")
-            print(f"added {profile.name} <{profile.email}>")
+            again = store.add_reader(profile, now=now, origin="cli")
+            said = " again (links given before the removal stay dead)" if again else ""
+            print(f"added {profile.name} <{profile.email}>{said}")
         elif args.action == "remove":
             if any(r.name == args.name for r in config.readers):
                 raise ConfigError(

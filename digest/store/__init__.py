@@ -444,9 +444,10 @@ class Store:
 
     def add_reader(
         self, profile: Profile, *, now: datetime, status: str = "active", origin: str = "cli"
-    ) -> None:
+    ) -> bool:
+        """A new reader, or a removed one added again (True then, with new links)."""
         with self._transaction():
-            reader_rows.add(self._conn, profile, status=status, origin=origin, now=_utc(now))
+            return reader_rows.add(self._conn, profile, status=status, origin=origin, now=_utc(now))
 
     def set_reader_status(self, name: str, status: str, *, now: datetime) -> bool:
         """Subscribe, confirm, unsubscribe or remove; False for an unknown reader."""

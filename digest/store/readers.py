@@ -49,7 +49,8 @@ def subscriber(row: sqlite3.Row) -> Subscriber:
 
 def sync(conn: sqlite3.Connection, profiles: Sequence[Profile], now: datetime) -> int:
     """Load config.yaml's readers; returns how many rows changed. A reader no longer in the
-    config is marked removed; one put back is active again (unless they had unsubscribed)."""
+    config is marked removed; one put back is active again (unless they had unsubscribed), with
+    a new token version (links from before the removal stay dead)."""
     stamp = now.isoformat()
     stored = {
         r["name"]: r
@@ -73,6 +74,8 @@ def sync(conn: sqlite3.Connection, profiles: Sequence[Profile], now: datetime) -
             conn.execute(
                 """UPDATE readers SET email = ?, profile = ?, configured = ?, origin = 'config',
                        status = CASE WHEN status = 'removed' THEN 'active' ELSE status END,
+                       token_version = token_version
+                           + CASE WHEN status = 'removed' THEN 1 ELSE 0 END,
                        updated = ?
                    WHERE name = ?""",
                 (profile.email, text, text, stamp, profile.name),
@@ -90,19 +93,27 @@ def sync(conn: sqlite3.Connection, profiles: Sequence[Profile], now: datetime) -
 
 def add(
     conn: sqlite3.Connection, profile: Profile, *, status: str, origin: str, now: datetime
-) -> None:
-    """A new reader; a StoreError if the name is taken (by anyone, even a removed reader:
-    their ledger and feedback stay theirs)."""
+) -> bool:
+    """A new reader, or a removed one added again (True then): their profile, address, status
+    and origin replaced, and a new token version, so links given before the removal
+    (unsubscribe, feedback, private feed) stay dead; their ledger and feedback stay theirs. A
+    StoreError if the name is taken by a reader who is not removed."""
     _check_status(status)
     text = to_json(profile)
-    try:
-        conn.execute(
-            """INSERT INTO readers (name, email, status, origin, profile, created, updated)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (profile.name, profile.email, status, origin, text, now.isoformat(), now.isoformat()),
-        )
-    except sqlite3.IntegrityError:
-        raise StoreError(f"a reader named {profile.name!r} already exists") from None
+    stamp = now.isoformat()
+    before = conn.execute("SELECT status FROM readers WHERE name = ?", (profile.name,)).fetchone()
+    cursor = conn.execute(
+        """INSERT INTO readers (name, email, status, origin, profile, created, updated)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET email = excluded.email, status = excluded.status,
+               origin = excluded.origin, profile = excluded.profile, configured = NULL,
+               token_version = readers.token_version + 1, updated = excluded.updated
+           WHERE readers.status = 'removed'""",
+        (profile.name, profile.email, status, origin, text, stamp, stamp),
+    )
+    if cursor.rowcount != 1:
+        raise StoreError(f"a reader named {profile.name!r} already exists")
+    return before is not None
 
 
 def set_status(conn: sqlite3.Connection, name: str, status: str, now: datetime) -> bool:
