@@ -79,6 +79,8 @@ _DELIVERY_KEYS = (
     "list_id",
     "unsubscribe_mailto",
     "confirm_hours",
+    "confirm_per_hour",
+    "confirm_per_address",
     "operator",
 )
 _SMTP_KEYS = (
@@ -208,6 +210,8 @@ class DeliveryConfig:
     max_failures: int = 20  # consecutive failed sends that pause the day's sending
     retry_hours: float = 20.0  # temporary failures are retried until this long after the build
     confirm_hours: float = 72.0  # how long a subscribe confirmation link works
+    confirm_per_hour: int = 20  # subscribe requests let through an hour, all addresses together
+    confirm_per_address: int = 3  # ... and a day for one address
     operator: str | None = None  # where alerts go: a failing source, a failed run, a pause
 
 
@@ -382,6 +386,14 @@ class _Validator:
             or default.retry_hours,
             confirm_hours=self.get(node, "confirm_hours", partial(_number, low=0.01), where)
             or default.confirm_hours,
+            confirm_per_hour=self.get(
+                node, "confirm_per_hour", partial(_int, low=1, high=1_000_000), where
+            )
+            or default.confirm_per_hour,
+            confirm_per_address=self.get(
+                node, "confirm_per_address", partial(_int, low=1, high=1000), where
+            )
+            or default.confirm_per_address,
             operator=self.get(node, "operator", _email, where),
         )
 

@@ -30,7 +30,7 @@ from digest.models import (
     paper_id,
     title_key,
 )
-from digest.store import built, ledger
+from digest.store import built, ledger, signups
 from digest.store import readers as reader_rows
 from digest.store.rows import FetchState, IngestResult, stored_paper, union
 from digest.store.schema import MIGRATIONS, statements
@@ -492,6 +492,16 @@ class Store:
             "SELECT token_version FROM readers WHERE name = ?", (name,)
         ).fetchone()
         return int(row[0]) if row else None
+
+    def admit_signup(
+        self, address: str, *, now: datetime, per_hour: int, per_address: int
+    ) -> timedelta | None:
+        """Count a subscribe request and let it through (None), or how long until the budget it
+        is over has room (see store/signups.py); shared by every process on this store."""
+        with self._transaction():
+            return signups.admit(
+                self._conn, address, now=_utc(now), per_hour=per_hour, per_address=per_address
+            )
 
     def token_versions(self) -> dict[str, int]:
         rows = self._conn.execute("SELECT name, token_version FROM readers").fetchall()

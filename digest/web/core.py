@@ -36,6 +36,7 @@ ERRORS = {
     404: ("Not found", "There is nothing here. The link may be mistyped, or no longer valid."),
     405: ("Not allowed", "This address does not answer to that method."),
     413: ("Too large", "The form sent was too large."),
+    429: ("Too many requests", "Too many subscriptions were asked for just now. Try again later."),
 }
 
 

@@ -7,11 +7,20 @@ the form cannot be used to learn who reads the newsletter; the email is sent aft
 so its time does not tell either. A confirmation works for `delivery.confirm_hours` from when it
 was last sent (submitting the form again for a pending address sends it again, restarting that
 time).
+
+Two budgets stop the form being used to mail strangers in bulk (`delivery.confirm_per_hour` for
+all addresses together, `delivery.confirm_per_address` a day for one address): a request over
+either is answered 429 with `Retry-After`, and nothing is stored or sent for it. They count every
+request let through, whatever the address's state, so a 429 does not tell who reads the
+newsletter either; the counts are in the store, shared by every `digest serve` process. A hidden
+field that people leave empty (`website`) catches form-filling bots: a filled one gets the usual
+answer, and nothing is stored or sent.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -31,6 +40,7 @@ log = logging.getLogger("digest")
 NAME_ATTEMPTS = 20  # reader names tried for a new subscriber before giving up
 RESEND_AFTER = timedelta(minutes=10)  # a pending address gets at most one confirmation per 10 min
 EMPTY = {"email": "", "display_name": "", "keywords": ""}
+HONEYPOT = "website"  # the form's hidden field: a person leaves it empty, a bot fills it in
 
 
 def routes(web: Web) -> list[Route]:
@@ -59,12 +69,25 @@ async def subscribe_page(web: Web, request: Request) -> Response:
 
 async def subscribe(web: Web, request: Request) -> Response:
     fields = await form_fields(request)
+    if fields.get(HONEYPOT, "").strip():
+        return _accepted(web)  # a bot: the usual answer, nothing stored, nothing sent
     try:
         signup = forms.signup(fields)
     except forms.FormError as exc:
         return _form(web, fields=fields, error=str(exc))
     outgoing = await web.run(partial(_register, web, signup))
-    response = web.page(
+    if isinstance(outgoing, timedelta):
+        seconds = max(1, math.ceil(outgoing.total_seconds()))
+        return web.error(429, {"Retry-After": str(seconds)})
+    response = _accepted(web)
+    if outgoing is not None:
+        response.background = BackgroundTask(_send, web, *outgoing)
+    return response
+
+
+def _accepted(web: Web) -> Response:
+    """The answer to a form let through: the same whatever the address."""
+    return web.page(
         "web/subscribe.html",
         action=web.url("subscribe"),
         fields=EMPTY,
@@ -72,19 +95,29 @@ async def subscribe(web: Web, request: Request) -> Response:
         sent=True,
         hours=web.config.delivery.confirm_hours,
     )
-    if outgoing is not None:
-        response.background = BackgroundTask(_send, web, *outgoing)
-    return response
 
 
-def _register(web: Web, signup: forms.Signup, store: Store) -> tuple[Profile, str] | None:
+def _register(
+    web: Web, signup: forms.Signup, store: Store
+) -> tuple[Profile, str] | timedelta | None:
     """The reader to send a confirmation to, and the link: a new pending reader, or the pending
     one the address already has; None when the address already gets the digest, or was sent a
-    confirmation less than RESEND_AFTER ago."""
+    confirmation less than RESEND_AFTER ago; how long to wait when the request is over a budget
+    (then nothing is stored)."""
+    now = web.clock()
+    delivery = web.config.delivery
+    wait = store.admit_signup(
+        signup.email,
+        now=now,
+        per_hour=delivery.confirm_per_hour,
+        per_address=delivery.confirm_per_address,
+    )
+    if wait is not None:
+        log.warning("subscribe form over its budget: refused for %.0f s", wait.total_seconds())
+        return wait
     readers = store.readers_by_email(signup.email)
     if any(r.status == "active" for r in readers):
         return None
-    now = web.clock()
     waiting = next((r for r in readers if r.status == "pending"), None)
     if waiting is not None and now - waiting.updated < RESEND_AFTER:
         return None  # sent moments ago: the form cannot be used to flood an inbox
