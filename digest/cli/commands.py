@@ -6,6 +6,7 @@ Only here (and in the scheduler) is the clock read; everything below takes `now`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -35,13 +36,16 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _store(args: argparse.Namespace, config: Config) -> Store:
     """The store, with config.yaml's readers loaded into it."""
-    store = Store.open(getattr(args, "store", None) or config.store)
-    try:
+    store = Store.open(_store_path(args, config))
+    with contextlib.ExitStack() as opening:
+        opening.enter_context(store)  # closed again (an SQLite error made one line) on failure
         store.sync_readers(config.readers, now=_now())
-    except BaseException:
-        store.close()
-        raise
+        opening.pop_all()
     return store
+
+
+def _store_path(args: argparse.Namespace, config: Config) -> Path:
+    return getattr(args, "store", None) or config.store
 
 
 def _reader(config: Config, store: Store, name: str) -> Profile:

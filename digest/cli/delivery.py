@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from digest import delivery
-from digest.cli.commands import _config, _now, _progress_bar, _reader, _store
+from digest.cli.commands import _config, _now, _progress_bar, _reader, _store, _store_path
 from digest.config import RESERVED_NAMES, Config
 from digest.config.checks import _EMAIL, _SLUG
 from digest.errors import ConfigError, DeliveryError, StoreError
@@ -99,7 +99,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     from digest import schedule  # APScheduler loads only for the commands that need it
 
     config = _config(args)
-    with _store(args, config) as store:
+    with Store.open(_store_path(args, config)) as store:
+        damage = store.check()  # before anything else is read from the file
+        if damage:
+            return _damaged(store.path, damage, as_json=args.json)
+        store.sync_readers(config.readers, now=_now())
         dates = store.delivery_dates()
         day = args.date or (dates[-1] if dates else None)
         rows = store.deliveries(day) if day else []
@@ -167,6 +171,21 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"{event.from_status} -> {event.to_status} ({event.action}) by {event.actor}{note}"
         )
     return 0
+
+
+def _damaged(path: Path, damage: list[str], *, as_json: bool) -> int:
+    """`digest status` of a store that fails its quick check: what SQLite found, and exit 1."""
+    if as_json:
+        json.dump({"store": str(path), "check": damage}, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 1
+    print(f"STORE DAMAGED: {path} fails its integrity check:")
+    for problem in damage[:10]:
+        print(f"  {problem}")
+    if len(damage) > 10:
+        print(f"  ... and {len(damage) - 10} more")
+    print("  stop digest and restore the newest backup (`digest backup` makes them)")
+    return 1
 
 
 def _problems(report: dict[str, Any]) -> list[str]:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from digest.cli.commands import _config, _now, _store
-from digest.errors import DigestError
 from digest.operate import Operator
 from digest.pipeline import readers
 
@@ -31,11 +30,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     target: Path = args.path
     if target.is_dir():
         target = target / f"digest-{_now():%Y%m%dT%H%M%S}.sqlite3"
-    if target.resolve() == (getattr(args, "store", None) or config.store).resolve():
-        raise DigestError(f"{target}: that is the store itself")
     with _store(args, config) as store:
-        store.backup(target)
-    print(f"digest backup: {store.path} -> {target}", file=sys.stderr)
+        store.backup(target, force=args.force)
+    print(f"digest backup: {store.path} -> {target} (integrity check ok)", file=sys.stderr)
     return 0
 
 
@@ -49,5 +46,10 @@ def add_parsers(command: Any) -> None:
     )
     backup = command("backup", "copy the store safely, even while digest runs")
     backup.add_argument(
-        "path", type=Path, metavar="PATH", help="a file, or an existing folder for a dated copy"
+        "path", type=Path, metavar="PATH", help="a new file, or an existing folder for a dated copy"
+    )
+    backup.add_argument(
+        "--force",
+        action="store_true",
+        help="replace PATH when it is an older backup (never a file that is not a digest store)",
     )

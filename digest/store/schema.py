@@ -1,9 +1,22 @@
 """The store's schema: migrations applied in order, the version kept in `PRAGMA user_version`.
 
 A migration is appended, never edited: a store made by any earlier digest upgrades in place.
+The file is marked as digest's by `PRAGMA application_id` (set with the first migration), so
+`--store` pointed at another program's database is refused rather than filled with our tables.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from pathlib import Path
+from typing import Literal
+
+from digest.errors import StoreError
+
+APPLICATION_ID = 0x44475354  # "DGST": a digest store, in bytes 68-71 of the file's header
+_CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)")
+_FOREIGN = "give digest a file of its own: store: in config.yaml, or --store"
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: papers, sightings, source state, run log
@@ -175,3 +188,49 @@ MIGRATIONS: tuple[str, ...] = (
 
 def statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def tables(version: int) -> frozenset[str]:
+    """The tables digest's migrations 1..`version` create."""
+    return frozenset(t for script in MIGRATIONS[:version] for t in _CREATE_TABLE.findall(script))
+
+
+def recognise(
+    path: Path, application_id: int, version: int, names: Collection[str]
+) -> Literal["new", "ours", "adopt"]:
+    """What the database at `path` is to digest, from its header and the names in its schema:
+    "new" (empty: to be made a store), "ours" (marked as a digest store), "adopt" (a store made
+    before stores were marked: unmarked, but with digest's tables for its version). Anything
+    else raises a StoreError naming the file: another program's database, a schema version
+    that is negative, newer than this digest, or 0 with tables present."""
+    if application_id not in (0, APPLICATION_ID):
+        raise StoreError(
+            f"{path}: not a digest store (another program's database, "
+            f"application_id {application_id:#010x})",
+            hint=_FOREIGN,
+        )
+    if version < 0:
+        raise StoreError(f"{path}: impossible store schema version {version}", hint=_FOREIGN)
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"{path}: store schema v{version} is newer than this digest knows",
+            hint="upgrade digest",
+        )
+    if version == 0:
+        if names:
+            shown = ", ".join(sorted(names)[:5])
+            raise StoreError(
+                f"{path}: not a digest store (schema version 0, but it holds {shown})",
+                hint=_FOREIGN,
+            )
+        return "new"
+    if application_id == APPLICATION_ID:
+        return "ours"
+    missing = tables(version) - set(names)
+    if missing:
+        raise StoreError(
+            f"{path}: not a digest store (schema version {version}, "
+            f"but no table {', '.join(sorted(missing)[:3])})",
+            hint=_FOREIGN,
+        )
+    return "adopt"

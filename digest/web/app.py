@@ -5,12 +5,13 @@ Routes (tokens from digest.tokens, each signed for one purpose):
   /f/<token>/<paper>/<verdict> more or less like a paper
   /feeds/<token>.xml|.atom    the reader's private feed; else the archive's file of that name
   /subscribe, /c/<token>      the subscribe form and its confirmation (double opt-in)
-  /healthz                    the last run, as JSON: 200 ok or never run, 503 failing
+  /healthz                    {"ok": true} (200) or {"ok": false} (503), nothing more
   everything else             the static archive `digest build` wrote to out_dir/site
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from digest.config import Config
+from digest.errors import StoreError
 from digest.render import environment
 from digest.store import Store
 from digest.tokens import Signer
@@ -34,6 +36,7 @@ from digest.web import reader, signup
 from digest.web.core import Confirm, Web
 from digest.web.guard import Guard
 
+log = logging.getLogger("digest")
 FEED_TYPES = {
     "xml": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
@@ -128,10 +131,23 @@ def _feed_reader(web: Web, token: str, store: Store) -> str | None:
 
 
 async def health(web: Web, request: Request) -> Response:
-    run = await web.run(lambda store: store.last_run())
-    status = "never" if run is None else "ok" if run["ok"] else "failing"
+    """`{"ok": true}` (200) while the store passes its quick check and the last run (if any)
+    went well, else `{"ok": false}` (503). Nothing more: the page is public; the details are
+    for `digest status` on the host."""
+    try:
+        ok = await web.run(_healthy)
+    except StoreError as exc:
+        log.warning("healthz: %s", exc)
+        ok = False
     return JSONResponse(
-        {"status": status, "last_run": run},
-        status_code=503 if status == "failing" else 200,
-        headers={"Cache-Control": "no-store"},
+        {"ok": ok}, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"}
     )
+
+
+def _healthy(store: Store) -> bool:
+    damage = store.check()
+    if damage:
+        log.warning("healthz: %s fails its quick check: %s", store.path, damage[0])
+        return False
+    run = store.last_run()
+    return run is None or bool(run["ok"])
