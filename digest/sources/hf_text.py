@@ -15,7 +15,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from digest.models import Origin, Paper
-from digest.sources.base import Problem, decode_text, located
+from digest.sources.base import Problem, clean_text, decode_text, located
 
 TITLE_MAX_CHARS = 400  # a title is one line of at most this many characters
 ABSTRACT_MIN_CHARS = 100  # an abstract is at least this long ...
@@ -224,7 +224,7 @@ def _clean_url(url: str) -> str:
 
 def _q(text: str, limit: int = 60) -> str:
     """A text quoted for a one-line message, shortened."""
-    flat = " ".join(text[: limit * 4].split())
+    flat = " ".join(clean_text(text[: limit * 4]).split())
     return f'"{flat if len(flat) <= limit else flat[: limit - 3] + "..."}"'
 
 
