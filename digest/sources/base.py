@@ -34,8 +34,9 @@ class Problem(Exception):
 
 
 def decode_text(data: bytes) -> str:
-    """The bytes as UTF-8 text (a byte order mark dropped), or Problem: empty, or binary."""
-    if b"\x00" in data:
+    """The bytes as UTF-8 text (a byte order mark dropped), or Problem: empty, or binary (NUL
+    bytes or other control characters in more than a stray few)."""
+    if data.count(b"\x00") > CONTROL_MAX_SHARE * len(data):  # a stray NUL is a control, cleaned
         raise Problem("not UTF-8 text (binary? it contains NUL bytes)")
     try:
         text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
