@@ -65,7 +65,8 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class Paper:
-    """One paper as a source announced it. Texts are kept exactly as the source gave them.
+    """One paper as a source announced it. Texts are kept as the source gave them, but cleaned at
+    the source boundary (`sources.base.clean_paper`): no control characters, no bidi controls.
 
     `categories` are subject labels (arXiv `cs.LG`, the primary one first); `keywords` are the
     source's own topic words (Daily Papers' AI keywords); `upvotes` is the count when the source

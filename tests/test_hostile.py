@@ -1,13 +1,15 @@
 """A hostile corpus through ingest and every renderer (H-05, E-12, F-07, F-08): script tags,
 `javascript:` and `data:` links, event handlers, entity-encoded variants, `]]>`, control
-characters, CR/LF with `Bcc:`, Markdown link injection. Nothing executable or structural survives
-in any output, and no header is injected.
+characters, CR/LF with `Bcc:`, Markdown link injection, a stray CR inside a title of a text page,
+bidi overrides, isolates and marks. Nothing executable or structural survives in any output, no
+text can reorder what is shown around it, and no header is injected.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import html
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from helpers import FIXTURES
 
 from digest.cli import main
+from digest.store import Store
 
 HOSTILE = FIXTURES / "hostile"
 # what must never appear in any output, once decoded for its medium
@@ -29,7 +32,16 @@ FORBIDDEN = [
     # a script or data URL where something would load or follow it; as plain text it is harmless
     re.compile(r"(href|src|action|style)\s*=\s*[\"']?[^\"'>]*?(javascript|vbscript|data):", re.I),
     re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]"),
+    re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]"),  # bidi: spoofs the text
 ]
+# the text page's titles, as every output shows them: a CR became a space, bidi controls went
+PAGE_TITLES = [
+    "Structured network pruning with a stray carriage return in its title",
+    "GNINURP KROWTEN spoofed by a right-to-left override",
+    "Pruning with isolates and marks hidden in the title",
+    "Pruning sparse networks with a [31m terminal escape in the title",
+]
+FEED_TITLE = "Network pruning txt.exe by an entity-encoded override"  # from &#x202E; and &#x202C;
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +58,7 @@ site: {base_url: "https://digest.example.org/"}
 sources:
   - {name: api, kind: hf_api, path: hostile/2025-08-20.json, date: 2025-08-20}
   - {name: rss, kind: feed, path: hostile/feed.xml, date: 2025-08-20}
+  - {name: page, kind: hf_text, path: hostile/2025-08-20.txt, date: 2025-08-20}
 readers:
   - name: ada
     public: true
@@ -70,6 +83,30 @@ def assert_harmless(text: str, where: str) -> None:
     for pattern in FORBIDDEN:
         found = pattern.search(text)
         assert found is None, f"{where}: {found.group(0)!r} survived" if found else ""
+    bidi = FORBIDDEN[-1].search(html.unescape(text))  # nor as a character reference
+    assert bidi is None, f"{where}: {bidi.group(0)!r} survived as an entity" if bidi else ""
+
+
+def test_a_stray_cr_in_one_title_keeps_every_paper_of_the_text_page(out: Path) -> None:
+    with Store.open(out / "store.sqlite3") as store:
+        titles = {paper.title for paper in store.papers() if "page" in paper.sources}
+    assert titles == set(PAGE_TITLES)
+
+
+def test_the_spoofing_titles_reach_the_outputs_as_plain_text(out: Path) -> None:
+    """The checks for bidi controls below look at outputs that do show these papers."""
+    digest = (out / "digests" / "bob" / "2025-08-20.md").read_text(encoding="utf-8")
+    assert all(title in digest for title in (PAGE_TITLES[1], PAGE_TITLES[2], FEED_TITLE))
+    mails = "".join(
+        part.get_content()
+        for path in outputs(out / "mail", ".eml")
+        for part in email.message_from_bytes(path.read_bytes(), policy=email.policy.default).walk()
+        if part.get_content_maintype() == "text"
+    )
+    assert mails.count(PAGE_TITLES[1]) >= 2  # the text part and the HTML part
+    for feed in outputs(out / "feeds", ".xml", ".atom"):
+        titles = [entry.title for entry in feedparser.parse(feed.read_bytes()).entries]
+        assert any(title == PAGE_TITLES[1] for title in titles), feed
 
 
 def test_every_output_was_made_and_lists_the_hostile_papers(out: Path) -> None:
@@ -98,6 +135,7 @@ def test_emails_have_no_injected_headers_and_harmless_parts(out: Path) -> None:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert message["Bcc"] is None and message["Cc"] is None
         assert "\n" not in str(message["Subject"]) and "\r" not in str(message["Subject"])
+        assert_harmless(str(message["Subject"]), f"{path} Subject")
         assert len(message.get_all("To") or []) <= 1
         for part in message.walk():
             if part.get_content_maintype() == "text":

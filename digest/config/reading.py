@@ -56,7 +56,11 @@ def _read(path: Path) -> tuple[object, list[str]]:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, found up front
+        where = f"character {exc.position + 1}: " if exc.position is not None else ""
+        raise ConfigError(f"{path}: {where}invalid YAML: {_character(exc)}") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -68,9 +72,15 @@ def _read(path: Path) -> tuple[object, list[str]]:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(f"{path}: {where}invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
     finally:
         loader.dispose()
+
+
+def _character(exc: yaml.reader.ReaderError) -> str:
+    """`control character U+001F not allowed`, on one line (YAML's own message has two)."""
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    return f"character U+{code:04X} not allowed ({exc.reason})"
 
 
 def _secrets(value: object, path: str, problems: list[str], seen: set[int]) -> None:

@@ -50,7 +50,7 @@ def _items(document: object) -> tuple[list[Any], date | None, list[str]]:
     error = document.get("error")
     if isinstance(error, str):
         raise Problem(f"an API error, not papers: {quote(error)}")
-    keys = ", ".join(f"`{key}`" for key in list(document)[:SHOWN_KEYS]) or "none"
+    keys = ", ".join(f"`{quote(key)[1:-1]}`" for key in list(document)[:SHOWN_KEYS]) or "none"
     more = ", ..." if len(document) > SHOWN_KEYS else ""
     raise Problem(
         f"a JSON object without a `data` list (keys: {keys}{more}), not a Daily Papers response"

@@ -2,7 +2,8 @@
 
 The page is a short header (`Get trending papers in your email inbox!`, `Subscribe`, `byAK and the
 research community`, maybe a date like `Aug 20`) and then strictly alternating title and abstract
-lines, with or without blank lines between them. Titles and abstracts are kept exactly as written.
+lines, with or without blank lines between them. Titles and abstracts are kept as written (their
+control characters, a stray CR among them, cleaned by `base.located` like every source's).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from digest.models import Origin, Paper
-from digest.sources.base import Problem, decode_text, located
+from digest.sources.base import Problem, clean_text, decode_text, located
 
 TITLE_MAX_CHARS = 400  # a title is one line of at most this many characters
 ABSTRACT_MIN_CHARS = 100  # an abstract is at least this long ...
@@ -81,8 +82,10 @@ def _parse(data: bytes, origin: Origin) -> tuple[list[Paper], list[str]]:
 
 
 def _lines(data: bytes) -> list[Line]:
-    """The non-blank lines, stripped, with their 1-based numbers."""
-    split = decode_text(data).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    """The non-blank lines, stripped, with their 1-based numbers. Lines end in LF or CRLF (or CR
+    in a file with no LF at all); a stray CR inside a line is text, cleaned like any control."""
+    text = decode_text(data).replace("\r\n", "\n")
+    split = text.split("\n" if "\n" in text else "\r")
     return [(n, s) for n, raw in enumerate(split, 1) if (s := raw.strip())]
 
 
@@ -221,7 +224,7 @@ def _clean_url(url: str) -> str:
 
 def _q(text: str, limit: int = 60) -> str:
     """A text quoted for a one-line message, shortened."""
-    flat = " ".join(text[: limit * 4].split())
+    flat = " ".join(clean_text(text[: limit * 4]).split())
     return f'"{flat if len(flat) <= limit else flat[: limit - 3] + "..."}"'
 
 
