@@ -49,7 +49,7 @@ def source_alerts(
     history: Iterable[dict[str, Any]], sources: Sequence[dict[str, Any]]
 ) -> list[Alert]:
     """The alerts a run's sources call for (as its report keeps them: `source`, `status`,
-    `error`), given the runs before it, newest first as `Store.runs` gives them."""
+    `error`), given the reports of the runs before it, newest first (Store.source_history)."""
     history = list(history)
     found = []
     for name in dict.fromkeys(s["source"] for s in sources):
@@ -69,8 +69,7 @@ def _streak(history: Sequence[dict[str, Any]], name: str) -> tuple[int, bool]:
     """How many runs in a row `source` failed before this one, and whether that streak has been
     alerted on (a streak longer than the history read is taken as alerted)."""
     streak, alerted = 0, False
-    for run in history:
-        report = run["report"]
+    for report in history:
         tried = [s for s in report.get("sources", []) if s.get("source") == name]
         if not tried:
             continue
@@ -100,7 +99,7 @@ def conclude(
     """The end of every run: decide its alerts, record the run (with them) in the store, then
     mail them. The report's `sources` are the run's source outcomes, `failures` its own
     failures; `record` False records the run only if it alerts (a quiet job)."""
-    history = store.runs(HISTORY) if store is not None else []
+    history = store.source_history(HISTORY) if store is not None else []
     found = source_alerts(history, report.get("sources", []))
     if failures:  # "build failed" for the scheduled build as for `digest build`
         found.append(Alert(f"{job.removeprefix('schedule:')} failed", "\n".join(failures)))

@@ -623,6 +623,19 @@ class Store:
         ).fetchall()
         return [_run(row) for row in rows]
 
+    def source_history(self, count: int) -> list[dict[str, Any]]:
+        """The `sources` and `alerts` of the newest `count` runs' reports, newest first (read
+        in SQL: a build's report lists every file it wrote)."""
+        rows = self._conn.execute(
+            "SELECT json_extract(report, '$.sources'), json_extract(report, '$.alerts')"
+            " FROM runs ORDER BY id DESC LIMIT ?",
+            (count,),
+        ).fetchall()
+        return [
+            {"sources": json.loads(sources or "[]"), "alerts": json.loads(sent or "[]")}
+            for sources, sent in rows
+        ]
+
     def last_good_run(self) -> datetime | None:
         """When the newest run that went well started."""
         for run in self.runs(50):
