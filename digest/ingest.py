@@ -29,7 +29,9 @@ class Unit:
     """One file or URL to ingest, under the source name its sightings are recorded with.
 
     `date` is the digest date that wins over what the data says; `keep` the arXiv announce types
-    to keep (None keeps every paper).
+    to keep (None keeps every paper); `per_date` for a location filled in from a `{date}`
+    template, whose every date is an announcement of its own (a paper read again at a fixed
+    location keeps the date it was first seen with).
     """
 
     source: str
@@ -37,6 +39,7 @@ class Unit:
     location: str
     date: date | None = None
     keep: tuple[str, ...] | None = None
+    per_date: bool = False
 
     @property
     def is_url(self) -> bool:
@@ -52,15 +55,16 @@ def configured_units(
 ) -> list[Unit | SourceOutcome]:
     """The units of the configured sources (all, or those named).
 
-    A `{date}` URL gives one unit per date in `days` (weekends skipped for sources that publish
-    none); every other source is read once, dated by `override` (`--date`), else by its own
-    `date:`, else by what its data says.
+    A `{date}` URL or path gives one unit per date in `days` (weekends skipped for sources that
+    publish none). Every other source is read once, dated by its own `date:`, else by what its
+    data says; `override` (`--date`) dates only the sources named: a page at a fixed address
+    is not re-dated by a run for another day.
     """
     wanted = set(names)
     chosen = [s for s in config.sources if not wanted or s.name in wanted]
     units: list[Unit | SourceOutcome] = []
     for source in chosen:
-        units += _source_units(source, days, override)
+        units += _source_units(source, days, override if wanted else None)
     return units
 
 
@@ -68,10 +72,11 @@ def _source_units(
     source: SourceConfig, days: Sequence[date], override: date | None
 ) -> list[Unit | SourceOutcome]:
     keep = source.announce_types
-    if source.url and "{date}" in source.url:
+    template = source.url or (str(source.path) if source.path is not None else "")
+    if "{date}" in template:
         dated = [d for d in days if source.weekends or d.weekday() < 5]
         return [
-            Unit(source.name, source.kind, source.url.replace("{date}", d.isoformat()), d, keep)
+            Unit(source.name, source.kind, template.replace("{date}", d.isoformat()), d, keep, True)
             for d in dated
         ]
     day = override or source.date
@@ -101,8 +106,10 @@ def ingest(
     now: datetime,
     fetcher: Fetcher | None = None,
     progress: Progress | None = None,
+    redate: bool = False,
 ) -> list[SourceOutcome]:
-    """Ingest each unit on its own; returns one outcome per unit."""
+    """Ingest each unit on its own; returns one outcome per unit. `redate` moves the papers a
+    source announced before on another date to the date they are read with now."""
     outcomes = []
     for n, unit in enumerate(units, 1):
         if isinstance(unit, SourceOutcome):
@@ -110,12 +117,20 @@ def ingest(
             continue
         if progress is not None:
             progress(n, len(units), unit.location)
-        outcomes.append(ingest_one(store, unit, today=today, now=now, fetcher=fetcher))
+        outcomes.append(
+            ingest_one(store, unit, today=today, now=now, fetcher=fetcher, redate=redate)
+        )
     return outcomes
 
 
 def ingest_one(
-    store: Store, unit: Unit, *, today: date, now: datetime, fetcher: Fetcher | None = None
+    store: Store,
+    unit: Unit,
+    *,
+    today: date,
+    now: datetime,
+    fetcher: Fetcher | None = None,
+    redate: bool = False,
 ) -> SourceOutcome:
     """Read, parse and store one unit; a SourceError becomes a failed outcome."""
     try:
@@ -134,7 +149,14 @@ def ingest_one(
     for warning in warnings:
         log.warning("%s", warning)
     kept = _keep(papers, unit.keep)
-    result = store.add_papers(unit.source, kept, now=now)
+    other = "move" if redate else "add" if unit.per_date else "keep"
+    result = store.add_papers(unit.source, kept, now=now, other_date=other)
+    if result.kept:
+        log.info(
+            "%s: %d papers keep the date they were first announced on (--redate moves them)",
+            unit.location,
+            result.kept,
+        )
     if state is not None:  # validators are kept only once the content is safely stored
         store.record_fetch(state, source=unit.source)
     store.record_source(unit.source, unit.location, now=now, error=None)

@@ -1,39 +1,36 @@
 """Running unattended: the jobs `digest schedule` runs, each recorded in the store as a run
-report; alerts to the operator; the heartbeat an outside monitor watches.
+report; the heartbeat an outside monitor watches.
 
 Every job opens the store for itself and closes it, records what it did (sources, papers new,
 digests built, messages sent, retried and failed, seconds) under `schedule:<job>`, and never
-raises: a failure is a failed run report and an alert, and the scheduler goes on.
+raises: a failure is a failed run report and an alert (alerts.py, the rules every path shares),
+and the scheduler goes on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 
-from digest import delivery, ingest, pipeline
+from digest import alerts, delivery, ingest, pipeline
 from digest.config import Config
 from digest.deliver.sender import Clock, SendReport
 from digest.deliver.smtp import SmtpTransport
 from digest.errors import DigestError
 from digest.fetch import Fetcher
-from digest.models import SourceOutcome
 from digest.store import Store
 
 log = logging.getLogger("digest")
 
 RETRY_DAYS = 2  # deferred sends of this many recent dates are retried
-ALERT_AFTER = 2  # a source failing this many runs in a row gets an alert (once)
 
 
 def now_utc() -> datetime:
@@ -80,6 +77,33 @@ class Report:
         )
 
 
+KINDS = ("ingest", "build", "send", "run")  # in the order `digest status` shows them
+
+
+def job_kind(command: str) -> str:
+    """The kind of job a run was, whichever path ran it: `schedule:send:ada`, `schedule:retry`
+    and `send` are all "send"."""
+    kind = command.removeprefix("schedule:").partition(":")[0]
+    return "send" if kind == "retry" else kind
+
+
+def standing(runs: Sequence[dict[str, Any]]) -> dict[str, tuple[dict | None, dict | None]]:
+    """Per job kind (from runs newest first, as Store.runs gives them): its last success, and
+    its newest failure while that is newer than the last success (else None)."""
+    found: dict[str, tuple[dict | None, dict | None]] = {}
+    for run in runs:
+        kind = job_kind(run["command"])
+        good, bad = found.get(kind, (None, None))
+        if good is not None:
+            continue  # everything older than the last success is history
+        if run["ok"]:
+            found[kind] = (run, bad)
+        elif bad is None:
+            found[kind] = (None, run)
+    order = {kind: n for n, kind in enumerate(KINDS)}
+    return dict(sorted(found.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+
+
 class Operator:
     """The scheduled jobs on one config (see schedule.Jobs). A job whose own work failed (an
     error, a digest that did not render, a paused send) alerts the operator; a job that went
@@ -114,10 +138,9 @@ class Operator:
             if fetcher is not None:
                 fetcher.close()
         # a failed source shows in the run's report (and `digest status`); it is alerted on
-        # when it fails twice in a row, not on every flake
+        # when it fails twice in a row, not on every flake (alerts.py)
         report.sources = [asdict(o) for o in outcomes]
         report.papers_new = sum(o.papers_new for o in outcomes)
-        self._source_alerts(store, outcomes)
 
     def build(self) -> None:
         """Build the newest date with papers (rebuilding is harmless: the ledger keeps what was
@@ -190,28 +213,8 @@ class Operator:
         return datetime.fromisoformat(run["started"]) if run else None
 
     def alert(self, subject: str, text: str) -> None:
-        """Mail the operator (delivery.operator), by SMTP or as a file under out/mail/operator/;
-        logged either way. Never raises."""
-        log.error("alert: %s: %s", subject, text)
-        to = self.config.delivery.operator
-        if not to:
-            return
-        try:
-            message = delivery.plain_message(
-                self.config,
-                to,
-                f"[{self.config.title}] {subject}",
-                f"{text}\n\nSee `digest status` on the host for the whole picture.\n",
-                now=self.clock(),
-                kind="alert",
-            )
-            stamp = self.clock().strftime("%Y%m%dT%H%M%S")
-            mark = hashlib.sha256(subject.encode()).hexdigest()[:8]
-            file = Path("mail") / "operator" / f"{stamp}-{mark}.eml"
-            transport = self._new_transport() if self.config.delivery.method == "smtp" else None
-            delivery.send_one(self.config, to, message, file=file, transport=transport)
-        except (DigestError, OSError) as exc:
-            log.error("alert to %s not delivered: %s", to, exc)
+        """Mail the operator (delivery.operator); see alerts.send. Never raises."""
+        alerts.send(self.config, subject, text, now=self.clock(), transport=self._new_transport)
 
     # -- shared -----------------------------------------------------------------------------
 
@@ -234,25 +237,26 @@ class Operator:
         seconds = time.monotonic() - clock
         line = report.line(job, seconds)
         ok = not report.failures
-        if store is not None:
-            try:
-                if not (quiet and ok and not report.sent):
-                    store.record_run(
-                        f"schedule:{job}",
-                        started=started,
-                        seconds=seconds,
-                        summary=line,
-                        report=asdict(report) | {"ok": ok},
-                    )
-            except DigestError as exc:
-                log.error("%s: the run was not recorded: %s", job, exc)
-            finally:
+        try:
+            alerts.conclude(
+                self.config,
+                store,
+                f"schedule:{job}",
+                started=started,
+                seconds=seconds,
+                summary=line,
+                report=asdict(report) | {"ok": ok},
+                failures=report.failures,
+                record=not (quiet and ok and not report.sent),
+                now=self.clock(),
+                transport=self._new_transport,
+            )
+        finally:
+            if store is not None:
                 store.close()
         (log.info if ok else log.error)("%s", line)
         if ok:
             self.heartbeat()
-        else:
-            self.alert(f"{job} failed", "\n".join(report.failures))
 
     def _send(self, store: Store, day: date, **only: Any) -> SendReport:
         return delivery.send_day(
@@ -269,14 +273,6 @@ class Operator:
         if self._transport is not None:
             return self._transport()
         return SmtpTransport(delivery.smtp_settings(self.config, self.environ))
-
-    def _source_alerts(self, store: Store, outcomes: list[SourceOutcome]) -> None:
-        for outcome in outcomes:
-            if outcome.status == "failed" and store.source_failures(outcome.source) == ALERT_AFTER:
-                self.alert(
-                    f"source {outcome.source} failed {ALERT_AFTER} runs in a row",
-                    f"{outcome.source}: {outcome.error}",
-                )
 
     def heartbeat(self) -> None:
         """GET the heartbeat URL (schedule.heartbeat_url_env) after a run that went well, so an

@@ -63,7 +63,10 @@ def make_digests(
     disliked = {name: against for name, (_, against) in judged.items() if against}
     # curation needs only the best few of each reader's ranking; explain just those
     limit = 2 * max((p.top_k for p in profiles), default=0) + 5
-    ranked = rank.rank_many(model, readers, papers, limit=limit, disliked=disliked)
+    if papers:
+        ranked = rank.rank_many(model, readers, papers, limit=limit, disliked=disliked)
+    else:  # a date without papers (one asked for by --date): empty digests, nothing to rank
+        ranked = {p.name: [] for p in profiles}
     return [
         curate.curate(ranked[p.name], p, day=day, now=now, candidates=len(papers)) for p in profiles
     ]

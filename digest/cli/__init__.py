@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from digest import __version__, sources
-from digest.cli import delivery, evaluation, operate
+from digest.cli import delivery, evaluation, operate, progress
 from digest.cli.commands import COMMANDS
 from digest.errors import ConfigError, DigestError
 
@@ -82,14 +82,12 @@ def parser() -> argparse.ArgumentParser:
     ingest_cmd = command("ingest", "ingest the configured sources, or the files given")
     ingest_cmd.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     ingest_cmd.add_argument("--kind", choices=sorted(sources.SOURCES))
-    ingest_cmd.add_argument("--date", type=_day, help="digest date; wins over the page's header")
     ingest_cmd.add_argument(
-        "--source",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="only this configured source (repeatable)",
+        "--date",
+        type=_day,
+        help="the digest date of the files given, the {date} sources and those named by --source",
     )
+    _add_source_options(ingest_cmd)
     ingest_cmd.add_argument(
         "--from", dest="first", type=_day, metavar="D1", help="backfill a {date} source from D1 ..."
     )
@@ -108,12 +106,16 @@ def parser() -> argparse.ArgumentParser:
     rank.add_argument("--top", type=_positive, help="how many papers (default: the reader's top_k)")
     rank.add_argument("--json", action="store_true")
 
-    for name, text in (
-        ("build", "write every reader's digest"),
-        ("run", "ingest the configured sources, build their dates, send the newest (SMTP)"),
-    ):
-        cmd = command(name, text)
-        cmd.add_argument("--date", type=_day, help="the digest date to act on")
+    build = command("build", "write every reader's digest")
+    build.add_argument("--date", type=_day, help="the digest date to act on")
+    run = command("run", "ingest the configured sources, build their dates, send the newest (SMTP)")
+    run.add_argument(
+        "--date",
+        type=_day,
+        help="the digest date to build; also the date of the {date} sources and those named "
+        "by --source",
+    )
+    _add_source_options(run)
 
     delivery.add_parsers(command, _day, common)
     operate.add_parsers(command)
@@ -137,6 +139,22 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def _add_source_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this configured source (repeatable)",
+    )
+    cmd.add_argument(
+        "--redate",
+        action="store_true",
+        help="move papers a source announced before to the date read now (they keep the date "
+        "they were first seen with otherwise)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     debug = getattr(args, "debug", False)
@@ -150,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = COMMANDS | delivery.COMMANDS | operate.COMMANDS | evaluation.COMMANDS
         return commands[args.command](args)
     except ConfigError as exc:
+        progress.BAR.clear()
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         print(f"error: {exc}", file=sys.stderr)
@@ -157,11 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return 1
     except DigestError as exc:
+        progress.BAR.clear()
         print(f"error: {exc}", file=sys.stderr)
         if debug:
             raise
         return 1
     except KeyboardInterrupt:
+        progress.BAR.clear()
         print("error: interrupted", file=sys.stderr)
         return 130
 
@@ -169,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _log_to_stderr(level: int, *, stamped: bool = False) -> None:
     """One line per record, `level: message`; `stamped` (the long-running `digest schedule`)
     starts each with the UTC time, so a log of months can be read back."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _BarClearing(sys.stderr)
     handler.setFormatter(_LineFormatter(stamped=stamped))
     # APScheduler's own lines (a job missed, an error) under the same format; its INFO lines
     # ("Running job ...") only with -v
@@ -180,6 +201,14 @@ def _log_to_stderr(level: int, *, stamped: bool = False) -> None:
     log.handlers = [handler]
     log.setLevel(level)
     log.propagate = False
+
+
+class _BarClearing(logging.StreamHandler):
+    """A stream handler that clears a progress bar showing, so each record starts its own line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        progress.BAR.clear()
+        super().emit(record)
 
 
 class _LineFormatter(logging.Formatter):

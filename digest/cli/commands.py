@@ -17,7 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from digest import delivery, ingest, pipeline, rank, sources
+from digest import alerts, delivery, ingest, pipeline, rank, sources
+from digest.cli import progress
 from digest.config import Config, load_config
 from digest.deliver.sender import SendReport
 from digest.errors import ConfigError, DigestError, StoreError
@@ -75,13 +76,31 @@ def _digest_day(store: Store, requested: date | None) -> date:
     return latest
 
 
+def _warn_if_empty(store: Store, day: date) -> None:
+    """One warning line when a digest date asked for has no papers: its digests will be empty."""
+    dates = store.digest_dates()
+    if not dates:
+        log.warning("%s: the store has no papers yet; its digests will be empty", day)
+    elif day < dates[0]:
+        log.warning(
+            "%s is before the store's first day (%s); its digests will be empty", day, dates[0]
+        )
+    elif day not in dates:
+        log.warning(
+            "no papers were announced on %s (the store has %s to %s); its digests will be empty",
+            day,
+            dates[0],
+            dates[-1],
+        )
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     started, clock = _now(), time.monotonic()
     config = _config(args)
     with _store(args, config) as store:
         outcomes = _ingest(args, config, store, started)
         line = pipeline.summary("ingest", outcomes, None, time.monotonic() - clock)
-        _record(store, "ingest", started, clock, line, outcomes)
+        _record(config, store, "ingest", started, clock, line, outcomes)
     if args.json:
         _print_json([asdict(o) for o in outcomes])
     print(line, file=sys.stderr)
@@ -97,7 +116,13 @@ def _ingest(
     progress = _progress_for(len(units))
     try:
         return ingest.ingest(
-            store, units, today=now.date(), now=now, fetcher=fetcher, progress=progress
+            store,
+            units,
+            today=now.date(),
+            now=now,
+            fetcher=fetcher,
+            progress=progress,
+            redate=getattr(args, "redate", False),
         )
     finally:
         if fetcher is not None:
@@ -129,11 +154,7 @@ def _progress_for(total: int) -> Callable[[int, int, str], None] | None:
     return _progress_bar if total > 1 and sys.stderr.isatty() else None
 
 
-def _progress_bar(done: int, total: int, label: str) -> None:
-    width = 30
-    filled = width * done // total
-    text = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[-40:]}"
-    print(text.ljust(90), end="\n" if done == total else "", file=sys.stderr, flush=True)
+_progress_bar = progress.BAR.step
 
 
 def cmd_papers(args: argparse.Namespace) -> int:
@@ -221,9 +242,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     started, clock = _now(), time.monotonic()
     config = _config(args)
     with _store(args, config) as store:
+        if args.date is not None:
+            _warn_if_empty(store, args.date)
         result = pipeline.build(config, store, days=[_digest_day(store, args.date)], now=started)
         line = pipeline.summary("build", [], result, time.monotonic() - clock)
-        _record(store, "build", started, clock, line, [], result)
+        _record(config, store, "build", started, clock, line, [], result)
     print(line, file=sys.stderr)
     return 1 if result.failures else 0
 
@@ -236,6 +259,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         days = sorted({d for o in outcomes for d in o.dates})
         if args.date or not days:
             days = [_digest_day(store, args.date)]
+        if args.date is not None:
+            _warn_if_empty(store, args.date)
         result = pipeline.build(
             config, store, days=days, now=started, progress=_progress_for(len(days))
         )
@@ -244,7 +269,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             sent = delivery.send_day(config, store, planned[-1])
         said = sent.line() if sent is not None else None
         line = pipeline.summary("run", outcomes, result, time.monotonic() - clock, said)
-        _record(store, "run", started, clock, line, outcomes, result, sent=sent)
+        _record(config, store, "run", started, clock, line, outcomes, result, sent=sent, alert=True)
     print(line, file=sys.stderr)
     failed = result.failures or any(o.status == "failed" for o in outcomes)
     return 1 if failed or (sent is not None and not sent.ok) else 0
@@ -257,6 +282,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def _record(
+    config: Config,
     store: Store,
     command: str,
     started: datetime,
@@ -266,7 +292,10 @@ def _record(
     result: pipeline.BuildResult | None = None,
     *,
     sent: SendReport | None = None,
+    alert: bool = False,
 ) -> None:
+    """Record the command's run in the store; with `alert` (`run` and `send`, as the scheduled
+    jobs), the operator is alerted by the rules of alerts.py."""
     report: dict[str, Any] = {
         "sources": [asdict(o) for o in outcomes],
         "digests": [str(p) for p in result.written] if result else [],
@@ -275,10 +304,24 @@ def _record(
     if sent is not None:
         report["send"] = {"attempted": dict(sent.attempted), "ledger": dict(sent.ledger)}
         report["failures"] += sent.failures + [
-            f"send: {w}" for w in (sent.paused, sent.stopped) if w
+            f"sending {sent.day} {what}: {why}"
+            for what, why in (("paused", sent.paused), ("stopped", sent.stopped))
+            if why
         ]
-    store.record_run(
-        command, started=started, seconds=time.monotonic() - clock, summary=line, report=report
+    seconds = time.monotonic() - clock
+    if not alert:
+        store.record_run(command, started=started, seconds=seconds, summary=line, report=report)
+        return
+    alerts.conclude(
+        config,
+        store,
+        command,
+        started=started,
+        seconds=seconds,
+        summary=line,
+        report=report,
+        failures=report["failures"],
+        now=_now(),
     )
 
 

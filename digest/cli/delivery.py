@@ -8,17 +8,29 @@ import getpass
 import json
 import socket
 import sys
+import time
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from digest import delivery
-from digest.cli.commands import _config, _now, _progress_bar, _reader, _store, _store_path
+from digest.alerts import HISTORY
+from digest.cli.commands import (
+    _config,
+    _now,
+    _progress_bar,
+    _reader,
+    _record,
+    _store,
+    _store_path,
+)
+from digest.cli.progress import BAR
 from digest.config import RESERVED_NAMES, Config
 from digest.config.checks import _EMAIL, _SLUG
 from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import SETTLE, Profile
+from digest.operate import standing
 from digest.pipeline import signer
 from digest.store import Store
 
@@ -34,6 +46,7 @@ def send_date(store: Store, requested: date | None) -> date:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    started, clock = _now(), time.monotonic()
     config = _config(args)
     with _store(args, config) as store:
         if args.settle or args.settle_as:
@@ -51,7 +64,10 @@ def cmd_send(args: argparse.Namespace) -> int:
             return 0
         progress = _progress_bar if sys.stderr.isatty() else None
         report = delivery.send_day(config, store, day, wait=args.wait, progress=progress)
-    print(f"digest send: {report.line()}", file=sys.stderr)
+        line = f"digest send: {report.line()}"
+        _record(config, store, "send", started, clock, line, [], sent=report, alert=True)
+    BAR.clear()  # a send that stopped early leaves its bar unfinished
+    print(line, file=sys.stderr)
     for failure in report.failures:
         print(f"  {failure}", file=sys.stderr)
     return 0 if report.ok else 1
@@ -111,6 +127,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         due = store.next_due(day) if day else None
         history = store.ledger_history(day) if day else []
         runs = store.runs(args.runs)
+        jobs = standing(store.runs(HISTORY))
         late = schedule.stale(config, store.last_good_run(), _now())
     counts: dict[str, int] = {}
     for row in rows:
@@ -126,6 +143,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "deliveries": [_row_json(asdict(r)) for r in rows],
             "history": [asdict(e) for e in history],
             "runs": runs,
+            "jobs": {k: {"last_success": g, "failure": b} for k, (g, b) in jobs.items()},
             "stale": late,
         }
         json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
@@ -133,14 +151,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     if late:
         print(f"WARNING: {late}")
-    print("last runs:" if runs else "no runs yet")
-    for run in runs:
-        outcome = "ok    " if run["ok"] else "FAILED"
-        started = datetime.fromisoformat(run["started"]).astimezone(UTC)
-        print(f"  {started:%Y-%m-%d %H:%M} UTC {outcome} {run['summary']}")
-        if not run["ok"]:
-            for problem in _problems(run["report"])[:5]:
-                print(f"      {problem}")
+    _print_jobs(jobs)
     if day is None:
         print(f"ledger: empty (delivery.method: {config.delivery.method})")
         return 0
@@ -186,6 +197,25 @@ def _damaged(path: Path, damage: list[str], *, as_json: bool) -> int:
         print(f"  ... and {len(damage) - 10} more")
     print("  stop digest and restore the newest backup (`digest backup` makes them)")
     return 1
+
+
+def _print_jobs(jobs: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]) -> None:
+    """Each job kind's last success, and its newest failure while that is newer."""
+    print("last runs, by job:" if jobs else "no runs yet")
+    width = max((len(kind) for kind in jobs), default=0)
+    for kind, (good, bad) in jobs.items():
+        label = f"{kind:<{width}}"
+        if good is None:
+            print(f"  {label} never succeeded")
+        for run in (good, bad):
+            if run is None:
+                continue
+            outcome = "ok    " if run["ok"] else "FAILED"
+            started = datetime.fromisoformat(run["started"]).astimezone(UTC)
+            print(f"  {label} {started:%Y-%m-%d %H:%M} UTC {outcome} {run['summary']}")
+            if not run["ok"]:
+                for problem in _problems(run["report"])[:5]:
+                    print(f"      {problem}")
 
 
 def _problems(report: dict[str, Any]) -> list[str]:
@@ -355,7 +385,9 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
     status = command("status", "show the send ledger: counts, failures and why")
     status.add_argument("--date", type=day, help="default: the newest date in the ledger")
     status.add_argument("--json", action="store_true")
-    status.add_argument("--runs", type=int, default=8, metavar="N", help="how many runs to show")
+    status.add_argument(
+        "--runs", type=int, default=8, metavar="N", help="how many recent runs --json lists"
+    )
 
     readers = command("readers", "list, add, remove or import readers")
     actions = readers.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -254,7 +254,8 @@ _PATH_PROBLEMS: dict[str, Callable[[Path], str]] = {
     "store": lambda p: "is a directory" if p.is_dir() else "",
     "out_dir": lambda p: "not a directory" if p.exists() and not p.is_dir() else "",
     "templates": lambda p: "" if p.is_dir() else "no such directory",
-    "sources": lambda p: "" if _expand(p) else _no_files(p),
+    # a `{date}` path names a file per digest date, read when that date is ingested
+    "sources": lambda p: "" if "{date}" in str(p) or _expand(p) else _no_files(p),
 }
 
 

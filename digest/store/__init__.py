@@ -167,9 +167,16 @@ class Store:
 
     # -- papers -------------------------------------------------------------------------------
 
-    def add_papers(self, source: str, papers: Sequence[Paper], *, now: datetime) -> IngestResult:
-        """Store one source's papers in one transaction; returns how many were new."""
-        new = 0
+    def add_papers(
+        self, source: str, papers: Sequence[Paper], *, now: datetime, other_date: str = "add"
+    ) -> IngestResult:
+        """Store one source's papers in one transaction; returns how many were new.
+
+        `other_date` says what becomes of a paper this source announced before on another date:
+        "add" a sighting on the new date too (a source with a page per date), "keep" the date
+        it was first seen with (a page at a fixed address read again, or under `--date`), or
+        "move" this source's sighting to the new date (`--redate`)."""
+        new = kept = 0
         dates: set[date] = set()
         try:
             with self._transaction():
@@ -177,12 +184,14 @@ class Store:
                     if paper.digest_date is None:
                         raise StoreError(f"{source}: paper {paper.title!r} has no digest date")
                     pid, is_new = self._upsert(paper, now)
-                    self._sight(pid, paper, source, now)
+                    if self._sight(pid, paper, source, now, other_date=other_date):
+                        dates.add(paper.digest_date)
+                    else:
+                        kept += 1
                     new += is_new
-                    dates.add(paper.digest_date)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot store papers from {source}: {exc}") from None
-        return IngestResult(seen=len(papers), new=new, dates=tuple(sorted(dates)))
+        return IngestResult(seen=len(papers), new=new, dates=tuple(sorted(dates)), kept=kept)
 
     def _upsert(self, paper: Paper, now: datetime) -> tuple[str, bool]:
         """Insert or merge one paper; returns its stored id and whether it was new."""
@@ -279,15 +288,38 @@ class Store:
             ),
         )
 
-    def _sight(self, pid: str, paper: Paper, source: str, now: datetime) -> None:
+    def _sight(
+        self, pid: str, paper: Paper, source: str, now: datetime, *, other_date: str
+    ) -> bool:
+        """Record that `source` announced the paper on its digest date; False when the source
+        had announced it on another date, which it keeps (see add_papers)."""
         assert paper.digest_date is not None
+        day = paper.digest_date.isoformat()
+        mine = (pid, source)
+        if other_date == "move":
+            self._conn.execute(
+                "DELETE FROM sightings WHERE paper_id = ? AND source = ? AND digest_date <> ?",
+                (*mine, day),
+            )
+        elif other_date == "keep":
+            rows = self._conn.execute(
+                "SELECT digest_date FROM sightings WHERE paper_id = ? AND source = ?", mine
+            ).fetchall()
+            if rows and day not in {r[0] for r in rows}:
+                self._conn.execute(  # the upvotes are news, the date is not
+                    "UPDATE sightings SET upvotes = COALESCE(?, upvotes)"
+                    " WHERE paper_id = ? AND source = ?",
+                    (paper.upvotes, *mine),
+                )
+                return False
         self._conn.execute(
             """INSERT INTO sightings (paper_id, source, digest_date, upvotes, seen_at)
                VALUES (?, ?, ?, ?, ?)
                ON CONFLICT (paper_id, source, digest_date)
                DO UPDATE SET upvotes = COALESCE(excluded.upvotes, sightings.upvotes)""",
-            (pid, source, paper.digest_date.isoformat(), paper.upvotes, now.isoformat()),
+            (pid, source, day, paper.upvotes, now.isoformat()),
         )
+        return True
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -665,6 +697,19 @@ class Store:
             (*params, count),
         ).fetchall()
         return [_run(row) for row in rows]
+
+    def source_history(self, count: int) -> list[dict[str, Any]]:
+        """The `sources` and `alerts` of the newest `count` runs' reports, newest first (read
+        in SQL: a build's report lists every file it wrote)."""
+        rows = self._conn.execute(
+            "SELECT json_extract(report, '$.sources'), json_extract(report, '$.alerts')"
+            " FROM runs ORDER BY id DESC LIMIT ?",
+            (count,),
+        ).fetchall()
+        return [
+            {"sources": json.loads(sources or "[]"), "alerts": json.loads(sent or "[]")}
+            for sources, sent in rows
+        ]
 
     def last_good_run(self) -> datetime | None:
         """When the newest run that went well started."""

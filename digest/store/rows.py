@@ -17,7 +17,8 @@ class IngestResult:
 
     seen: int
     new: int
-    dates: tuple[date, ...]
+    dates: tuple[date, ...]  # the dates the papers were stored under
+    kept: int = 0  # papers the source had announced before on another date, which they kept
 
 
 @dataclass(frozen=True, slots=True)
