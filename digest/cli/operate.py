@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from digest.cli.arguments import writable_path
 from digest.cli.commands import _config, _now, _store
 from digest.errors import DigestError
 from digest.operate import Operator
@@ -49,5 +50,8 @@ def add_parsers(command: Any) -> None:
     )
     backup = command("backup", "copy the store safely, even while digest runs")
     backup.add_argument(
-        "path", type=Path, metavar="PATH", help="a file, or an existing folder for a dated copy"
+        "path",
+        type=writable_path,
+        metavar="PATH",
+        help="a file, or an existing folder for a dated copy",
     )
