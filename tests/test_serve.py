@@ -345,12 +345,12 @@ def test_private_feeds_are_served_behind_a_feed_token(project):
     out = project.config.out_dir
     write(out, "feeds/alice.xml", "<rss>alice's papers</rss>")
     write(out, "feeds/alice.atom", "<feed>alice's papers</feed>")
-    rss = project.client.get(path(project.links.reader_feed("alice", "rss", private=True)))
+    rss = project.client.get(path(project.links.feed_of("alice", "rss", private=True)))
     assert rss.status_code == 200
     assert rss.headers["content-type"] == "application/rss+xml; charset=utf-8"
     assert rss.text == "<rss>alice's papers</rss>"
     assert "public" not in rss.headers["cache-control"]
-    atom = project.client.get(path(project.links.reader_feed("alice", "atom", private=True)))
+    atom = project.client.get(path(project.links.feed_of("alice", "atom", private=True)))
     assert atom.headers["content-type"] == "application/atom+xml; charset=utf-8"
     assert atom.text == "<feed>alice's papers</feed>"
     # the private feed is not on the archive, nor behind another purpose's token
@@ -360,9 +360,7 @@ def test_private_feeds_are_served_behind_a_feed_token(project):
     # a reader who left gets no feed
     project.store.set_reader_status("alice", "unsubscribed", now=NOW)
     assert (
-        project.client.get(
-            path(project.links.reader_feed("alice", "rss", private=True))
-        ).status_code
+        project.client.get(path(project.links.feed_of("alice", "rss", private=True))).status_code
         == 404
     )
 

@@ -93,8 +93,8 @@ class Feed:
     title: str
     link: str  # the HTML page the feed stands for
     description: str
-    rss_url: str
-    atom_url: str
+    rss_url: str | None  # the self links; None for a private feed that has no URL yet
+    atom_url: str | None
     author: str
     entries: tuple[Entry, ...]
     language: str = "en"
@@ -147,8 +147,8 @@ def reader_feeds(
         title=f"{title} for {who}",
         link=home,
         description=f"The papers {title} picked for {who}, newest first, and why each was picked.",
-        rss_url=links.reader_feed(name, "rss", private=not reader.public),
-        atom_url=links.reader_feed(name, "atom", private=not reader.public),
+        rss_url=links.feed_of(name, "rss", private=not reader.public),
+        atom_url=links.feed_of(name, "atom", private=not reader.public),
         author=title,
         entries=tuple(entries),
     )
