@@ -147,7 +147,13 @@ def publish(
     written = DELIVERERS["files"](files, config.out_dir)
     pages = site.pages(days, public, site=config.site, links=links, env=env)
     result = write_site(config.out_dir / "site", [*pages, *served])
-    log.info("site: %s", result)
+    log.info(
+        "site: %d files written, %d unchanged, %d removed%s",
+        result.written,
+        result.unchanged,
+        result.removed,
+        " (the whole site rebuilt)" if result.full else "",
+    )
     return written
 
 

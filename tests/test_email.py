@@ -25,7 +25,7 @@ from digest.render import environment
 from digest.render.email import artifacts, message, render_email
 from digest.render.email.context import highlight, markdown_text, preheader, template_context
 from digest.render.email.inline import inline, inlining, preinline
-from digest.render.links import Links, Verdict
+from digest.render.links import Format, Links, Verdict
 from digest.render.markup import markdown_html
 
 DAY = date(2025, 8, 20)
@@ -60,6 +60,9 @@ class SignedLinks(Links):
 
     def unsubscribe(self, reader: str) -> str:
         return f"{self.base}unsubscribe/{reader}?t=tok&v=1"
+
+    def feed_of(self, reader: str, fmt: Format, *, private: bool) -> str:
+        return f"{self.base}feeds/tok-{reader}.{fmt}"
 
 
 LINKS = SignedLinks(SITE.base_url)
@@ -237,7 +240,7 @@ def test_feedback_and_unsubscribe_links_in_both_parts(thirty: Mail) -> None:
         url = LINKS.feedback("ada", DAY, "arxiv:2508.00007", verdict)  # type: ignore[arg-type]
         assert url in hrefs and url in text
     assert LINKS.unsubscribe("ada") in hrefs and LINKS.unsubscribe("ada") in text
-    assert LINKS.day(DAY) in hrefs and LINKS.reader_feed("ada", "atom") in text
+    assert LINKS.day(DAY) in hrefs and LINKS.feed_of("ada", "atom", private=True) in text
     assert ">More like this</a>" in html and ">Less like this</a>" in html
 
 
@@ -251,7 +254,7 @@ def test_e15_a_long_digest_is_capped_and_points_to_the_feed() -> None:
     msg, html, text, _ = mail(digest(*long_titles))
     assert msg["Subject"] == "Paper Digest: 45 papers for 20 Aug 2025"
     assert html.count('<td class="paper"') == 40 and len(html.encode()) < 90_000
-    feed = LINKS.reader_feed("ada", "atom")
+    feed = LINKS.feed_of("ada", "atom", private=True)
     assert "5 more papers of your digest did not fit in this email" in html
     assert (
         f"5 more papers of your digest did not fit in this email; your feed has them all: {feed}"
@@ -482,7 +485,7 @@ def test_preinline_keeps_jinja_where_it_stood() -> None:
 
 def test_template_errors_are_render_errors_naming_the_template(tmp_path: Path) -> None:
     (tmp_path / "digest.html").write_text("<html><body>{{ nope.x }}</body></html>", "utf-8")
-    with pytest.raises(RenderError, match=r"^digest\.html: "):
+    with pytest.raises(RenderError, match=r"/digest\.html:1: 'nope' is undefined$"):
         render(digest(), (tmp_path,))
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -493,7 +496,7 @@ def test_template_errors_are_render_errors_naming_the_template(tmp_path: Path) -
         render(digest(), (broken,))
     (broken / "digest.html").unlink()
     (broken / "digest.txt").write_text("{{ digest.nope }}", "utf-8")
-    with pytest.raises(RenderError, match=r"^digest\.txt: "):
+    with pytest.raises(RenderError, match=r"/broken/digest\.txt:1: .* has no attribute 'nope'"):
         render(digest(), (broken,))
 
 

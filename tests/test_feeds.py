@@ -27,9 +27,10 @@ from digest.models import Artifact, Digest, Profile, Scored, Site, StoredPaper, 
 from digest.render import environment, shipped_templates
 from digest.render.feeds import public_feeds, reader_feeds
 from digest.render.links import Links
+from digest.tokens import Signer
 
 SITE = Site(title="Paper Digest", base_url="https://digest.example.org/", feed_items=50)
-LINKS = Links(SITE.base_url)
+LINKS = Links(SITE.base_url, signer=Signer((b"a secret of at least 32 bytes ....",)))
 ADA = Profile(name="ada", display_name="Ada", keywords=("pruning",))
 DAY = date(2025, 8, 20)
 A = "{http://www.w3.org/2005/Atom}"
@@ -216,7 +217,7 @@ def test_reader_feed_paths_media_types_and_channel() -> None:
         assert head.link == "https://digest.example.org/"  # a private reader has no page
         assert head.language == "en"
         selves = [x.href for x in head.links if x.rel == "self"]
-        assert selves == [LINKS.reader_feed("ada", fmt)]  # F-05
+        assert selves == [LINKS.feed_of("ada", fmt, private=True)]  # F-05
 
 
 def test_public_reader_feed_links_to_their_page() -> None:

@@ -34,6 +34,7 @@ from digest.render.feeds import reader_feeds
 from digest.render.links import Links
 from digest.render.site import SiteDay, pages
 from digest.store import Store
+from digest.tokens import Signer
 
 DAY = date(2025, 8, 20)
 NOW = datetime(2025, 8, 20, 6, 0, tzinfo=UTC)
@@ -43,6 +44,7 @@ SITE = Site(
     sender="Paper Digest <digest@digest.example.org>",
 )
 LINKS = Links(SITE.base_url)
+SIGNED = Links(SITE.base_url, signer=Signer((b"a secret of at least thirty-two bytes",)))
 ADA = Profile(name="ada", display_name="Ada", email="ada@example.org", keywords=("graphs",))
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)> [x](javascript:alert(3)) *b*'
 FOLLOWED = "Zhuang Liu"
@@ -193,10 +195,11 @@ def test_no_near_misses_no_heading() -> None:
 
 
 def test_near_misses_keep_their_feedback_links() -> None:
-    _, email_text = render_email(digest(), site=SITE, links=LINKS, env=environment())
+    _, email_text = render_email(digest(), site=SITE, links=SIGNED, env=environment())
     near = email_text[email_text.index("LOOSELY RELATED") :]
-    assert f"More like this: {LINKS.feedback('ada', DAY, NEAR.paper.id, 'like')}" in near
-    assert f"Less like this: {LINKS.feedback('ada', DAY, NEAR.paper.id, 'dislike')}" in near
+    assert f"More like this: {SIGNED.feedback('ada', DAY, NEAR.paper.id, 'like')}" in near
+    assert f"Less like this: {SIGNED.feedback('ada', DAY, NEAR.paper.id, 'dislike')}" in near
+    assert "/f/" in near
 
 
 def test_a_hostile_near_miss_is_inert_in_every_output() -> None:

@@ -84,6 +84,8 @@ def test_a_failing_digest_is_reported_and_the_others_written(
         batch, config=settings, links=Links(settings.site.base_url), now=NOW, workers=workers
     )
     assert done.digests == 5
-    assert len(done.failures) == 1 and done.failures[0].startswith("r3 2025-08-20: digest-r3.md")
+    assert len(done.failures) == 1 and done.failures[0].startswith(
+        f"r3 2025-08-20: {user / 'digest-r3.md'}:1: 'no_such_thing' is undefined"
+    )
     assert (tmp_path / "out" / "mail" / "r4" / "2025-08-20.eml").is_file()
     assert not (tmp_path / "out" / "mail" / "r3").exists()

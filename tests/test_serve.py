@@ -194,7 +194,7 @@ def test_a_removed_reader_added_again_gets_new_links_and_the_old_ones_stay_dead(
         ("post", path(before.unsubscribe("carol")), {"List-Unsubscribe": "One-Click"}),
         ("get", path(before.unsubscribe("carol")), None),
         ("post", path(before.feedback("carol", DAY, "arxiv:2506.01234", "like")), None),
-        ("get", path(before.reader_feed("carol", "rss", private=True)), None),
+        ("get", path(before.feed_of("carol", "rss", private=True)), None),
     ]
     assert project.client.get(old[3][1]).status_code == 200
     project.store.set_reader_status("carol", "removed", now=NOW)
@@ -209,7 +209,7 @@ def test_a_removed_reader_added_again_gets_new_links_and_the_old_ones_stay_dead(
     assert project.store.feedback("carol") == ([], [])
     after = project.links
     assert project.client.get(path(after.unsubscribe("carol"))).status_code == 200
-    assert project.client.get(path(after.reader_feed("carol", "rss", private=True))).text == (
+    assert project.client.get(path(after.feed_of("carol", "rss", private=True))).text == (
         "<rss>carol's papers</rss>"
     )
     with pytest.raises(StoreError, match="already exists"):  # only a removed reader comes back
@@ -388,12 +388,12 @@ def test_private_feeds_are_served_behind_a_feed_token(project):
     out = project.config.out_dir
     write(out, "feeds/alice.xml", "<rss>alice's papers</rss>")
     write(out, "feeds/alice.atom", "<feed>alice's papers</feed>")
-    rss = project.client.get(path(project.links.reader_feed("alice", "rss", private=True)))
+    rss = project.client.get(path(project.links.feed_of("alice", "rss", private=True)))
     assert rss.status_code == 200
     assert rss.headers["content-type"] == "application/rss+xml; charset=utf-8"
     assert rss.text == "<rss>alice's papers</rss>"
     assert "public" not in rss.headers["cache-control"]
-    atom = project.client.get(path(project.links.reader_feed("alice", "atom", private=True)))
+    atom = project.client.get(path(project.links.feed_of("alice", "atom", private=True)))
     assert atom.headers["content-type"] == "application/atom+xml; charset=utf-8"
     assert atom.text == "<feed>alice's papers</feed>"
     # the private feed is not on the archive, nor behind another purpose's token
@@ -403,9 +403,7 @@ def test_private_feeds_are_served_behind_a_feed_token(project):
     # a reader who left gets no feed
     project.store.set_reader_status("alice", "unsubscribed", now=NOW)
     assert (
-        project.client.get(
-            path(project.links.reader_feed("alice", "rss", private=True))
-        ).status_code
+        project.client.get(path(project.links.feed_of("alice", "rss", private=True))).status_code
         == 404
     )
 

@@ -552,7 +552,7 @@ def test_a_user_template_and_asset_override_the_shipped_ones(tmp_path: Path) -> 
 def test_a_broken_template_is_a_render_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("{{ no_such_thing.x }}")
-    with pytest.raises(RenderError, match=r"site/index\.html: 'no_such_thing' is undefined"):
+    with pytest.raises(RenderError, match=r"site/index\.html:1: 'no_such_thing' is undefined"):
         pages(DAYS, {}, site=SITE, links=LINKS, env=environment((tmp_path,)))
     (tmp_path / "site" / "index.html").write_text("{% if %}")
     with pytest.raises(RenderError, match=r"site/index\.html:1:"):

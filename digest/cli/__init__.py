@@ -7,31 +7,22 @@ go to stderr. Errors print `error: <what> (<hint>)` and exit 1; usage errors exi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import select
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest import __version__, sources
 from digest.cli import delivery, evaluation, operate, progress
+from digest.cli.arguments import day, positive
 from digest.cli.commands import COMMANDS
-from digest.errors import ConfigError, DigestError
+from digest.errors import DigestError
 
 log = logging.getLogger("digest")
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return int(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -80,61 +71,75 @@ def parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], help=text, description=text)
 
     ingest_cmd = command("ingest", "ingest the configured sources, or the files given")
-    ingest_cmd.add_argument("paths", nargs="*", type=Path, metavar="PATH")
-    ingest_cmd.add_argument("--kind", choices=sorted(sources.SOURCES))
+    ingest_cmd.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="a page or feed file to ingest (default: the configured sources)",
+    )
+    ingest_cmd.add_argument(
+        "--kind",
+        choices=sorted(sources.SOURCES),
+        help="how to read the files given (default: from each file's extension)",
+    )
     ingest_cmd.add_argument(
         "--date",
-        type=_day,
+        type=day,
         help="the digest date of the files given, the {date} sources and those named by --source",
     )
     _add_source_options(ingest_cmd)
     ingest_cmd.add_argument(
-        "--from", dest="first", type=_day, metavar="D1", help="backfill a {date} source from D1 ..."
+        "--from", dest="first", type=day, metavar="D1", help="backfill a {date} source from D1 ..."
     )
     ingest_cmd.add_argument(
-        "--to", dest="last", type=_day, metavar="D2", help="... to D2 (inclusive)"
+        "--to", dest="last", type=day, metavar="D2", help="... to D2 (inclusive)"
     )
     ingest_cmd.add_argument("--json", action="store_true", help="print the outcome of each source")
 
     papers = command("papers", "list the papers of a digest date")
-    papers.add_argument("--date", type=_day, help="default: the newest date in the store")
-    papers.add_argument("--json", action="store_true")
+    papers.add_argument("--date", type=day, help="default: the newest date in the store")
+    papers.add_argument("--json", action="store_true", help="print the papers as one JSON document")
 
     rank = command("rank", "rank a digest date's papers for one reader")
-    rank.add_argument("reader")
-    rank.add_argument("--date", type=_day, help="default: the newest date in the store")
-    rank.add_argument("--top", type=_positive, help="how many papers (default: the reader's top_k)")
-    rank.add_argument("--json", action="store_true")
+    rank.add_argument("reader", help="the reader's name")
+    rank.add_argument("--date", type=day, help="default: the newest date in the store")
+    rank.add_argument("--top", type=positive, help="how many papers (default: the reader's top_k)")
+    rank.add_argument(
+        "--json", action="store_true", help="print the ranking and its reasons as one JSON document"
+    )
 
     build = command("build", "write every reader's digest")
-    build.add_argument("--date", type=_day, help="the digest date to act on")
+    build.add_argument("--date", type=day, help="the digest date to act on")
     run = command("run", "ingest the configured sources, build their dates, send the newest (SMTP)")
     run.add_argument(
         "--date",
-        type=_day,
+        type=day,
         help="the digest date to build; also the date of the {date} sources and those named "
         "by --source",
     )
     _add_source_options(run)
 
-    delivery.add_parsers(command, _day, common)
+    delivery.add_parsers(command, day, common)
     operate.add_parsers(command)
-    evaluation.add_parsers(command, _positive)
+    evaluation.add_parsers(command, positive)
 
     config = command("config", "check config.yaml")
-    config.add_argument("action", choices=["check"])
+    config.add_argument("action", choices=["check"], help="check: validate the configuration")
 
     feedback = command("feedback", "remember that a reader liked or disliked a paper")
-    feedback.add_argument("reader")
+    feedback.add_argument("reader", help="the reader's name")
     feedback.add_argument("paper", metavar="PAPER_ID", help="an id, an arXiv id or a title")
     label = feedback.add_mutually_exclusive_group(required=True)
-    label.add_argument("--like", action="store_true")
-    label.add_argument("--dislike", action="store_true")
+    label.add_argument("--like", action="store_true", help="more papers like this one")
+    label.add_argument("--dislike", action="store_true", help="fewer papers like this one")
 
     profile = command("profile", "show what a reader's profile has learned")
-    profile.add_argument("action", choices=["show"])
-    profile.add_argument("reader")
-    profile.add_argument("--json", action="store_true")
+    profile.add_argument("action", choices=["show"], help="show: what the profile has learned")
+    profile.add_argument("reader", help="the reader's name")
+    profile.add_argument(
+        "--json", action="store_true", help="print the profile as one JSON document"
+    )
 
     return main
 
@@ -156,7 +161,15 @@ def _add_source_options(cmd: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == 0:  # --help, --version: argparse ignores a write that failed
+            with contextlib.suppress(BrokenPipeError):
+                sys.stdout.flush()
+            if _reader_gone():
+                return _pipe_closed()
+        raise
     debug = getattr(args, "debug", False)
     level = logging.INFO
     if getattr(args, "quiet", False):
@@ -166,25 +179,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     _log_to_stderr(level, stamped=args.command == "schedule")
     try:
         commands = COMMANDS | delivery.COMMANDS | operate.COMMANDS | evaluation.COMMANDS
-        return commands[args.command](args)
-    except ConfigError as exc:
-        progress.BAR.clear()
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        print(f"error: {exc}", file=sys.stderr)
-        if debug:
-            raise
-        return 1
-    except DigestError as exc:
-        progress.BAR.clear()
-        print(f"error: {exc}", file=sys.stderr)
-        if debug:
-            raise
-        return 1
+        code = commands[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the flush at exit
+        return code
+    except BrokenPipeError as exc:
+        if _reader_gone():
+            return _pipe_closed()
+        return _failed(exc, debug)
+    except (DigestError, OSError) as exc:  # OSError: a port taken, a file unreadable, a disk full
+        return _failed(exc, debug)
     except KeyboardInterrupt:
-        progress.BAR.clear()
-        print("error: interrupted", file=sys.stderr)
+        _error("interrupted")
         return 130
+    except Exception as exc:
+        if debug:
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the details)")
+        return 1
+
+
+PIPE_CLOSED = 128 + 13  # what a shell reports for a command ended by SIGPIPE
+
+
+def _failed(exc: Exception, debug: bool) -> int:
+    """`error: <what> (<hint>)` on one line (a ConfigError's problems first, a line each); with
+    --debug the traceback follows."""
+    for problem in getattr(exc, "problems", ()):
+        _error(str(problem))
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    _error(text)
+    if debug:
+        raise exc
+    return 1
+
+
+def _error(text: str) -> None:
+    progress.BAR.clear()  # the line starts on its own, not after a progress bar
+    try:
+        print(f"error: {' '.join(text.split())}", file=sys.stderr)
+    except BrokenPipeError:
+        _pipe_closed()
+
+
+def _reader_gone() -> bool:
+    """Whether stdout or stderr is a pipe nobody reads any more (and not, say, a socket that
+    broke inside a command). A pipe's write end polls as POLLERR once its reader has closed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+        except (AttributeError, OSError, ValueError):  # no poll(), or a test's captured stream
+            continue
+        if any(events & select.POLLERR for _, events in poller.poll(0)):
+            return True
+    return False
+
+
+def _pipe_closed() -> int:
+    """The reader went away (`digest status --json | head -1`): stop quietly, as a command
+    ended by SIGPIPE does, with nothing left for the flush at exit to fail on."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # no descriptor: nothing flushed at exit
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    return PIPE_CLOSED
 
 
 def _log_to_stderr(level: int, *, stamped: bool = False) -> None:

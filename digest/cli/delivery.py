@@ -16,6 +16,7 @@ from typing import Any
 
 from digest import delivery
 from digest.alerts import HISTORY
+from digest.cli.arguments import count, existing_file, port
 from digest.cli.commands import (
     _config,
     _now,
@@ -384,9 +385,11 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
 
     status = command("status", "show the send ledger: counts, failures and why")
     status.add_argument("--date", type=day, help="default: the newest date in the ledger")
-    status.add_argument("--json", action="store_true")
     status.add_argument(
-        "--runs", type=int, default=8, metavar="N", help="how many recent runs --json lists"
+        "--json", action="store_true", help="print the ledger and the runs as one JSON document"
+    )
+    status.add_argument(
+        "--runs", type=count, default=8, metavar="N", help="how many recent runs --json lists"
     )
 
     readers = command("readers", "list, add, remove or import readers")
@@ -396,19 +399,28 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
         return actions.add_parser(name, parents=[common], help=text, description=text)
 
     listing = action("list", "every reader with status and address")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print them as one JSON document")
     add = action("add", "add an active reader")
-    add.add_argument("name")
-    add.add_argument("--email", required=True)
+    add.add_argument("name", help="the reader's name: lowercase letters, digits, - and _")
+    add.add_argument("--email", required=True, help="where their digest is sent")
     add.add_argument("--keywords", required=True, help="separated by commas")
-    add.add_argument("--display-name")
+    add.add_argument("--display-name", help="how the digest greets them (default: the name)")
     remove = action("remove", "stop building and sending for a reader")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the reader's name")
     revoke = action("revoke", "invalidate every link given to a reader")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the reader's name")
     importing = action("import", "add readers from a CSV file")
-    importing.add_argument("file", type=Path, metavar="FILE.csv")
+    importing.add_argument(
+        "file",
+        type=existing_file,
+        metavar="FILE.csv",
+        help="a header row (name, email, keywords, optionally display_name), then a reader a row",
+    )
 
     serve = command("serve", "serve the archive, unsubscribe, feedback and private feeds")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=port, default=8000, help="1-65535, or 0 for any free port (default 8000)"
+    )

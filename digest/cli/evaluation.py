@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from digest import evaluate
+from digest.cli.arguments import existing_dir, existing_file, writable_path
 from digest.cli.commands import _print_json
 from digest.deliver.files import write_atomic
 from digest.errors import DigestError
@@ -72,17 +73,28 @@ COMMANDS = {"eval": cmd_eval}
 
 def add_parsers(command: Any, positive: Callable[[str], int]) -> None:
     cmd = command("eval", "measure the ranking on labelled arXiv listings")
-    cmd.add_argument("spec", type=Path, nargs="?", metavar="SPEC.json")
-    cmd.add_argument("--listings", type=Path, metavar="FILE.jsonl.gz")
+    cmd.add_argument(
+        "spec",
+        type=existing_file,
+        nargs="?",
+        metavar="SPEC.json",
+        help="a case: its interests, days and labels",
+    )
+    cmd.add_argument(
+        "--listings",
+        type=existing_file,
+        metavar="FILE.jsonl.gz",
+        help="the labelled arXiv listings the case draws on",
+    )
     cmd.add_argument(
         "--all-dev",
-        type=Path,
+        type=existing_dir,
         nargs="?",
         const=DEV_DIR,
         metavar="DIR",
         help=f"run the three dev cases of DIR (default {DEV_DIR}) and print one table",
     )
-    cmd.add_argument("--json", action="store_true")
+    cmd.add_argument("--json", action="store_true", help="print the results as one JSON document")
     cmd.add_argument(
         "--ranker",
         action="append",
@@ -99,7 +111,7 @@ def add_parsers(command: Any, positive: Callable[[str], int]) -> None:
     )
     cmd.add_argument(
         "--scores-out",
-        type=Path,
+        type=writable_path,
         metavar="FILE.jsonl",
         help="write the shipped ranker's line per (interest, day): its full ranking and how "
         "many papers the digest shows",

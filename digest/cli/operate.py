@@ -46,7 +46,10 @@ def add_parsers(command: Any) -> None:
     )
     backup = command("backup", "copy the store safely, even while digest runs")
     backup.add_argument(
-        "path", type=Path, metavar="PATH", help="a new file, or an existing folder for a dated copy"
+        "path",
+        type=Path,
+        metavar="PATH",
+        help="a new file (its folders made), or an existing folder for a dated copy",
     )
     backup.add_argument(
         "--force",

@@ -79,14 +79,37 @@ def template_for(env: jinja2.Environment, names: Sequence[str]) -> jinja2.Templa
         raise RenderError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
 
 
+def failure(template: jinja2.Template, exc: Exception) -> RenderError:
+    """A template's error as `file:line: what`: the innermost template frame of the traceback
+    (an included or extended template's own line), or a syntax error's place."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        where = f"{exc.filename or exc.name}:{exc.lineno}"
+    else:
+        # Jinja runs a template's code under the template's file name and line numbers
+        where, tb = template.filename or str(template.name), exc.__traceback__
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            if not name.endswith(".py") and not name.startswith("<"):
+                where = f"{name}:{tb.tb_lineno}"
+            tb = tb.tb_next
+    said = " ".join((getattr(exc, "message", None) or str(exc) or type(exc).__name__).split())
+    return RenderError(f"{where}: {said}")
+
+
+def render(template: jinja2.Template, context: dict[str, object]) -> str:
+    """The template rendered; any error raised inside it (an undefined name, a filter given the
+    wrong thing) a RenderError naming the template file and line."""
+    try:
+        return template.render(context)
+    except Exception as exc:
+        raise failure(template, exc) from None
+
+
 def render_markdown(digest: Digest, *, title: str, env: jinja2.Environment) -> Artifact:
     """A reader's digest as Markdown, for `digests/<reader>/<date>.md`."""
     name = digest.reader.name
     template = template_for(env, [f"digest-{name}.md", "digest.md"])
-    try:
-        text = template.render(digest=digest, newsletter_title=title)
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"{template.name}: {exc}") from None
+    text = render(template, {"digest": digest, "newsletter_title": title})
     return Artifact(
         path=Path("digests") / name / f"{digest.date.isoformat()}.md",
         content=text.encode("utf-8"),

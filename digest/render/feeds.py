@@ -33,7 +33,7 @@ import nh3
 from digest import PROJECT_URL, __version__
 from digest.errors import RenderError
 from digest.models import Artifact, Digest, Profile, Scored, Site, StoredPaper
-from digest.render import template_for, why
+from digest.render import render, template_for, why
 from digest.render.filters import cut, oneline
 from digest.render.links import Links, paper_links
 
@@ -93,8 +93,8 @@ class Feed:
     title: str
     link: str  # the HTML page the feed stands for
     description: str
-    rss_url: str
-    atom_url: str
+    rss_url: str | None  # the self links; None for a private feed that has no URL yet
+    atom_url: str | None
     author: str
     entries: tuple[Entry, ...]
     language: str = "en"
@@ -147,8 +147,8 @@ def reader_feeds(
         title=f"{title} for {who}",
         link=home,
         description=f"The papers {title} picked for {who}, newest first, and why each was picked.",
-        rss_url=links.reader_feed(name, "rss", private=not reader.public),
-        atom_url=links.reader_feed(name, "atom", private=not reader.public),
+        rss_url=links.feed_of(name, "rss", private=not reader.public),
+        atom_url=links.feed_of(name, "atom", private=not reader.public),
         author=title,
         entries=tuple(entries),
     )
@@ -282,10 +282,7 @@ def _render(feed: Feed, stem: str, env: jinja2.Environment) -> list[Artifact]:
 
 def _render_one(env: jinja2.Environment, name: str, feed: Feed) -> bytes:
     template = template_for(env, [name])
-    try:
-        text = template.render(feed=feed)
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"{template.name}: {oneline(str(exc))}") from None
+    text = render(template, {"feed": feed})
     # a user's template may print something unprepared: the document stays well-formed
     return _XML_ILLEGAL.sub("", text).lstrip().encode("utf-8")
 

@@ -2,8 +2,9 @@
 
 Absolute URLs from the site's base URL. The reader-specific ones (feedback, unsubscribe, the
 reader's private feed) go to `digest serve` (`app`) with a token signed for the reader and the
-purpose; without a signer (no secret configured, as in the files default) they point at the
-archive instead.
+purpose. Without a signer (no secret configured, as in the files default) no such link could
+work: feedback and a private reader's feed are None, and every output leaves them out rather
+than point somewhere else.
 """
 
 from __future__ import annotations
@@ -80,20 +81,24 @@ class Links:
         """A public reader's page on the archive (readers marked `public: true` only)."""
         return f"{self.base}readers/{reader}/"
 
-    def reader_feed(self, reader: str, fmt: Format, *, private: bool = False) -> str:
-        """A reader's feed: a public reader's on the archive; a private reader's behind a feed
-        token on `digest serve` (the unsigned archive path when there is no signer)."""
-        token = self.token(reader, "feed") if private else None
-        if token is None:
-            return f"{self.base}feeds/{reader}.{_EXTENSION[fmt]}"
-        return f"{self.served}feeds/{token}.{_EXTENSION[fmt]}"
+    def reader_feed(self, reader: str, fmt: Format) -> str:
+        """A public reader's feed on the archive (also the id of any reader's feed)."""
+        return f"{self.base}feeds/{reader}.{_EXTENSION[fmt]}"
 
-    def feedback(self, reader: str, day: date, paper_id: str, verdict: Verdict) -> str:
-        """Where a reader says more or less like this paper (the paper on the archive when
-        there is no signer)."""
+    def feed_of(self, reader: str, fmt: Format, *, private: bool) -> str | None:
+        """Where a reader follows their feed: a public reader's on the archive; a private
+        reader's behind a feed token on `digest serve`, None without a signer (the archive never
+        holds a private reader's feed)."""
+        if not private:
+            return self.reader_feed(reader, fmt)
+        token = self.token(reader, "feed")
+        return None if token is None else f"{self.served}feeds/{token}.{_EXTENSION[fmt]}"
+
+    def feedback(self, reader: str, day: date, paper_id: str, verdict: Verdict) -> str | None:
+        """Where a reader says more or less like this paper; None without a signer."""
         token = self.token(reader, "feedback")
         if token is None:
-            return self.paper(day, paper_id)
+            return None
         return f"{self.served}f/{token}/{quote(paper_id, safe=':')}/{verdict}"
 
     def unsubscribe(self, reader: str) -> str:

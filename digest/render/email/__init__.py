@@ -14,23 +14,18 @@ from pathlib import Path
 
 import jinja2
 
-from digest.errors import RenderError
 from digest.models import Artifact, Digest, Site
-from digest.render import template_for
+from digest.render import render, template_for
 from digest.render.email.context import inert, template_context
 from digest.render.email.inline import inline, inlining
 from digest.render.email.mime import list_headers, message, message_id
-from digest.render.filters import oneline
 from digest.render.links import Links
 
 __all__ = ["artifacts", "list_headers", "message", "message_id", "render_email"]
 
 
 def _render(template: jinja2.Template, values: dict[str, object]) -> str:
-    try:
-        return template.render(values)
-    except jinja2.TemplateError as exc:
-        raise RenderError(oneline(f"{template.name}: {exc}")) from None
+    return render(template, values)
 
 
 def _html(env: jinja2.Environment, names: Sequence[str], values: dict[str, object]) -> str:

@@ -18,7 +18,7 @@ from digest.render.dates import MONTHS, WEEKDAYS
 from digest.render.email.marks import highlight
 from digest.render.email.papers import MAX_PAPERS, entries, percent
 from digest.render.filters import oneline
-from digest.render.links import Links, paper_links
+from digest.render.links import Format, Links, paper_links
 from digest.render.markup import markdown_html
 from digest.render.why import LOOSE, LOOSE_NOTE
 
@@ -34,6 +34,7 @@ __all__ = [
     "template_context",
 ]
 
+FEED_FORMATS: tuple[tuple[str, Format], ...] = (("RSS", "rss"), ("Atom", "atom"))
 PREHEADER = 140  # characters of the hidden preview line (E-43)
 
 # nh3's output is well-formed: a link, or any other tag
@@ -119,6 +120,12 @@ def template_context(digest: Digest, *, title: str, intro: str, links: Links) ->
     matches, near = entries(digest, links)
     intro_html, intro_text = markdown(intro)
     note_html, note_text = markdown(reader.note)
+    private = not reader.public
+    feeds = {
+        label: url
+        for label, fmt in FEED_FORMATS
+        if (url := links.feed_of(reader.name, fmt, private=private)) is not None
+    }
     return {
         "digest": digest,
         "reader": reader,
@@ -142,10 +149,7 @@ def template_context(digest: Digest, *, title: str, intro: str, links: Links) ->
         "paper_links": paper_links,
         "percent": percent,
         "day_url": links.day(digest.date),
-        "feed_url": links.reader_feed(reader.name, "atom", private=not reader.public),
-        "feed_urls": (
-            ("RSS", links.reader_feed(reader.name, "rss", private=not reader.public)),
-            ("Atom", links.reader_feed(reader.name, "atom", private=not reader.public)),
-        ),
+        "feed_url": feeds.get("Atom"),  # None where the reader has no feed to follow
+        "feed_urls": tuple(feeds.items()),  # (label, URL); empty then
         "unsubscribe_url": links.unsubscribe(reader.name),
     }

@@ -63,8 +63,8 @@ class Entry(NamedTuple):
     links: tuple[tuple[str, str], ...]  # (label, URL): arXiv, PDF, code, project, Daily Papers
     link_list: Markup  # the links, then More and Less like this, as `<a href="URL">label</a> · …`
     link_lines: str  # the links as text, a line `   label: URL` each
-    like: str  # the feedback URLs
-    dislike: str
+    like: str | None  # the feedback URLs; None where they could not work (no secret)
+    dislike: str | None
     loose: bool  # loosely related: below the reader's relevance floor, shown after the matches
 
     @property
@@ -162,10 +162,13 @@ def _entry(digest: Digest, links: Links, item: Scored, number: int, limit: int) 
     paper = shown(item.paper, limit)
     like = links.feedback(reader, day, item.paper.id, "like")
     dislike = links.feedback(reader, day, item.paper.id, "dislike")
-    link_list = (
-        f'{paper.link_list}<a href="{escaped(like)}">More like this</a> · '
-        f'<a href="{escaped(dislike)}">Less like this</a>'
-    )
+    if like and dislike:
+        link_list = (
+            f'{paper.link_list}<a href="{escaped(like)}">More like this</a> · '
+            f'<a href="{escaped(dislike)}">Less like this</a>'
+        )
+    else:
+        link_list = paper.link_list.removesuffix(" · ")
     return Entry(  # positional, in the fields' order: this runs for every paper of every digest
         number,
         item,

@@ -30,7 +30,7 @@ import jinja2
 
 from digest.errors import RenderError
 from digest.models import Artifact, Digest, Profile, Site, StoredPaper
-from digest.render import template_for
+from digest.render import render, template_for
 from digest.render.filters import oneline
 from digest.render.links import Links, anchor, paper_links
 from digest.render.markup import markdown_html
@@ -116,15 +116,8 @@ class _Renderer:
         here = page_dir(path)
         url: Callable[[str], str] = partial(relative, base=self.links.base, here=here)
         template = template_for(self.env, names)
-        try:
-            text = template.render(
-                **self.common, **context, url=url, canonical=self.links.base + here
-            )
-        except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
-        except jinja2.TemplateError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise RenderError(f"{template.name}: {first}") from None
+        values = {**self.common, **context, "url": url, "canonical": self.links.base + here}
+        text = render(template, values)
         return Artifact(Path(path), text.encode("utf-8"), HTML)
 
 
