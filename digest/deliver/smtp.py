@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Literal
 
+from digest import crashpoint
 from digest.errors import DeliveryError
 
 Security = Literal["starttls", "tls", "none"]
@@ -193,6 +194,7 @@ class SmtpTransport:
         accepted: list[str] = []
         refused: dict[str, tuple[int, str]] = {}
         for recipient in recipients:
+            crashpoint.step("smtp RCPT")
             code, text = smtp.rcpt(recipient)
             if kind_of(code) == "sent":
                 accepted.append(recipient)
@@ -221,6 +223,7 @@ class SmtpTransport:
                 return Outcome("failed", reply=options)
             self._count += 1
             try:
+                crashpoint.step("smtp MAIL")
                 code, text = smtp.mail(sender, options)
             except smtplib.SMTPServerDisconnected:
                 if not reused:
@@ -236,10 +239,12 @@ class SmtpTransport:
         self, smtp: smtplib.SMTP, data: bytes, refused: dict[str, tuple[int, str]]
     ) -> Outcome | None:
         """DATA and the message up to its terminator; the Outcome if DATA was refused."""
+        crashpoint.step("smtp DATA")
         code, text = smtp.docmd("DATA")
         if code != 354:
             return self._refusal(smtp, code, text, refused)
         smtp.send(data)
+        crashpoint.step("smtp end of DATA")
         return None
 
     def _final(

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from digest import crashpoint
 from digest.errors import StoreError
 from digest.models import (
     Delivery,
@@ -75,6 +76,7 @@ class Store:
             partial.unlink(missing_ok=True)
             with contextlib.closing(sqlite3.connect(partial)) as copy:
                 self._conn.backup(copy, pages=1024)
+            crashpoint.step(f"replace {target.name}")
             os.replace(partial, target)
         except (sqlite3.Error, OSError) as exc:
             partial.unlink(missing_ok=True)
@@ -111,6 +113,7 @@ class Store:
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+        crashpoint.step("store commit")
         self._conn.execute("COMMIT")
 
     # -- papers -------------------------------------------------------------------------------
