@@ -175,8 +175,10 @@ class Runner:
 
 def outcome(home: Path, server: SmtpServer) -> Outcome:
     out = home / "out"
+    # the model cache by name only: a model pickled after another was loaded from the cache
+    # shares its objects differently (same model, other bytes); what it ranks is compared
     files = {
-        path.relative_to(out).as_posix(): path.read_bytes()
+        path.relative_to(out).as_posix(): b"" if path.parent.name == "cache" else path.read_bytes()
         for path in sorted(out.rglob("*"))
         if path.is_file() and path.name not in STORE_FILES
     }
