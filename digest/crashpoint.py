@@ -3,8 +3,8 @@ kill the process at any one of them and check that a rerun ends where a clean ru
 
 `step(name)` is called right before each store COMMIT, each atomic file replace, each SMTP
 command that starts a message (MAIL, RCPT, DATA) and right after the end of a message's DATA
-was handed to the socket. Two environment variables, read once (at
-the first step), turn it on; unset, a step costs one test of a module global:
+was handed to the socket. Two environment variables, read once (at the first step), turn it
+on; unset, a step costs one test of a module global:
 
 - DIGEST_CRASH_COUNT=PATH appends `<n> <name>` to PATH at each step (a run lists its steps);
 - DIGEST_CRASH_AT=N kills the process with SIGKILL at step N (no cleanup, no flush: as a power
