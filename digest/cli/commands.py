@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 from digest import alerts, delivery, ingest, pipeline, rank, sources
 from digest.cli import progress
 from digest.config import Config, load_config
-from digest.deliver.sender import SendReport
+from digest.deliver.sender import Clock, SendReport
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.fetch import Fetcher
 from digest.models import Digest, Profile, SourceOutcome, StoredPaper
@@ -64,7 +65,26 @@ def _model(config: Config, store: Store, day: date) -> rank.Model:
 
 
 def _now() -> datetime:
-    return datetime.now().astimezone()
+    """The time now; DIGEST_NOW (an ISO 8601 time with its UTC offset) stops the clock there,
+    so that a run can be repeated byte for byte."""
+    fixed = os.environ.get("DIGEST_NOW")
+    if not fixed:
+        return datetime.now().astimezone()
+    try:
+        moment = datetime.fromisoformat(fixed)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ConfigError(
+            f"DIGEST_NOW: expected an ISO 8601 time with its UTC offset, got {fixed!r}",
+            hint="like 2025-08-20T06:30:00+00:00, or unset it",
+        )
+    return moment
+
+
+def _sender_clock() -> Clock:
+    """The sender's clock for `digest run`: the real one, or DIGEST_NOW's (see `_now`)."""
+    return Clock(now=_now) if os.environ.get("DIGEST_NOW") else Clock()
 
 
 def _digest_day(store: Store, requested: date | None) -> date:
@@ -266,7 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         sent = None
         if config.delivery.method == "smtp" and (planned := store.delivery_dates()):
-            sent = delivery.send_day(config, store, planned[-1])
+            sent = delivery.send_day(config, store, planned[-1], clock=_sender_clock())
         said = sent.line() if sent is not None else None
         line = pipeline.summary("run", outcomes, result, time.monotonic() - clock, said)
         _record(config, store, "run", started, clock, line, outcomes, result, sent=sent, alert=True)

@@ -1,12 +1,13 @@
 """Sending a day's digests by SMTP, exactly once, through the ledger (store/ledger.py).
 
-Each message: claim its row (one short transaction), mark it `transmitting` right before DATA,
-send, and record the outcome right after the server's reply. So a crash before DATA leaves a
-claim that is simply tried again, and a crash after leaves `transmitting`, which becomes
-`unknown`: never sent twice (R-03, R-04). Temporary failures (4xx, 552, a dropped connection
-before the end of DATA) are retried with exponential backoff and jitter until the row's give-up
-time; permanent ones (5xx) are recorded with the server's reply. Readers who unsubscribed after
-the build are suppressed at claim time (R-06). Too many failures in a row pause the day (R-08).
+Each message: claim its row (one short transaction), mark it `transmitting` once the server
+answered DATA (right before the content goes), send, and record the outcome right after the
+server's reply. So a crash before that leaves a claim that is simply tried again, and a crash
+after leaves `transmitting`, which becomes `unknown`: never sent twice (R-03, R-04).
+Temporary failures (4xx, 552, a dropped connection before the end of DATA) are retried with
+exponential backoff and jitter until the row's give-up time; permanent ones (5xx) are recorded
+with the server's reply. Readers who unsubscribed after the build are suppressed at claim time
+(R-06). Too many failures in a row pause the day (R-08).
 
 The clock, the sleep, the randomness and the transport are arguments, so tests run without
 waiting and against a real local server.

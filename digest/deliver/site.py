@@ -32,7 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from digest.deliver.files import target, write_atomic
+from digest import crashpoint
+from digest.deliver.files import sweep, target, temporary, write_atomic
 from digest.errors import DeliveryError
 from digest.models import Artifact
 
@@ -151,7 +152,8 @@ def _prune(base: Path, keep: set[str]) -> int:
 def _swap(root: Path, given: dict[str, Artifact]) -> SiteWrite:
     root = root.resolve()
     root.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.new-"))
+    sweep(root.parent)  # a tree a killed build left beside the root
+    fresh = Path(tempfile.mkdtemp(dir=root.parent, prefix=temporary(root.name), suffix=".new"))
     try:
         _write_new(fresh / MARK, MARK_TEXT)
         for artifact in given.values():
@@ -190,13 +192,16 @@ def _files(root: Path) -> set[str]:
 def _exchange(root: Path, fresh: Path) -> None:
     """Put `fresh` in `root`'s place; the old tree is moved aside first and deleted after."""
     if not root.exists():
+        crashpoint.step(f"swap in {root.name}")
         os.rename(fresh, root)
         _sync_dir(root.parent)
         return
-    holder = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.old-"))
+    holder = Path(tempfile.mkdtemp(dir=root.parent, prefix=temporary(root.name), suffix=".old"))
     aside = holder / root.name
+    crashpoint.step(f"move aside {root.name}")
     os.rename(root, aside)
     try:
+        crashpoint.step(f"swap in {root.name}")
         os.rename(fresh, root)
     except BaseException:
         os.rename(aside, root)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Literal
 
+from digest import crashpoint
 from digest.errors import DeliveryError
 
 Security = Literal["starttls", "tls", "none"]
@@ -140,8 +141,9 @@ class SmtpTransport:
         before_data: Callable[[], None] | None = None,
     ) -> Outcome:
         """Submit `message` (bytes with CRLF line endings) from `sender` to `recipients`.
-        `before_data` runs after a recipient was accepted, right before DATA; what it raises
-        propagates (the session is dropped, so nothing is delivered)."""
+        `before_data` runs once the server answered DATA with 354, right before the message's
+        content is sent (so a crash any earlier leaves nothing the server could take); what it
+        raises propagates (the session is dropped, so nothing is delivered)."""
         problem = _envelope_problem(sender, recipients)
         if problem is not None:
             return Outcome("failed", reply=problem)
@@ -153,14 +155,8 @@ class SmtpTransport:
         if isinstance(begun, Outcome):
             return begun
         smtp, accepted, refused = begun
-        if before_data is not None:
-            try:
-                before_data()
-            except BaseException:
-                self._drop()
-                raise
         try:
-            refusal = self._data(smtp, data, refused)
+            refusal = self._data(smtp, data, refused, before_data)
         except OSError as exc:
             return self._lost(exc)
         if refusal is not None:
@@ -193,6 +189,7 @@ class SmtpTransport:
         accepted: list[str] = []
         refused: dict[str, tuple[int, str]] = {}
         for recipient in recipients:
+            crashpoint.step("smtp RCPT")
             code, text = smtp.rcpt(recipient)
             if kind_of(code) == "sent":
                 accepted.append(recipient)
@@ -221,6 +218,7 @@ class SmtpTransport:
                 return Outcome("failed", reply=options)
             self._count += 1
             try:
+                crashpoint.step("smtp MAIL")
                 code, text = smtp.mail(sender, options)
             except smtplib.SMTPServerDisconnected:
                 if not reused:
@@ -233,13 +231,25 @@ class SmtpTransport:
             return smtp if kind_of(code) == "sent" else self._refusal(smtp, code, text)
 
     def _data(
-        self, smtp: smtplib.SMTP, data: bytes, refused: dict[str, tuple[int, str]]
+        self,
+        smtp: smtplib.SMTP,
+        data: bytes,
+        refused: dict[str, tuple[int, str]],
+        before_data: Callable[[], None] | None,
     ) -> Outcome | None:
         """DATA and the message up to its terminator; the Outcome if DATA was refused."""
+        crashpoint.step("smtp DATA")
         code, text = smtp.docmd("DATA")
         if code != 354:
             return self._refusal(smtp, code, text, refused)
+        if before_data is not None:
+            try:
+                before_data()
+            except BaseException:
+                self._drop()  # mid-DATA: the server drops a message cut off without its end
+                raise
         smtp.send(data)
+        crashpoint.step("smtp end of DATA")
         return None
 
     def _final(

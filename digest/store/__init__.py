@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from digest import crashpoint
 from digest.errors import StoreError
 from digest.models import (
     Delivery,
@@ -163,6 +164,7 @@ class Store:
             if self._conn.in_transaction:  # SQLite has already rolled back on a full disk
                 self._conn.execute("ROLLBACK")
             raise
+        crashpoint.step("store commit")
         self._conn.execute("COMMIT")
 
     # -- papers -------------------------------------------------------------------------------
@@ -775,6 +777,7 @@ def _copy(conn: sqlite3.Connection, partial: Path, target: Path) -> None:
 def _place(partial: Path, target: Path, *, replace: bool) -> None:
     """Give the checked copy the target's name: replacing it (`replace`), or only while no file
     has that name (a hard link cannot overwrite; a file system without links is checked)."""
+    crashpoint.step(f"replace {target.name}")
     if replace:
         os.replace(partial, target)
         return
