@@ -20,7 +20,7 @@ from typing import Any
 
 from digest import alerts, delivery, ingest, pipeline, rank, sources
 from digest.cli import progress
-from digest.config import Config, load_config
+from digest.config import Config, load_config, templates
 from digest.deliver.sender import Clock, SendReport
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.fetch import Fetcher
@@ -296,7 +296,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    """The config validated, then every template it would use compiled and rendered with sample
+    digests (config/templates.py); each problem one line."""
     config = _config(args)
+    problems = templates.check(config)
+    if problems:
+        raise ConfigError(
+            f"{config.path}: {len(problems)} problem(s) in templates", problems=tuple(problems)
+        )
     print(f"{config.path}: ok, {len(config.sources)} sources, {len(config.readers)} readers")
     return 0
 

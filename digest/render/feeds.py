@@ -39,6 +39,7 @@ from digest.render.links import Links, paper_links
 
 RSS = "application/rss+xml"
 ATOM = "application/atom+xml"
+TEMPLATES = (("feed.rss.xml", "xml", RSS), ("feed.atom.xml", "atom", ATOM))  # name, file, type
 PUBLIC = "all"  # the public feed's file stem: feeds/all.xml, feeds/all.atom
 EPOCH = date(1970, 1, 1)  # the date of a feed that has never listed a paper
 
@@ -120,6 +121,11 @@ def reader_feeds(
     digests: Sequence[Digest], *, reader: Profile, site: Site, links: Links, env: jinja2.Environment
 ) -> list[Artifact]:
     """A reader's recent picks, one entry per paper, as `feeds/<reader>.xml` and `.atom`."""
+    return _render(reader_feed(digests, reader=reader, site=site, links=links), reader.name, env)
+
+
+def reader_feed(digests: Sequence[Digest], *, reader: Profile, site: Site, links: Links) -> Feed:
+    """What a reader's feed lists, for either template."""
     name = reader.name
     if name == PUBLIC:
         raise RenderError(f"reader name {name!r} is taken by the public feed", hint="rename it")
@@ -142,7 +148,7 @@ def reader_feeds(
         note = f"No papers {said}have matched {who}'s interests yet; new picks will appear here."
         entries = [_nothing(host, newest, f"readers/{name}", home, note)]
     title = _text(site.title)
-    feed = Feed(
+    return Feed(
         id=links.reader_feed(name, "atom"),
         title=f"{title} for {who}",
         link=home,
@@ -152,7 +158,6 @@ def reader_feeds(
         author=title,
         entries=tuple(entries),
     )
-    return _render(feed, name, env)
 
 
 def public_feeds(
@@ -163,6 +168,13 @@ def public_feeds(
     env: jinja2.Environment,
 ) -> list[Artifact]:
     """Every day's papers, each once at the first day it was listed: `feeds/all.xml`, `.atom`."""
+    return _render(public_feed(days, site=site, links=links), PUBLIC, env)
+
+
+def public_feed(
+    days: Sequence[tuple[date, Sequence[StoredPaper]]], *, site: Site, links: Links
+) -> Feed:
+    """What the public feed lists, for either template."""
     host = _host(site)
     listed = _first_listed(days, _PAPER_ID, site.feed_items)
     entries = [_paper_entry(day, paper, host, links) for day, paper in listed]
@@ -171,7 +183,7 @@ def public_feeds(
         newest = max((day for day, _ in days), default=EPOCH)
         note = f"{title} has no papers yet; each day's papers will appear here."
         entries = [_nothing(host, newest, "papers", links.home(), note)]
-    feed = Feed(
+    return Feed(
         id=links.site_feed("atom"),
         title=title,
         link=links.home(),
@@ -181,7 +193,6 @@ def public_feeds(
         author=title,
         entries=tuple(entries),
     )
-    return _render(feed, PUBLIC, env)
 
 
 def _first_listed(
@@ -275,12 +286,13 @@ def _paper_html(paper: StoredPaper, found: Sequence[tuple[str, str]]) -> str:
 def _render(feed: Feed, stem: str, env: jinja2.Environment) -> list[Artifact]:
     folder = Path("feeds")
     return [
-        Artifact(folder / f"{stem}.xml", _render_one(env, "feed.rss.xml", feed), RSS),
-        Artifact(folder / f"{stem}.atom", _render_one(env, "feed.atom.xml", feed), ATOM),
+        Artifact(folder / f"{stem}.{ext}", render_feed(env, name, feed), media_type)
+        for name, ext, media_type in TEMPLATES
     ]
 
 
-def _render_one(env: jinja2.Environment, name: str, feed: Feed) -> bytes:
+def render_feed(env: jinja2.Environment, name: str, feed: Feed) -> bytes:
+    """`feed` through the template `name` (one of TEMPLATES)."""
     template = template_for(env, [name])
     text = render(template, {"feed": feed})
     # a user's template may print something unprepared: the document stays well-formed

@@ -21,7 +21,16 @@ from digest.render.email.inline import inline, inlining
 from digest.render.email.mime import list_headers, message, message_id
 from digest.render.links import Links
 
-__all__ = ["artifacts", "list_headers", "message", "message_id", "render_email"]
+__all__ = [
+    "artifacts",
+    "list_headers",
+    "message",
+    "message_id",
+    "render_email",
+    "render_html",
+    "render_text",
+    "template_context",
+]
 
 
 def _render(template: jinja2.Template, values: dict[str, object]) -> str:
@@ -46,11 +55,20 @@ def render_email(
     digest: Digest, *, site: Site, links: Links, env: jinja2.Environment
 ) -> tuple[str, str]:
     """(HTML, plain text) of a reader's digest email."""
-    name = digest.reader.name
     values = template_context(digest, title=site.title, intro=site.intro, links=links)
-    html = _html(env, [f"digest-{name}.html", "digest.html"], values)
-    text = _render(template_for(_plain(env), [f"digest-{name}.txt", "digest.txt"]), values)
-    return html, text
+    return render_html(digest, values, env), render_text(digest, values, env)
+
+
+def render_html(digest: Digest, values: dict[str, object], env: jinja2.Environment) -> str:
+    """The HTML part, from `template_context`'s values."""
+    name = digest.reader.name
+    return _html(env, [f"digest-{name}.html", "digest.html"], values)
+
+
+def render_text(digest: Digest, values: dict[str, object], env: jinja2.Environment) -> str:
+    """The plain-text part, from `template_context`'s values."""
+    name = digest.reader.name
+    return _render(template_for(_plain(env), [f"digest-{name}.txt", "digest.txt"]), values)
 
 
 def artifacts(

@@ -48,7 +48,7 @@ _READER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 Public = Mapping[Profile, Sequence[Digest]] | Sequence[tuple[Profile, Sequence[Digest]]]
 
-__all__ = ["Public", "SiteDay", "pages"]
+__all__ = ["Public", "SiteDay", "pages", "pieces"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +70,35 @@ def pages(
 ) -> list[Artifact]:
     """Everything the site holds, sorted by path. `public` maps readers to their recent digests;
     only readers marked `public: true` are published."""
+    parts = pieces(days, public, site=site, links=links, env=env, built=built)
+    artifacts = [artifact for make in parts for artifact in make()]
+    return sorted(artifacts, key=lambda artifact: artifact.path.as_posix())
+
+
+def pieces(
+    days: Sequence[SiteDay],
+    public: Public,
+    *,
+    site: Site,
+    links: Links,
+    env: jinja2.Environment,
+    built: datetime | None = None,
+) -> list[Callable[[], list[Artifact]]]:
+    """The site in parts, each made when called (`pages` makes them all): made one by one, a
+    broken template in one part does not hide another's."""
     ordered = _ordered(days)
     readers = _public(public)
     site = replace(site, title=oneline(site.title))  # a title is one line in <title> and headings
     render = _Renderer(env, site, links, ordered)
-    artifacts = [
-        *_index_pages(render, ordered, readers, built),
-        *_day_pages(render, ordered),
-        *_period_pages(render, ordered),
-        *(_reader_page(render, reader, digests) for reader, digests in readers),
-        render.page(["site/search.html"], "search/index.html"),
-        search_index([(day.date, day.papers) for day in ordered], links),
-        *(_asset(env, name, media_type) for name, media_type in ASSETS.items()),
+    return [
+        partial(_index_pages, render, ordered, readers, built),
+        partial(_day_pages, render, ordered),
+        partial(_period_pages, render, ordered),
+        *(partial(_reader_page, render, reader, digests) for reader, digests in readers),
+        lambda: [render.page(["site/search.html"], "search/index.html")],
+        lambda: [search_index([(day.date, day.papers) for day in ordered], links)],
+        *(partial(_asset, env, name, media_type) for name, media_type in ASSETS.items()),
     ]
-    return sorted(artifacts, key=lambda artifact: artifact.path.as_posix())
 
 
 class _Renderer:
@@ -208,16 +223,18 @@ def _period_pages(render: _Renderer, days: Sequence[SiteDay]) -> list[Artifact]:
     return out
 
 
-def _reader_page(render: _Renderer, reader: Profile, digests: Sequence[Digest]) -> Artifact:
-    return render.page(
-        [f"site/reader-{reader.name}.html", "site/reader.html"],
-        f"readers/{reader.name}/index.html",
-        reader=reader,
-        digests=digests,
-    )
+def _reader_page(render: _Renderer, reader: Profile, digests: Sequence[Digest]) -> list[Artifact]:
+    return [
+        render.page(
+            [f"site/reader-{reader.name}.html", "site/reader.html"],
+            f"readers/{reader.name}/index.html",
+            reader=reader,
+            digests=digests,
+        )
+    ]
 
 
-def _asset(env: jinja2.Environment, name: str, media_type: str) -> Artifact:
+def _asset(env: jinja2.Environment, name: str, media_type: str) -> list[Artifact]:
     """A file copied as it is (not rendered) from the template lookup, so users can replace it."""
     try:
         if env.loader is None:
@@ -225,4 +242,4 @@ def _asset(env: jinja2.Environment, name: str, media_type: str) -> Artifact:
         source, _, _ = env.loader.get_source(env, f"site/{name}")
     except jinja2.TemplateNotFound:
         raise RenderError(f"no template found among site/{name}") from None
-    return Artifact(Path(name), source.encode("utf-8"), media_type)
+    return [Artifact(Path(name), source.encode("utf-8"), media_type)]
