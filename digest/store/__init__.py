@@ -34,7 +34,8 @@ from digest.models import (
 )
 from digest.store import built, ledger, schema, signups
 from digest.store import readers as reader_rows
-from digest.store.rows import FetchState, IngestResult, stored_paper, union
+from digest.store.merge import PaperRow, merge
+from digest.store.rows import FetchState, IngestResult, paper_row, stored_paper
 from digest.store.schema import APPLICATION_ID, MIGRATIONS, statements
 
 SQL_BATCH = 500  # ids bound in one IN (...) list, well under SQLite's variable limit
@@ -202,11 +203,11 @@ class Store:
         if existing is None:
             self._insert(paper, key, now)
             return paper.id, True
-        merged_id = paper.id if paper.arxiv_id else existing["id"]
-        if merged_id != existing["id"]:
-            self._rename(existing["id"], merged_id)
-        self._merge(merged_id, existing, paper, now)
-        return merged_id, False
+        merged = merge(paper_row(existing), paper)
+        if merged.renamed_from is not None:
+            self._rename(merged.renamed_from, merged.row.id)
+        self._update(merged.row, now)
+        return merged.row.id, False
 
     def _find_existing(self, paper: Paper, key: str) -> sqlite3.Row | None:
         conn = self._conn
@@ -265,28 +266,27 @@ class Store:
             (old, new),
         )
 
-    def _merge(self, pid: str, old: sqlite3.Row, paper: Paper, now: datetime) -> None:
-        """Fill what the stored paper lacks; keep the latest upvotes; union the labels."""
-        authors = json.loads(old["authors"]) or list(paper.authors)
+    def _update(self, row: PaperRow, now: datetime) -> None:
+        """Write a merged paper (see store/merge.py) over the stored one."""
         self._conn.execute(
             """UPDATE papers SET arxiv_id = ?, abstract = ?, authors = ?, url = ?, pdf_url = ?,
                    code_url = ?, project_url = ?, categories = ?, keywords = ?, published = ?,
                    upvotes = ?, updated = ?
                WHERE id = ?""",
             (
-                old["arxiv_id"] or paper.arxiv_id,
-                old["abstract"] or paper.abstract,
-                json.dumps(authors),
-                old["url"] or paper.url,
-                old["pdf_url"] or paper.pdf_url,
-                old["code_url"] or paper.code_url,
-                old["project_url"] or paper.project_url,
-                union(old["categories"], paper.categories),
-                union(old["keywords"], paper.keywords),
-                old["published"] or (paper.published.isoformat() if paper.published else None),
-                paper.upvotes if paper.upvotes is not None else old["upvotes"],
+                row.arxiv_id,
+                row.abstract,
+                json.dumps(list(row.authors)),
+                row.url,
+                row.pdf_url,
+                row.code_url,
+                row.project_url,
+                json.dumps(list(row.categories)),
+                json.dumps(list(row.keywords)),
+                row.published,
+                row.upvotes,
                 now.isoformat(),
-                pid,
+                row.id,
             ),
         )
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from digest.models import StoredPaper
+from digest.store.merge import PaperRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,22 @@ class FetchState:
     fetched: datetime
 
 
-def union(stored: str, more: Sequence[str]) -> str:
-    """A stored JSON list with new items appended, order kept, no repeats."""
-    items = list(json.loads(stored))
-    items += [item for item in more if item not in items]
-    return json.dumps(items)
+def paper_row(row: sqlite3.Row) -> PaperRow:
+    """The fields of a stored paper a new sighting is merged into."""
+    return PaperRow(
+        id=row["id"],
+        arxiv_id=row["arxiv_id"],
+        abstract=row["abstract"],
+        authors=tuple(json.loads(row["authors"])),
+        url=row["url"],
+        pdf_url=row["pdf_url"],
+        code_url=row["code_url"],
+        project_url=row["project_url"],
+        categories=tuple(json.loads(row["categories"])),
+        keywords=tuple(json.loads(row["keywords"])),
+        published=row["published"],
+        upvotes=row["upvotes"],
+    )
 
 
 def stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> StoredPaper:
