@@ -6,6 +6,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypedDict
 
 from digest.models import StoredPaper
 from digest.store.merge import PaperRow
@@ -31,6 +32,26 @@ class FetchState:
     status: int | None
     moved_to: str | None
     fetched: datetime
+
+
+class Run(TypedDict):
+    """One run of a command as the store keeps it. A dict, as `digest status --json` prints it;
+    `ok` is False when a source or a digest failed, or the run said it failed. The report is the
+    run's own (its `sources`, `failures`, `digests`, `send`, `alerts`), kept as it was given."""
+
+    command: str
+    started: str  # ISO 8601
+    seconds: float
+    summary: str
+    ok: bool
+    report: dict[str, Any]
+
+
+class RunSources(TypedDict):
+    """What one run's report says of its sources and of the alerts it sent."""
+
+    sources: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
 
 
 def paper_row(row: sqlite3.Row) -> PaperRow:
