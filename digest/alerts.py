@@ -25,7 +25,7 @@ from digest import delivery
 from digest.config import Config
 from digest.deliver.smtp import SmtpTransport
 from digest.errors import DigestError
-from digest.store import Store
+from digest.store import RunSources, Store
 
 log = logging.getLogger("digest")
 
@@ -45,9 +45,7 @@ class Alert:
     kind: str = "failed"
 
 
-def source_alerts(
-    history: Iterable[dict[str, Any]], sources: Sequence[dict[str, Any]]
-) -> list[Alert]:
+def source_alerts(history: Iterable[RunSources], sources: Sequence[dict[str, Any]]) -> list[Alert]:
     """The alerts a run's sources call for (as its report keeps them: `source`, `status`,
     `error`), given the reports of the runs before it, newest first (Store.source_history)."""
     history = list(history)
@@ -65,7 +63,7 @@ def source_alerts(
     return found
 
 
-def _streak(history: Sequence[dict[str, Any]], name: str) -> tuple[int, bool]:
+def _streak(history: Sequence[RunSources], name: str) -> tuple[int, bool]:
     """How many runs in a row `source` failed before this one, and whether that streak has been
     alerted on (a streak longer than the history read is taken as alerted)."""
     streak, alerted = 0, False

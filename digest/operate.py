@@ -26,7 +26,7 @@ from digest.deliver.sender import Clock, SendReport
 from digest.deliver.smtp import SmtpTransport
 from digest.errors import DigestError
 from digest.fetch import Fetcher
-from digest.store import Store
+from digest.store import Run, Store
 
 log = logging.getLogger("digest")
 
@@ -87,10 +87,10 @@ def job_kind(command: str) -> str:
     return "send" if kind == "retry" else kind
 
 
-def standing(runs: Sequence[dict[str, Any]]) -> dict[str, tuple[dict | None, dict | None]]:
+def standing(runs: Sequence[Run]) -> dict[str, tuple[Run | None, Run | None]]:
     """Per job kind (from runs newest first, as Store.runs gives them): its last success, and
     its newest failure while that is newer than the last success (else None)."""
-    found: dict[str, tuple[dict | None, dict | None]] = {}
+    found: dict[str, tuple[Run | None, Run | None]] = {}
     for run in runs:
         kind = job_kind(run["command"])
         good, bad = found.get(kind, (None, None))

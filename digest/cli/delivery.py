@@ -33,7 +33,7 @@ from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import SETTLE, Profile
 from digest.operate import standing
 from digest.pipeline import signer
-from digest.store import Store
+from digest.store import Run, Store
 
 
 def send_date(store: Store, requested: date | None) -> date:
@@ -200,7 +200,7 @@ def _damaged(path: Path, damage: list[str], *, as_json: bool) -> int:
     return 1
 
 
-def _print_jobs(jobs: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]) -> None:
+def _print_jobs(jobs: dict[str, tuple[Run | None, Run | None]]) -> None:
     """Each job kind's last success, and its newest failure while that is newer."""
     print("last runs, by job:" if jobs else "no runs yet")
     width = max((len(kind) for kind in jobs), default=0)

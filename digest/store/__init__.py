@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from digest import crashpoint
 from digest.errors import StoreError
@@ -34,25 +34,37 @@ from digest.models import (
 )
 from digest.store import built, ledger, schema, signups
 from digest.store import readers as reader_rows
-from digest.store.rows import FetchState, IngestResult, stored_paper, union
+from digest.store.merge import PaperRow, merge
+from digest.store.protocol import Store
+from digest.store.rows import FetchState, IngestResult, Run, RunSources, paper_row, stored_paper
 from digest.store.schema import APPLICATION_ID, MIGRATIONS, statements
 
 SQL_BATCH = 500  # ids bound in one IN (...) list, well under SQLite's variable limit
 _REPLACE = "give a new name, or --force to replace an older backup"
 _ELSEWHERE = "back up to a new file or a folder"
 
-__all__ = ["MIGRATIONS", "FetchState", "IngestResult", "Store", "is_store"]
+__all__ = [
+    "MIGRATIONS",
+    "FetchState",
+    "IngestResult",
+    "Run",
+    "RunSources",
+    "SqliteStore",
+    "Store",
+    "is_store",
+]
 
 
-class Store:
-    """A digest store on one SQLite file. Use `Store.open(path)`; close with `close()` or `with`."""
+class SqliteStore:
+    """A digest store on one SQLite file, implementing the `Store` protocol (store/protocol.py).
+    Use `Store.open(path)`; close with `close()` or `with`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path) -> SqliteStore:
         """The store at `path`, made there when the file is new or empty, migrated when it was
         made by an older digest. Another program's database, a schema version this digest
         cannot know, and a file that is not a database are refused with a StoreError."""
@@ -77,7 +89,7 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
@@ -202,11 +214,11 @@ class Store:
         if existing is None:
             self._insert(paper, key, now)
             return paper.id, True
-        merged_id = paper.id if paper.arxiv_id else existing["id"]
-        if merged_id != existing["id"]:
-            self._rename(existing["id"], merged_id)
-        self._merge(merged_id, existing, paper, now)
-        return merged_id, False
+        merged = merge(paper_row(existing), paper)
+        if merged.renamed_from is not None:
+            self._rename(merged.renamed_from, merged.row.id)
+        self._update(merged.row, now)
+        return merged.row.id, False
 
     def _find_existing(self, paper: Paper, key: str) -> sqlite3.Row | None:
         conn = self._conn
@@ -265,28 +277,27 @@ class Store:
             (old, new),
         )
 
-    def _merge(self, pid: str, old: sqlite3.Row, paper: Paper, now: datetime) -> None:
-        """Fill what the stored paper lacks; keep the latest upvotes; union the labels."""
-        authors = json.loads(old["authors"]) or list(paper.authors)
+    def _update(self, row: PaperRow, now: datetime) -> None:
+        """Write a merged paper (see store/merge.py) over the stored one."""
         self._conn.execute(
             """UPDATE papers SET arxiv_id = ?, abstract = ?, authors = ?, url = ?, pdf_url = ?,
                    code_url = ?, project_url = ?, categories = ?, keywords = ?, published = ?,
                    upvotes = ?, updated = ?
                WHERE id = ?""",
             (
-                old["arxiv_id"] or paper.arxiv_id,
-                old["abstract"] or paper.abstract,
-                json.dumps(authors),
-                old["url"] or paper.url,
-                old["pdf_url"] or paper.pdf_url,
-                old["code_url"] or paper.code_url,
-                old["project_url"] or paper.project_url,
-                union(old["categories"], paper.categories),
-                union(old["keywords"], paper.keywords),
-                old["published"] or (paper.published.isoformat() if paper.published else None),
-                paper.upvotes if paper.upvotes is not None else old["upvotes"],
+                row.arxiv_id,
+                row.abstract,
+                json.dumps(list(row.authors)),
+                row.url,
+                row.pdf_url,
+                row.code_url,
+                row.project_url,
+                json.dumps(list(row.categories)),
+                json.dumps(list(row.keywords)),
+                row.published,
+                row.upvotes,
                 now.isoformat(),
-                pid,
+                row.id,
             ),
         )
 
@@ -511,7 +522,13 @@ class Store:
         return liked, disliked
 
     def record_run(
-        self, command: str, *, started: datetime, seconds: float, summary: str, report: dict
+        self,
+        command: str,
+        *,
+        started: datetime,
+        seconds: float,
+        summary: str,
+        report: dict[str, Any],
     ) -> None:
         with self._transaction():
             self._conn.execute(
@@ -684,13 +701,13 @@ class Store:
     def sending_paused(self, day: date) -> str | None:
         return ledger.paused(self._conn, day)
 
-    def last_run(self, command: str | None = None) -> dict[str, Any] | None:
+    def last_run(self, command: str | None = None) -> Run | None:
         """The newest run (of `command`, if given): command, started (ISO), seconds, summary
         line, and `ok`: False when a source or a digest failed, or the run said it failed."""
         runs = self.runs(1, command=command)
         return runs[0] if runs else None
 
-    def runs(self, count: int, *, command: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, count: int, *, command: str | None = None) -> list[Run]:
         """The newest `count` runs, newest first (see `last_run`), with their reports."""
         where, params = ("WHERE command = ?", (command,)) if command else ("", ())
         rows = self._conn.execute(
@@ -700,7 +717,7 @@ class Store:
         ).fetchall()
         return [_run(row) for row in rows]
 
-    def source_history(self, count: int) -> list[dict[str, Any]]:
+    def source_history(self, count: int) -> list[RunSources]:
         """The `sources` and `alerts` of the newest `count` runs' reports, newest first (read
         in SQL: a build's report lists every file it wrote)."""
         rows = self._conn.execute(
@@ -709,7 +726,7 @@ class Store:
             (count,),
         ).fetchall()
         return [
-            {"sources": json.loads(sources or "[]"), "alerts": json.loads(sent or "[]")}
+            RunSources(sources=json.loads(sources or "[]"), alerts=json.loads(sent or "[]"))
             for sources, sent in rows
         ]
 
@@ -721,14 +738,26 @@ class Store:
         return None
 
 
-def _run(row: sqlite3.Row) -> dict[str, Any]:
+def _run(row: sqlite3.Row) -> Run:
     """A run as a dict; `ok` is False when a source or a digest failed, or the run said so."""
     report = json.loads(row["report"])
     failed = report.get("failures") or any(
         s.get("status") == "failed" for s in report.get("sources", [])
     )
-    run = {k: row[k] for k in ("command", "started", "seconds", "summary")}
-    return run | {"ok": bool(report.get("ok", True)) and not failed, "report": report}
+    return Run(
+        command=row["command"],
+        started=row["started"],
+        seconds=row["seconds"],
+        summary=row["summary"],
+        ok=bool(report.get("ok", True)) and not failed,
+        report=report,
+    )
+
+
+if TYPE_CHECKING:
+
+    def _implements(store: SqliteStore) -> Store:
+        return store  # mypy checks that the SQLite store is every part of the protocol
 
 
 def _utc(moment: datetime) -> datetime:

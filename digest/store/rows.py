@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypedDict
 
 from digest.models import StoredPaper
+from digest.store.merge import PaperRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +34,42 @@ class FetchState:
     fetched: datetime
 
 
-def union(stored: str, more: Sequence[str]) -> str:
-    """A stored JSON list with new items appended, order kept, no repeats."""
-    items = list(json.loads(stored))
-    items += [item for item in more if item not in items]
-    return json.dumps(items)
+class Run(TypedDict):
+    """One run of a command as the store keeps it. A dict, as `digest status --json` prints it;
+    `ok` is False when a source or a digest failed, or the run said it failed. The report is the
+    run's own (its `sources`, `failures`, `digests`, `send`, `alerts`), kept as it was given."""
+
+    command: str
+    started: str  # ISO 8601
+    seconds: float
+    summary: str
+    ok: bool
+    report: dict[str, Any]
+
+
+class RunSources(TypedDict):
+    """What one run's report says of its sources and of the alerts it sent."""
+
+    sources: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+
+
+def paper_row(row: sqlite3.Row) -> PaperRow:
+    """The fields of a stored paper a new sighting is merged into."""
+    return PaperRow(
+        id=row["id"],
+        arxiv_id=row["arxiv_id"],
+        abstract=row["abstract"],
+        authors=tuple(json.loads(row["authors"])),
+        url=row["url"],
+        pdf_url=row["pdf_url"],
+        code_url=row["code_url"],
+        project_url=row["project_url"],
+        categories=tuple(json.loads(row["categories"])),
+        keywords=tuple(json.loads(row["keywords"])),
+        published=row["published"],
+        upvotes=row["upvotes"],
+    )
 
 
 def stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> StoredPaper:

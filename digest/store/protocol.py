@@ -1,0 +1,221 @@
+"""What the rest of digest may ask of a store, by aggregate; `Store` is all of them together.
+
+Everything above the store is typed against these protocols; `SqliteStore` (store/__init__.py)
+is the one backend, and `Store.open(path)` opens it. A second backend implements `Store` and
+joins the contract tests (tests/test_store_contract.py) as one more parameter of `backend`.
+
+Times given to a store are timezone-aware; dates are digest dates. A method that changes
+anything changes it in one transaction, all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+from digest.models import (
+    Delivery,
+    Digest,
+    LedgerEvent,
+    Paper,
+    Profile,
+    StoredPaper,
+    Subscriber,
+)
+from digest.store.rows import FetchState, IngestResult, Run, RunSources
+
+if TYPE_CHECKING:
+    from digest.store import SqliteStore
+
+
+class Papers(Protocol):
+    """Papers kept once each, merged over every sighting (see store/merge.py)."""
+
+    def add_papers(
+        self, source: str, papers: Sequence[Paper], *, now: datetime, other_date: str = ...
+    ) -> IngestResult: ...
+
+    def digest_dates(self) -> list[date]: ...
+
+    def latest_date(self) -> date | None: ...
+
+    def papers(
+        self, on: date | None = ..., *, since: date | None = ..., until: date | None = ...
+    ) -> list[StoredPaper]: ...
+
+    def find(self, refs: Iterable[str]) -> list[StoredPaper]: ...
+
+
+class Feedback(Protocol):
+    """What each reader said of a paper: liked or disliked, the newest word kept."""
+
+    def record_feedback(
+        self, reader: str, ref: str, *, liked: bool, now: datetime
+    ) -> StoredPaper: ...
+
+    def feedback(self, reader: str) -> tuple[list[StoredPaper], list[StoredPaper]]: ...
+
+
+class BuiltDigests(Protocol):
+    """The digests built, each reader's papers in order with why they were picked."""
+
+    def save_digests(self, digests: Sequence[Digest]) -> None: ...
+
+    def digests(self, reader: Profile, *, since: date | None = ...) -> list[Digest]: ...
+
+
+class Sources(Protocol):
+    """Each source's last attempt, and each URL's last fetch (for conditional GETs)."""
+
+    def record_source(
+        self, source: str, location: str, *, now: datetime, error: str | None
+    ) -> None: ...
+
+    def failing_sources(self) -> list[tuple[str, str]]: ...
+
+    def source_failures(self, source: str) -> int: ...
+
+    def fetch_state(self, url: str) -> FetchState | None: ...
+
+    def record_fetch(self, state: FetchState, *, source: str) -> None: ...
+
+
+class Runs(Protocol):
+    """Every command's run: its summary line and its report."""
+
+    def record_run(
+        self,
+        command: str,
+        *,
+        started: datetime,
+        seconds: float,
+        summary: str,
+        report: dict[str, Any],
+    ) -> None: ...
+
+    def last_run(self, command: str | None = ...) -> Run | None: ...
+
+    def runs(self, count: int, *, command: str | None = ...) -> list[Run]: ...
+
+    def source_history(self, count: int) -> list[RunSources]: ...
+
+    def last_good_run(self) -> datetime | None: ...
+
+
+class Readers(Protocol):
+    """Readers: config.yaml's and those who signed up, their status and their links' version."""
+
+    def sync_readers(self, profiles: Sequence[Profile], *, now: datetime) -> int: ...
+
+    def add_reader(
+        self, profile: Profile, *, now: datetime, status: str = ..., origin: str = ...
+    ) -> bool: ...
+
+    def set_reader_status(self, name: str, status: str, *, now: datetime) -> bool: ...
+
+    def set_profile(self, profile: Profile, *, now: datetime) -> bool: ...
+
+    def revoke_tokens(self, name: str, *, now: datetime) -> bool: ...
+
+    def subscriber(self, name: str) -> Subscriber | None: ...
+
+    def subscribers(self, *status: str) -> list[Subscriber]: ...
+
+    def readers_by_email(self, email: str) -> list[Subscriber]: ...
+
+    def token_version(self, name: str) -> int | None: ...
+
+    def token_versions(self) -> dict[str, int]: ...
+
+
+class Signups(Protocol):
+    """The subscribe form's budgets, shared by every process on the store."""
+
+    def admit_signup(
+        self, address: str, *, now: datetime, per_hour: int, per_address: int
+    ) -> timedelta | None: ...
+
+
+class Ledger(Protocol):
+    """The send ledger: one row per (digest date, reader), sent exactly once (store/ledger.py)."""
+
+    def plan_deliveries(
+        self,
+        day: date,
+        readers: Sequence[tuple[str, Sequence[str]]],
+        *,
+        now: datetime,
+        give_up: datetime,
+    ) -> int: ...
+
+    def claim_delivery(
+        self,
+        day: date,
+        *,
+        by: str,
+        now: datetime,
+        reader: str | None = ...,
+        retries_only: bool = ...,
+    ) -> Delivery | None: ...
+
+    def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool: ...
+
+    def finish_delivery(
+        self, day: date, reader: str, *, by: str, status: str, now: datetime, **outcome: Any
+    ) -> bool: ...
+
+    def recover_deliveries(
+        self, day: date, *, now: datetime, lease: timedelta, gone: Callable[[str], bool]
+    ) -> int: ...
+
+    def expire_deliveries(self, day: date, *, now: datetime) -> int: ...
+
+    def deliveries(self, day: date) -> list[Delivery]: ...
+
+    def settle_delivery(
+        self, day: date, reader: str, *, action: str, actor: str, now: datetime, note: str = ...
+    ) -> Delivery: ...
+
+    def ledger_history(self, day: date) -> list[LedgerEvent]: ...
+
+    def next_due(self, day: date) -> datetime | None: ...
+
+    def delivery_dates(self) -> list[date]: ...
+
+    def pause_sending(self, day: date, *, reason: str, now: datetime) -> None: ...
+
+    def resume_sending(self, day: date) -> bool: ...
+
+    def sending_paused(self, day: date) -> str | None: ...
+
+
+class Upkeep(Protocol):
+    """The store as a whole: where it is, whether it is sound, a copy of it, closing it."""
+
+    path: Path
+
+    def check(self) -> list[str]: ...
+
+    def backup(self, target: Path, *, force: bool = ...) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None: ...
+
+
+class Store(
+    Papers, Feedback, BuiltDigests, Sources, Runs, Readers, Signups, Ledger, Upkeep, Protocol
+):
+    """Everything a store keeps. `Store.open(path)` opens the store at `path`."""
+
+    @staticmethod
+    def open(path: Path) -> SqliteStore:
+        """The SQLite store at `path` (see SqliteStore.open): the one place that names the
+        backend, so everything else is written against the protocol."""
+        from digest.store import SqliteStore
+
+        return SqliteStore.open(path)
