@@ -23,7 +23,7 @@ from typing import Any
 
 from digest import delivery
 from digest.config import Config
-from digest.deliver.smtp import SmtpTransport
+from digest.deliver import deliverer, sender
 from digest.errors import DigestError
 from digest.store import RunSources, Store
 
@@ -32,7 +32,7 @@ log = logging.getLogger("digest")
 ALERT_AFTER = 2  # a source failing this many runs in a row gets an alert (once)
 HISTORY = 500  # runs read back to find where a source's streak began
 
-Transport = Callable[[], SmtpTransport]
+Transport = Callable[[], sender.Transport]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +144,7 @@ def send(
         stamp = now.strftime("%Y%m%dT%H%M%S")
         mark = hashlib.sha256(subject.encode()).hexdigest()[:8]
         file = Path("mail") / "operator" / f"{stamp}-{mark}.eml"
-        made = None
-        if config.delivery.method == "smtp":
-            made = transport() if transport else SmtpTransport(delivery.smtp_settings(config))
+        made = transport() if transport and deliverer(config).sends else None
         delivery.send_one(config, to, message, file=file, transport=made)
     except (DigestError, OSError) as exc:
         log.error("alert to %s not delivered: %s", to, exc)

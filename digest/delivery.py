@@ -1,12 +1,11 @@
-"""Delivery wired from config.yaml: the SMTP transport, the day's send, previews, and the
-confirmation mail of the subscribe form. Credentials come from the environment variables the
-config names, read here and nowhere else.
+"""Delivery wired from config.yaml: the day's send, previews, and the mails outside the ledger
+(the confirmation mail of the subscribe form, an operator alert), through the configured
+deliverer (deliver/__init__.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -16,10 +15,9 @@ from pathlib import Path
 
 from digest import render
 from digest.config import Config
-from digest.deliver import files as files_out
-from digest.deliver.sender import Clock, Pacing, Sender, SendReport, stamp_date
-from digest.deliver.smtp import SmtpSettings, SmtpTransport
-from digest.errors import ConfigError, DeliveryError
+from digest.deliver import deliverer, smtp
+from digest.deliver.sender import Clock, Pacing, Sender, SendReport, Transport, stamp_date
+from digest.errors import DeliveryError
 from digest.models import WAITING, Artifact, Profile
 from digest.pipeline import links_for
 from digest.render import email
@@ -27,34 +25,6 @@ from digest.render.email.mime import POLICY
 from digest.store import Store
 
 log = logging.getLogger("digest")
-
-
-def smtp_settings(config: Config, environ: Mapping[str, str] | None = None) -> SmtpSettings:
-    """The transport's settings: host and security from config.yaml, credentials from the
-    environment variables it names (a ConfigError names a variable that is not set)."""
-    smtp = config.delivery.smtp
-    if smtp is None:
-        raise ConfigError("delivery.smtp: not configured", hint="see README, Sending by SMTP")
-    env = os.environ if environ is None else environ
-
-    def secret(key: str, name: str | None) -> str | None:
-        if name is None:
-            return None
-        value = env.get(name)
-        if not value:
-            raise ConfigError(f"delivery.smtp.{key}: the environment variable {name} is not set")
-        return value
-
-    return SmtpSettings(
-        host=smtp.host,
-        port=smtp.port,
-        security=smtp.security,  # type: ignore[arg-type]  # checked by the config
-        username=secret("username_env", smtp.username_env),
-        password=secret("password_env", smtp.password_env),
-        timeout=smtp.timeout,
-        per_connection=smtp.per_connection,
-        local_hostname=smtp.helo,
-    )
 
 
 def pacing(config: Config) -> Pacing:
@@ -67,7 +37,7 @@ def send_day(
     day: date,
     *,
     wait: bool = False,
-    transport: SmtpTransport | None = None,
+    transport: Transport | None = None,
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
     reader: str | None = None,
@@ -76,12 +46,9 @@ def send_day(
 ) -> SendReport:
     """Send what is due of `day`'s ledger (only `reader`'s row, or only retries, when asked;
     see deliver/sender.py)."""
-    if config.delivery.method != "smtp":
-        raise ConfigError(
-            "delivery.method: files writes .eml files and sends nothing",
-            hint="set delivery.method: smtp to send",
-        )
-    transport = transport or SmtpTransport(smtp_settings(config, environ))
+    chosen = deliverer(config)
+    if transport is None or not chosen.sends:  # a ConfigError when the method sends nothing
+        transport = chosen.transport(config, environ)
     sender = Sender(
         store,
         transport,
@@ -121,11 +88,11 @@ def preview(
     to: Sequence[str],
     *,
     now: datetime,
-    transport: SmtpTransport | None = None,
+    transport: Transport | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> str:
-    """Send `profile`'s digest of `day` to the `to` addresses, outside the ledger; returns the
-    server's outcome in words."""
+    """Send `profile`'s digest of `day` to the `to` addresses, outside the ledger and by SMTP
+    whichever the delivery method; returns the server's outcome in words."""
     built = [d for d in store.digests(profile, since=day) if d.date == day]
     if not built:
         raise DeliveryError(f"no digest of {day} for {profile.name}", hint="run `digest build`")
@@ -134,7 +101,7 @@ def preview(
     env = render.environment(config.templates)
     files = email.artifacts(digest, site=config.site, links=links, env=env, now=now)
     message = next(a.content for a in files if a.path.suffix == ".eml")
-    transport = transport or SmtpTransport(smtp_settings(config, environ))
+    transport = transport or smtp.connect(config, environ)
     try:
         outcome = transport.send(config.site.address, list(to), stamp_date(message, now))
     finally:
@@ -165,15 +132,16 @@ def send_one(
     message: bytes,
     *,
     file: Path,
-    transport: SmtpTransport | None = None,
+    transport: Transport | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> None:
-    """One mail outside the ledger: sent by SMTP, or with the files method written to `file`
-    under the output directory. A DeliveryError when the server did not take it."""
-    if config.delivery.method != "smtp":
-        files_out.deliver([Artifact(file, message, "message/rfc822")], config.out_dir)
+    """One mail outside the ledger: sent when the method sends (smtp), else written to `file`
+    under the output directory (files). A DeliveryError when the server did not take it."""
+    chosen = deliverer(config)
+    if not chosen.sends:
+        chosen.write([Artifact(file, message, "message/rfc822")], config.out_dir)
         return
-    transport = transport or SmtpTransport(smtp_settings(config, environ))
+    transport = transport or chosen.transport(config, environ)
     try:
         outcome = transport.send(config.site.address, [to], message)
     finally:

@@ -22,8 +22,8 @@ import httpx
 
 from digest import alerts, delivery, ingest, pipeline
 from digest.config import Config
-from digest.deliver.sender import Clock, SendReport
-from digest.deliver.smtp import SmtpTransport
+from digest.deliver import deliverer
+from digest.deliver.sender import Clock, SendReport, Transport
 from digest.errors import DigestError
 from digest.fetch import Fetcher
 from digest.store import Run, Store
@@ -115,7 +115,7 @@ class Operator:
         *,
         clock: Callable[[], datetime] = now_utc,
         environ: Mapping[str, str] | None = None,
-        transport: Callable[[], SmtpTransport] | None = None,
+        transport: Callable[[], Transport] | None = None,
         http: Callable[[], httpx.Client] = lambda: httpx.Client(timeout=10.0),
     ) -> None:
         self.config, self.clock = config, clock
@@ -193,12 +193,12 @@ class Operator:
             )
             report.digests = built.digests
             report.failures += list(built.failures)
-        if self.config.delivery.method == "smtp":
+        if deliverer(self.config).sends:
             report.add_send(self._send(store, day, reader=reader))
 
     def retry(self) -> None:
         """Deferred sends of the recent dates whose retry time has come."""
-        if self.config.delivery.method != "smtp":
+        if not deliverer(self.config).sends:
             return
         self._run("retry", self._retry, quiet=True)
 
@@ -269,10 +269,10 @@ class Operator:
             **only,
         )
 
-    def _new_transport(self) -> SmtpTransport:
+    def _new_transport(self) -> Transport:
         if self._transport is not None:
             return self._transport()
-        return SmtpTransport(delivery.smtp_settings(self.config, self.environ))
+        return deliverer(self.config).transport(self.config, self.environ)
 
     def heartbeat(self) -> None:
         """GET the heartbeat URL (schedule.heartbeat_url_env) after a run that went well, so an

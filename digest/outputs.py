@@ -18,7 +18,6 @@ import jinja2
 
 from digest import render
 from digest.config import Config
-from digest.deliver import DELIVERERS
 from digest.deliver import files as files_out
 from digest.deliver.site import write_site
 from digest.errors import DigestError
@@ -144,7 +143,7 @@ def publish(
         if reader.public:
             public.append((reader, built))
             served += mine
-    written = DELIVERERS["files"](files, config.out_dir)
+    written = files_out.deliver(files, config.out_dir)
     pages = site.pages(days, public, site=config.site, links=links, env=env)
     result = write_site(config.out_dir / "site", [*pages, *served])
     log.info(

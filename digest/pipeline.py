@@ -12,6 +12,7 @@ from pathlib import Path
 
 from digest import curate, modelcache, outputs, rank, render
 from digest.config import WINDOW_DAYS, Config
+from digest.deliver import deliverer
 from digest.errors import ConfigError, DigestError
 from digest.models import Digest, Profile, SourceOutcome, StoredPaper
 from digest.render.links import Links
@@ -96,16 +97,16 @@ def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[
 def signer(
     config: Config, environ: Mapping[str, str] | None = None, *, needed_by: str | None = None
 ) -> Signer | None:
-    """The token signer from the secret's environment variable. Sending by SMTP needs it (the
-    unsubscribe links), as does whatever `needed_by` names; the files default works without
-    it."""
+    """The token signer from the secret's environment variable. The delivery method may need
+    it (`needs_secret`: smtp signs the unsubscribe links), as does whatever `needed_by` names;
+    the files default works without it."""
     delivery = config.delivery
     try:
         made = signer_from_env(delivery.secret_env, delivery.previous_secrets_env, environ)
     except ValueError as exc:
         raise ConfigError(f"delivery.secret_env: {exc}") from None
-    if needed_by is None and delivery.method == "smtp":
-        needed_by = "sending by SMTP signs each reader's unsubscribe link with it"
+    if needed_by is None:
+        needed_by = deliverer(config).needs_secret
     if made is None and needed_by is not None:
         raise ConfigError(
             f"delivery.secret_env: the environment variable {delivery.secret_env} is not set",
@@ -224,7 +225,7 @@ def _keep(
         digests = [replace(d, notice=f"{notice} {d.notice}".strip()) for d in digests]
     store.save_digests(digests)
     done = outputs.write_digests(digests, config=config, links=links, now=now)
-    if mail and config.delivery.method == "smtp":
+    if mail and deliverer(config).plans_ledger:
         plan_sends(config, store, digests, set(done.paths), day=day, now=now, weekly=weekly)
     return done
 

@@ -21,6 +21,7 @@ from typing import Any
 from digest import alerts, delivery, ingest, pipeline, rank, sources
 from digest.cli import progress
 from digest.config import Config, load_config, templates
+from digest.deliver import deliverer
 from digest.deliver.sender import Clock, SendReport
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.fetch import Fetcher
@@ -285,7 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             config, store, days=days, now=started, progress=_progress_for(len(days))
         )
         sent = None
-        if config.delivery.method == "smtp" and (planned := store.delivery_dates()):
+        if deliverer(config).sends and (planned := store.delivery_dates()):
             sent = delivery.send_day(config, store, planned[-1], clock=_sender_clock())
         said = sent.line() if sent is not None else None
         line = pipeline.summary("run", outcomes, result, time.monotonic() - clock, said)

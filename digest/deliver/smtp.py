@@ -11,6 +11,7 @@ automatically (at most once for ambiguous sends).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import smtplib
 import socket
@@ -18,10 +19,13 @@ import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from digest import crashpoint
-from digest.errors import DeliveryError
+from digest.errors import ConfigError, DeliveryError
+
+if TYPE_CHECKING:
+    from digest.config import Config
 
 Security = Literal["starttls", "tls", "none"]
 Kind = Literal["sent", "partial", "deferred", "failed", "unknown"]
@@ -47,6 +51,40 @@ class SmtpSettings:
     per_connection: int = 100  # a new session after this many messages (E-34)
     local_hostname: str | None = None  # EHLO name; None = smtplib's default (the FQDN)
     context: ssl.SSLContext | None = None  # None = ssl.create_default_context(): verifying
+
+
+def settings(config: Config, environ: Mapping[str, str] | None = None) -> SmtpSettings:
+    """The transport's settings: host and security from config.yaml, credentials from the
+    environment variables it names, read here and nowhere else (a ConfigError names a variable
+    that is not set)."""
+    smtp = config.delivery.smtp
+    if smtp is None:
+        raise ConfigError("delivery.smtp: not configured", hint="see README, Sending by SMTP")
+    env = os.environ if environ is None else environ
+
+    def secret(key: str, name: str | None) -> str | None:
+        if name is None:
+            return None
+        value = env.get(name)
+        if not value:
+            raise ConfigError(f"delivery.smtp.{key}: the environment variable {name} is not set")
+        return value
+
+    return SmtpSettings(
+        host=smtp.host,
+        port=smtp.port,
+        security=smtp.security,  # type: ignore[arg-type]  # checked by the config
+        username=secret("username_env", smtp.username_env),
+        password=secret("password_env", smtp.password_env),
+        timeout=smtp.timeout,
+        per_connection=smtp.per_connection,
+        local_hostname=smtp.helo,
+    )
+
+
+def connect(config: Config, environ: Mapping[str, str] | None = None) -> SmtpTransport:
+    """The transport config.yaml describes (the smtp deliverer's; it opens on the first send)."""
+    return SmtpTransport(settings(config, environ))
 
 
 @dataclass(frozen=True, slots=True)
