@@ -155,3 +155,16 @@ def test_schedule_lock_is_a_path_beside_the_config(tmp_path):
     assert caught.value.problems == (
         f"{tmp_path / 'config.yaml'}: schedule.lock: is a directory: {tmp_path / 'run'}",
     )
+
+
+def test_a_key_with_a_newline_is_named_on_one_line(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, '"\\n": 1\nsite: {"a\\nb": 1, "my\\npassword": x}\n' + READER)
+    assert caught.value.problems == (
+        f"{tmp_path / 'config.yaml'}: site.'my\\npassword': secrets do not belong in the"
+        " config file; use 'my\\npassword_env: ENV_VAR_NAME' instead",
+        f"{tmp_path / 'config.yaml'}: '\\n': unknown key (known: delivery, newsletter, out_dir,"
+        " ranking, readers, schedule, site, sources, store, templates)",
+        f"{tmp_path / 'config.yaml'}: site.'a\\nb': unknown key (known: base_url, days_per_page,"
+        " feed_items)",
+    )

@@ -301,4 +301,6 @@ def _type_name(value: object) -> str:
 
 
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    """`path.key`; a key with a newline or another unprintable character is shown quoted."""
+    name = key if key.isprintable() else repr(key)
+    return f"{path}.{name}" if path else name
