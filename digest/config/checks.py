@@ -252,6 +252,7 @@ def _list_of(item: Check[T]) -> Check[tuple[T, ...]]:
 
 _PATH_PROBLEMS: dict[str, Callable[[Path], str]] = {
     "store": lambda p: "is a directory" if p.is_dir() else "",
+    "schedule.lock": lambda p: "is a directory" if p.is_dir() else "",
     "out_dir": lambda p: "not a directory" if p.exists() and not p.is_dir() else "",
     "templates": lambda p: "" if p.is_dir() else "no such directory",
     # a `{date}` path names a file per digest date, read when that date is ingested
@@ -300,4 +301,6 @@ def _type_name(value: object) -> str:
 
 
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    """`path.key`; a key with a newline or another unprintable character is shown quoted."""
+    name = key if key.isprintable() else repr(key)
+    return f"{path}.{name}" if path else name

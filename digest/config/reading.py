@@ -96,7 +96,8 @@ def _secrets(value: object, path: str, problems: list[str], seen: set[int]) -> N
                 problems.append(f"{where}: {message}, not its value")
         elif isinstance(key, str) and _is_secret(key):
             message = "secrets do not belong in the config file"
-            problems.append(f"{where}: {message}; use '{key}_env: ENV_VAR_NAME' instead")
+            name = key.encode("unicode_escape").decode()  # on one line, whatever is in it
+            problems.append(f"{where}: {message}; use '{name}_env: ENV_VAR_NAME' instead")
         else:
             _secrets(item, where, problems, seen)
 
