@@ -22,6 +22,7 @@ from digest.config.checks import _expand, _Invalid, _join, _type_name, _zone
 from digest.config.keys import BY_PATH, Key, children, default
 from digest.config.reading import MISSING_HINT as MISSING_HINT
 from digest.config.reading import _is_secret, _read, _secrets
+from digest.deliver import DELIVERERS
 from digest.errors import ConfigError
 from digest.models import Profile, SendTime, Site
 
@@ -288,10 +289,16 @@ class _Validator:
         method = self.get(node, "delivery.method", where)
         smtp_node = self.get(node, "delivery.smtp", where)
         smtp = self.smtp(smtp_node) if smtp_node is not None else None
-        if method == "smtp" and smtp is None and "smtp" not in node:
-            self.problems.append("delivery.smtp: required when delivery.method is smtp")
+        entry = DELIVERERS.get(method or default("delivery.method"))
+        if entry is not None and entry.needs_smtp and smtp is None and "smtp" not in node:
+            self.problems.append(f"delivery.smtp: required when delivery.method is {method}")
         base_url = self.get(node, "delivery.base_url", where)
-        if method == "smtp" and base_url and not base_url.startswith("https://"):
+        if (
+            entry is not None
+            and entry.needs_https
+            and base_url
+            and not base_url.startswith("https://")
+        ):
             self.problems.append(
                 "delivery.base_url: must be https when sending by SMTP (one-click unsubscribe)"
             )

@@ -43,6 +43,7 @@ from digest.config.checks import (
     _url,
     _zone,
 )
+from digest.deliver import DELIVERERS
 from digest.models import WEEKDAYS, Profile, SendTime, Site
 
 SECURITY = ("starttls", "tls", "none")
@@ -158,7 +159,7 @@ KEYS: tuple[Key, ...] = (
     Key("readers[].send.empty", "boolean", _SEND.empty, _bool, "also send empty digests"),
     Key("delivery", "mapping", help="how digests reach readers"),
     Key("delivery.method", "`files` or `smtp`", "files",
-        partial(_choice, known=("files", "smtp"), what="method"), "write .eml files, or send"),
+        partial(_choice, known=tuple(DELIVERERS), what="method"), "write .eml files, or send"),
     Key("delivery.from", "`Name <address>`", None, _sender, "the sender",
         shown="`newsletter.from`"),
     Key("delivery.base_url", "http(s) URL", None, _base_url, "where `digest serve` answers",
