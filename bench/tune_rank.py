@@ -18,7 +18,8 @@ per-reader linear model. With --walk it runs the
 feedback walk (README "Likes over time") on interests_dev and tags_dev and tunes how many liked
 papers a reader needs before a linear model is learned for them (`learn.MIN_LIKED`), whether the
 query's best hits only make up for missing likes (`FEEDBACK_FILLS`) and how fast a like's weight
-fades with its age (`HALF_LIFE`), scored on the mean nDCG@10 after day 10.
+fades with its age (`HALF_LIFE`), scored on the mean nDCG@10 after day 10. `--grid NAME=V1,V2`
+tunes other values instead (the SVM's C was chosen with `--walk --grid C=0.1,0.3`).
 """
 
 from __future__ import annotations
@@ -148,7 +149,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", nargs="?", type=Path, default=ROOT.parent / "shared/data/eval")
     parser.add_argument("--walk", action="store_true", help="tune on the feedback walk")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="tune these values of a parameter instead of the default grid (repeatable), "
+        "e.g. --walk --grid C=0.1,0.3",
+    )
     args = parser.parse_args()
+    if args.grid:
+        grid = {}
+        for item in args.grid:
+            name, _, values = item.partition("=")
+            grid[name] = tuple(float(v) for v in values.split(","))
+        globals()["WALK_GRID" if args.walk else "DAY_GRID"] = grid
     cases = spec.dev_cases(args.folder)
     scores, keys = collect(cases, args.walk)
     loio(scores, keys)

@@ -26,7 +26,7 @@ QUERY_SHARE = 0.3  # the query's share of relevance beside the model's (0: the m
 HALF_LIFE = 0.0  # days after which a liked paper counts half (0: every like counts the same)
 NEGATIVES = 2000  # corpus papers sampled (evenly, so deterministically) as negatives
 MIN_CORPUS = 200  # below this many corpus papers the query alone is used
-C = 0.1
+C = 0.3  # chosen by leave-one-interest-out on the feedback walk (bench/tune_rank.py --walk)
 
 
 class Learned(NamedTuple):
