@@ -8,9 +8,12 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint format typecheck bench clean
 
 $(STAMP): pyproject.toml constraints.txt
+	@if test -x $(BIN)/python; then echo "updating $(VENV) (pyproject.toml or constraints.txt changed)..."; \
+	else echo "setting up $(VENV) (first run only, about a minute)..."; fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test]'
 	touch $(STAMP)
+	@echo "$(VENV) is ready"
 
 run: $(STAMP)
 	$(BIN)/digest run

@@ -1,5 +1,5 @@
-"""The config table: README.md's config reference lists its keys with their defaults, the records
-default to what it says, and the keys it declares are read."""
+"""The config table: docs/configuration.md's config reference lists its keys with their defaults,
+the records default to what it says, and the keys it declares are read."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from digest.errors import ConfigError
 from digest.models import Profile, SendTime, Site
 
 KINDS = {"hf_text", "hf_api", "hf_html", "feed"}
-README = Path(__file__).parents[1] / "README.md"
+README = Path(__file__).parents[1] / "docs" / "configuration.md"
 READER = """
 readers:
   - name: alice
