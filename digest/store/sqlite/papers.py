@@ -11,7 +11,7 @@ from datetime import date, datetime
 from digest.errors import StoreError
 from digest.models import Paper, StoredPaper, normalise_arxiv_id, paper_id, title_key
 from digest.store.merge import PaperRow, merge
-from digest.store.rows import IngestResult, paper_row, stored_paper
+from digest.store.rows import IngestResult
 from digest.store.sqlite.connection import SqliteConnection
 
 SQL_BATCH = 500  # ids bound in one IN (...) list, well under SQLite's variable limit
@@ -247,3 +247,42 @@ class SqlitePapers(SqliteConnection):
                 batch,
             ).fetchall()
         return sorted(found, key=lambda r: (r["digest_date"], r["source"]))
+
+
+def paper_row(row: sqlite3.Row) -> PaperRow:
+    """The fields of a stored paper a new sighting is merged into."""
+    return PaperRow(
+        id=row["id"],
+        arxiv_id=row["arxiv_id"],
+        abstract=row["abstract"],
+        authors=tuple(json.loads(row["authors"])),
+        url=row["url"],
+        pdf_url=row["pdf_url"],
+        code_url=row["code_url"],
+        project_url=row["project_url"],
+        categories=tuple(json.loads(row["categories"])),
+        keywords=tuple(json.loads(row["keywords"])),
+        published=row["published"],
+        upvotes=row["upvotes"],
+    )
+
+
+def stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> StoredPaper:
+    published = row["published"]
+    return StoredPaper(
+        id=row["id"],
+        title=row["title"],
+        abstract=row["abstract"],
+        arxiv_id=row["arxiv_id"],
+        authors=tuple(json.loads(row["authors"])),
+        url=row["url"],
+        pdf_url=row["pdf_url"],
+        code_url=row["code_url"],
+        project_url=row["project_url"],
+        categories=tuple(json.loads(row["categories"])),
+        keywords=tuple(json.loads(row["keywords"])),
+        published=datetime.fromisoformat(published) if published else None,
+        dates=tuple(dates),
+        sources=tuple(sources),
+        upvotes=row["upvotes"],
+    )
