@@ -411,11 +411,11 @@ def compare(
 # -- where the time goes ----------------------------------------------------------------------
 
 PARTS = {  # (file path ending, function) -> what it stands for in our sender
-    ("store/__init__.py", "expire_deliveries"): "ledger: expire (a write transaction)",
-    ("store/__init__.py", "claim_delivery"): "ledger: claim (a write transaction)",
-    ("store/__init__.py", "mark_transmitting"): "ledger: transmitting (a write transaction)",
-    ("store/__init__.py", "finish_delivery"): "ledger: finish (a write transaction)",
-    ("store/__init__.py", "deliveries"): "ledger: the day's rows for the report, once",
+    ("sqlite/deliveries.py", "expire_deliveries"): "ledger: expire (a write transaction)",
+    ("sqlite/deliveries.py", "claim_delivery"): "ledger: claim (a write transaction)",
+    ("sqlite/deliveries.py", "mark_transmitting"): "ledger: transmitting (a write transaction)",
+    ("sqlite/deliveries.py", "finish_delivery"): "ledger: finish (a write transaction)",
+    ("sqlite/deliveries.py", "deliveries"): "ledger: the day's rows for the report, once",
     ("~", "<method 'execute' of 'sqlite3.Connection' objects>"): "  SQLite statements, in all",
     ("pathlib.py", "read_bytes"): "reading the .eml file",
     ("sender.py", "stamp_date"): "stamping the Date header",

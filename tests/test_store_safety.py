@@ -27,7 +27,7 @@ from digest.errors import StoreError
 from digest.models import Paper
 from digest.sources import SOURCES
 from digest.store import MIGRATIONS, Store, is_store
-from digest.store.schema import APPLICATION_ID, recognise, tables
+from digest.store.sqlite.schema import APPLICATION_ID, recognise, tables
 from digest.tokens import Signer
 from digest.web import create_app
 

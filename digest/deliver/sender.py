@@ -1,4 +1,4 @@
-"""Sending a day's digests by SMTP, exactly once, through the ledger (store/ledger.py).
+"""Sending a day's digests by SMTP, exactly once, through the ledger (store/sqlite/ledger.py).
 
 Each message: claim its row (one short transaction), mark it `transmitting` once the server
 answered DATA (right before the content goes), send, and record the outcome right after the

@@ -1,6 +1,6 @@
 """What the rest of digest may ask of a store, by aggregate; `Store` is all of them together.
 
-Everything above the store is typed against these protocols; `SqliteStore` (store/__init__.py)
+Everything above the store is typed against these protocols; `SqliteStore` (store/sqlite/)
 is the one backend, and `Store.open(path)` opens it. A second backend implements `Store` and
 joins the contract tests (tests/test_store_contract.py) as one more parameter of `backend`.
 
@@ -27,7 +27,7 @@ from digest.models import (
 from digest.store.rows import FetchState, IngestResult, Run, RunSources
 
 if TYPE_CHECKING:
-    from digest.store import SqliteStore
+    from digest.store.sqlite import SqliteStore
 
 
 class Papers(Protocol):
@@ -139,7 +139,7 @@ class Signups(Protocol):
 
 
 class Ledger(Protocol):
-    """The send ledger: one row per (digest date, reader), sent exactly once (store/ledger.py)."""
+    """The send ledger: one row per (digest date, reader), sent exactly once (sqlite/ledger.py)."""
 
     def plan_deliveries(
         self,
@@ -216,6 +216,6 @@ class Store(
     def open(path: Path) -> SqliteStore:
         """The SQLite store at `path` (see SqliteStore.open): the one place that names the
         backend, so everything else is written against the protocol."""
-        from digest.store import SqliteStore
+        from digest.store.sqlite import SqliteStore
 
         return SqliteStore.open(path)

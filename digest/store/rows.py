@@ -1,15 +1,10 @@
-"""Records the store hands out, and the row conversions behind them."""
+"""Records the store hands out, whatever the backend."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypedDict
-
-from digest.models import StoredPaper
-from digest.store.merge import PaperRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,42 +47,3 @@ class RunSources(TypedDict):
 
     sources: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
-
-
-def paper_row(row: sqlite3.Row) -> PaperRow:
-    """The fields of a stored paper a new sighting is merged into."""
-    return PaperRow(
-        id=row["id"],
-        arxiv_id=row["arxiv_id"],
-        abstract=row["abstract"],
-        authors=tuple(json.loads(row["authors"])),
-        url=row["url"],
-        pdf_url=row["pdf_url"],
-        code_url=row["code_url"],
-        project_url=row["project_url"],
-        categories=tuple(json.loads(row["categories"])),
-        keywords=tuple(json.loads(row["keywords"])),
-        published=row["published"],
-        upvotes=row["upvotes"],
-    )
-
-
-def stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> StoredPaper:
-    published = row["published"]
-    return StoredPaper(
-        id=row["id"],
-        title=row["title"],
-        abstract=row["abstract"],
-        arxiv_id=row["arxiv_id"],
-        authors=tuple(json.loads(row["authors"])),
-        url=row["url"],
-        pdf_url=row["pdf_url"],
-        code_url=row["code_url"],
-        project_url=row["project_url"],
-        categories=tuple(json.loads(row["categories"])),
-        keywords=tuple(json.loads(row["keywords"])),
-        published=datetime.fromisoformat(published) if published else None,
-        dates=tuple(dates),
-        sources=tuple(sources),
-        upvotes=row["upvotes"],
-    )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
+from digest.store.sqlite.connection import SqliteConnection, utc
+
 HOUR = timedelta(hours=1)  # the window of the budget of all addresses together
 DAY = timedelta(days=1)  # the window of one address's budget
 
@@ -49,3 +51,17 @@ def _wait(
     if found is None:
         return None
     return datetime.fromisoformat(found[0]) + window - now
+
+
+class SqliteSignups(SqliteConnection):
+    """The `Signups` protocol on SQLite."""
+
+    def admit_signup(
+        self, address: str, *, now: datetime, per_hour: int, per_address: int
+    ) -> timedelta | None:
+        """Count a subscribe request and let it through (None), or how long until the budget it
+        is over has room (see `admit`); shared by every process on this store."""
+        with self._transaction():
+            return admit(
+                self._conn, address, now=utc(now), per_hour=per_hour, per_address=per_address
+            )

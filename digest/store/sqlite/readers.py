@@ -17,6 +17,7 @@ from typing import Any
 
 from digest.errors import StoreError
 from digest.models import READER_STATES, Profile, SendTime, Subscriber
+from digest.store.sqlite.connection import SqliteConnection, utc
 
 _TUPLES = {f.name for f in fields(Profile) if str(f.type).startswith("tuple")}
 
@@ -136,3 +137,67 @@ def set_profile(conn: sqlite3.Connection, profile: Profile, now: datetime) -> bo
 def _check_status(status: str) -> None:
     if status not in READER_STATES:
         raise ValueError(f"unknown reader status {status!r}")
+
+
+class SqliteReaders(SqliteConnection):
+    """The `Readers` protocol on SQLite."""
+
+    def sync_readers(self, profiles: Sequence[Profile], *, now: datetime) -> int:
+        """Load config.yaml's readers (see `sync`); returns how many rows changed."""
+        with self._transaction():
+            return sync(self._conn, profiles, utc(now))
+
+    def add_reader(
+        self, profile: Profile, *, now: datetime, status: str = "active", origin: str = "cli"
+    ) -> bool:
+        """A new reader, or a removed one added again (True then, with new links)."""
+        with self._transaction():
+            return add(self._conn, profile, status=status, origin=origin, now=utc(now))
+
+    def set_reader_status(self, name: str, status: str, *, now: datetime) -> bool:
+        """Subscribe, confirm, unsubscribe or remove; False for an unknown reader."""
+        with self._transaction():
+            return set_status(self._conn, name, status, utc(now))
+
+    def set_profile(self, profile: Profile, *, now: datetime) -> bool:
+        """Replace a reader's profile (their interests, address); False for an unknown reader."""
+        with self._transaction():
+            return set_profile(self._conn, profile, utc(now))
+
+    def revoke_tokens(self, name: str, *, now: datetime) -> bool:
+        """Invalidate every link given out to the reader so far."""
+        with self._transaction():
+            cursor = self._conn.execute(
+                "UPDATE readers SET token_version = token_version + 1, updated = ? WHERE name = ?",
+                (utc(now).isoformat(), name),
+            )
+            return cursor.rowcount == 1
+
+    def subscriber(self, name: str) -> Subscriber | None:
+        row = self._conn.execute("SELECT * FROM readers WHERE name = ?", (name,)).fetchone()
+        return subscriber(row) if row else None
+
+    def subscribers(self, *status: str) -> list[Subscriber]:
+        """Every reader (or those in one of `status`), by name."""
+        query = "SELECT * FROM readers"
+        if status:
+            query += f" WHERE status IN ({', '.join('?' * len(status))})"
+        rows = self._conn.execute(query + " ORDER BY name", status).fetchall()
+        return [subscriber(r) for r in rows]
+
+    def readers_by_email(self, email: str) -> list[Subscriber]:
+        rows = self._conn.execute(
+            "SELECT * FROM readers WHERE lower(email) = lower(?) ORDER BY name", (email,)
+        ).fetchall()
+        return [subscriber(r) for r in rows]
+
+    def token_version(self, name: str) -> int | None:
+        """The version signed into a reader's links; None for a reader the store does not know."""
+        row = self._conn.execute(
+            "SELECT token_version FROM readers WHERE name = ?", (name,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def token_versions(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT name, token_version FROM readers").fetchall()
+        return {r[0]: int(r[1]) for r in rows}

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from digest.models import Digest, Profile, Scored, StoredPaper, Term
+from digest.store.sqlite.papers import SqlitePapers
 
 
 def save(conn: sqlite3.Connection, digest: Digest) -> None:
@@ -108,3 +109,19 @@ def _scored(row: sqlite3.Row, papers: Mapping[str, StoredPaper]) -> Scored:
         authors=tuple(why["authors"]),
         loose=why.get("loose") is True,
     )
+
+
+class SqliteBuiltDigests(SqlitePapers):
+    """The `BuiltDigests` protocol on SQLite (its papers read as `find` reads them)."""
+
+    def save_digests(self, digests: Sequence[Digest]) -> None:
+        """Remember the digests built, replacing any built before for the same reader and date."""
+        with self._transaction():
+            for digest in digests:
+                save(self._conn, digest)
+
+    def digests(self, reader: Profile, *, since: date | None = None) -> list[Digest]:
+        """The digests built for `reader` (from `since` on), oldest first."""
+        found = rows(self._conn, reader.name, since)
+        papers = {p.id: p for p in self.find(paper_ids(found))}
+        return digests(reader, found, papers)

@@ -1,0 +1,106 @@
+"""The `Ledger` protocol on SQLite: each change one transaction over the ledger's rows
+(ledger.py, whose docstring walks through the send's states and every crash case)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from digest.models import Delivery, LedgerEvent
+from digest.store.sqlite import ledger
+from digest.store.sqlite.connection import SqliteConnection, utc
+
+
+class SqliteLedger(SqliteConnection):
+    """The send ledger: one row per (digest date, reader), sent exactly once."""
+
+    def plan_deliveries(
+        self,
+        day: date,
+        readers: Sequence[tuple[str, Sequence[str]]],
+        *,
+        now: datetime,
+        give_up: datetime,
+    ) -> int:
+        """A ledger row per (reader, addresses) for `day`, for those not already in it."""
+        with self._transaction():
+            return ledger.plan(self._conn, day, readers, now=utc(now), give_up=utc(give_up))
+
+    def claim_delivery(
+        self,
+        day: date,
+        *,
+        by: str,
+        now: datetime,
+        reader: str | None = None,
+        retries_only: bool = False,
+    ) -> Delivery | None:
+        with self._transaction():
+            return ledger.claim(
+                self._conn, day, by=by, now=utc(now), reader=reader, retries_only=retries_only
+            )
+
+    def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool:
+        with self._transaction():
+            return ledger.transmitting(self._conn, day, reader, by=by)
+
+    def finish_delivery(
+        self,
+        day: date,
+        reader: str,
+        *,
+        by: str,
+        status: str,
+        now: datetime,
+        **outcome: Any,
+    ) -> bool:
+        """Record how an attempt ended (see ledger.finish for the outcome's keys)."""
+        if isinstance(outcome.get("next_attempt"), datetime):
+            outcome["next_attempt"] = utc(outcome["next_attempt"])
+        with self._transaction():
+            return ledger.finish(
+                self._conn, day, reader, by=by, status=status, now=utc(now), **outcome
+            )
+
+    def recover_deliveries(
+        self, day: date, *, now: datetime, lease: timedelta, gone: Callable[[str], bool]
+    ) -> int:
+        with self._transaction():
+            return ledger.recover(self._conn, day, now=utc(now), lease=lease, gone=gone)
+
+    def expire_deliveries(self, day: date, *, now: datetime) -> int:
+        with self._transaction():
+            return ledger.expire(self._conn, day, now=utc(now))
+
+    def deliveries(self, day: date) -> list[Delivery]:
+        return ledger.rows(self._conn, day)
+
+    def settle_delivery(
+        self, day: date, reader: str, *, action: str, actor: str, now: datetime, note: str = ""
+    ) -> Delivery:
+        """Settle an `unknown` row by hand (see ledger.settle); a StoreError for any other."""
+        with self._transaction():
+            return ledger.settle(
+                self._conn, day, reader, action=action, actor=actor, now=utc(now), note=note
+            )
+
+    def ledger_history(self, day: date) -> list[LedgerEvent]:
+        return ledger.history(self._conn, day)
+
+    def next_due(self, day: date) -> datetime | None:
+        return ledger.next_due(self._conn, day)
+
+    def delivery_dates(self) -> list[date]:
+        return ledger.dates(self._conn)
+
+    def pause_sending(self, day: date, *, reason: str, now: datetime) -> None:
+        with self._transaction():
+            ledger.pause(self._conn, day, reason=reason, now=utc(now))
+
+    def resume_sending(self, day: date) -> bool:
+        with self._transaction():
+            return ledger.resume(self._conn, day)
+
+    def sending_paused(self, day: date) -> str | None:
+        return ledger.paused(self._conn, day)
