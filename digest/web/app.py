@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from digest import layout
 from digest.config import Config
 from digest.errors import StoreError
 from digest.render import environment
@@ -66,8 +67,9 @@ def create_app(
     web = Web(
         config, signer, confirm, clock or partial(datetime.now, UTC), environment(config.templates)
     )
-    site = _Archive(directory=config.out_dir / "site", html=True, check_dir=False)
-    feeds = StaticFiles(directory=config.out_dir / "feeds", check_dir=False)  # private: by name
+    site = _Archive(directory=config.out_dir / layout.SITE, html=True, check_dir=False)
+    # private feeds: served by name, behind their token
+    feeds = StaticFiles(directory=config.out_dir / layout.FEEDS, check_dir=False)
     routes = [
         *reader.routes(web),
         *signup.routes(web),
