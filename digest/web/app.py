@@ -12,7 +12,6 @@ Routes (tokens from digest.tokens, each signed for one purpose):
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -28,7 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from digest import layout
-from digest.config import Config
+from digest.config import Config, rules
 from digest.errors import StoreError
 from digest.render import environment
 from digest.store import Store
@@ -42,7 +41,6 @@ FEED_TYPES = {
     "xml": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
 }
-_READER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # as config.checks: safe in a file name
 
 
 class _Archive(StaticFiles):
@@ -127,7 +125,7 @@ def _feed_reader(web: Web, token: str, store: Store) -> str | None:
     not served)."""
     name = web.signer.reader(token, "feed", store.token_version)
     found = store.subscriber(name) if name is not None else None
-    if found is None or found.status != "active" or not _READER_NAME.fullmatch(found.name):
+    if found is None or found.status != "active" or not rules.is_slug(found.name):
         return None
     return found.name
 
