@@ -99,3 +99,31 @@ def test_config_refuses_a_reader_named_after_an_entry_of_out(tmp_path, name):
 def test_readers_add_refuses_a_reader_named_after_an_entry_of_out(name):
     with pytest.raises(ConfigError, match="reader name"):
         _new_profile(name, "ada@example.org", "GNN")
+
+
+# --- atomic writing: one writer -----------------------------------------------------------------
+
+# what writes a file in place or renames one over another
+_WRITE = re.compile(r"os\.replace\(|\.write_(?:text|bytes)\(|mkstemp\(|open\([^)]*[\"'][wa]b?[\"']")
+# the writer, the site's tree swap (its own temporary trees, named by atomic.temporary), the
+# store's online backup (SQLite writes the copy), and the crash-point counter (a test's log)
+_WRITERS = {"atomic.py", "deliver/site.py", "crashpoint.py"}
+
+
+def test_every_file_is_written_by_the_one_atomic_writer():
+    found = [
+        f"{relative}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (relative := path.relative_to(PACKAGE).as_posix()) not in _WRITERS
+        and not relative.startswith("store/")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _WRITE.search(line)
+    ]
+    assert found == []
+
+
+def test_the_writer_scan_finds_a_write_by_hand():
+    assert _WRITE.search("os.replace(tmp, path)")
+    assert _WRITE.search('path.write_text(text, encoding="utf-8")')
+    assert _WRITE.search('with open(path, "wb") as handle:')
+    assert not _WRITE.search("write_atomic(path, content)")
