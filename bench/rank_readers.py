@@ -12,7 +12,7 @@ category, three of its most telling words as keywords and three of its papers as
 Prints seconds per stage (fit, cache write and read, rank) and peak memory (max RSS). In the same
 run it times, on a sample of 20 readers, arxiv-sanity-lite's approach (a LinearSVC per reader,
 C=0.01, balanced, liked papers against the whole corpus) and our per-reader linear model (for
-readers with five or more liked papers), and prints their time per reader beside ours.
+readers with ten or more liked papers), and prints their time per reader beside ours.
 """
 
 from __future__ import annotations

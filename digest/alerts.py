@@ -18,10 +18,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from digest import delivery
+from digest import delivery, layout
 from digest.config import Config
 from digest.deliver import deliverer, sender
 from digest.errors import DigestError
@@ -143,7 +142,7 @@ def send(
         )
         stamp = now.strftime("%Y%m%dT%H%M%S")
         mark = hashlib.sha256(subject.encode()).hexdigest()[:8]
-        file = Path("mail") / "operator" / f"{stamp}-{mark}.eml"
+        file = layout.operator_path(stamp, mark)
         made = transport() if transport and deliverer(config).sends else None
         delivery.send_one(config, to, message, file=file, transport=made)
     except (DigestError, OSError) as exc:

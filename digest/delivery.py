@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from digest import render
+from digest import layout, render
 from digest.config import Config
 from digest.deliver import deliverer, smtp
 from digest.deliver.sender import Clock, Pacing, Sender, SendReport, Transport, stamp_date
@@ -52,7 +52,7 @@ def send_day(
     sender = Sender(
         store,
         transport,
-        mail_dir=config.out_dir / "mail",
+        mail_dir=config.out_dir / layout.MAIL,
         envelope_from=config.site.address,
         pacing=pacing(config),
         clock=clock or Clock(),
@@ -172,5 +172,5 @@ def send_confirmation(
 ) -> None:
     """Send (SMTP) or write (files: `out/mail/confirm/<reader>.eml`) the confirmation mail."""
     message = confirmation(config, profile, url, now=now)
-    file = Path("mail") / "confirm" / f"{profile.name}.eml"
+    file = layout.confirm_path(profile.name)
     send_one(config, profile.email or "", message, file=file, environ=environ)

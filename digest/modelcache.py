@@ -16,7 +16,7 @@ from pathlib import Path
 import sklearn
 
 from digest import rank
-from digest.deliver.files import write_atomic
+from digest.atomic import write_atomic
 from digest.models import StoredPaper
 
 log = logging.getLogger("digest")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from digest import render
+from digest import layout, render
 from digest.config import Config
 from digest.deliver import files as files_out
 from digest.deliver.site import write_site
@@ -145,7 +145,7 @@ def publish(
             served += mine
     written = files_out.deliver(files, config.out_dir)
     pages = site.pages(days, public, site=config.site, links=links, env=env)
-    result = write_site(config.out_dir / "site", [*pages, *served])
+    result = write_site(config.out_dir / layout.SITE, [*pages, *served])
     log.info(
         "site: %d files written, %d unchanged, %d removed%s",
         result.written,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from digest import curate, modelcache, outputs, rank, render
+from digest import curate, layout, modelcache, outputs, rank, render
 from digest.config import WINDOW_DAYS, Config
 from digest.deliver import deliverer
 from digest.errors import ConfigError, DigestError
@@ -147,7 +147,7 @@ def build(
     written: list[Path] = []
     failures: list[str] = []
     built = 0
-    cache = config.out_dir / "cache"
+    cache = config.out_dir / layout.CACHE
     for day in days:
         model = model_for(store, day, window_days=config.window_days, cache_dir=cache)
         digests = make_digests(store, profiles, day=day, now=now, model=model)
@@ -181,7 +181,7 @@ def build_week(
     as `day`'s digest, with a ledger row each when sending by SMTP."""
     links = links_for(config, store, environ)
     model = model_for(
-        store, day, window_days=config.window_days, cache_dir=config.out_dir / "cache"
+        store, day, window_days=config.window_days, cache_dir=config.out_dir / layout.CACHE
     )
     digests = make_digests(
         store, profiles, day=day, now=now, model=model, since=day - timedelta(days=6)
@@ -274,7 +274,7 @@ def plan_sends(
 
 def message_path(config: Config, reader: str, day: date) -> Path:
     """Where a reader's message of a day is written (and read back to be sent)."""
-    return config.out_dir / "mail" / reader / f"{day.isoformat()}.eml"
+    return config.out_dir / layout.mail_path(reader, day)
 
 
 def summary(

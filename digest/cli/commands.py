@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from digest import alerts, delivery, ingest, pipeline, rank, sources
+from digest import alerts, delivery, ingest, layout, pipeline, rank, sources
 from digest.cli import progress
 from digest.config import Config, load_config, templates
 from digest.deliver import deliverer
@@ -61,7 +61,7 @@ def _reader(config: Config, store: Store, name: str) -> Profile:
 
 
 def _model(config: Config, store: Store, day: date) -> rank.Model:
-    cache = config.out_dir / "cache"
+    cache = config.out_dir / layout.CACHE
     return pipeline.model_for(store, day, window_days=config.window_days, cache_dir=cache)
 
 

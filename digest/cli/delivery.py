@@ -27,8 +27,7 @@ from digest.cli.commands import (
     _store_path,
 )
 from digest.cli.progress import BAR
-from digest.config import RESERVED_NAMES, Config
-from digest.config.checks import _EMAIL, _SLUG
+from digest.config import RESERVED_NAMES, Config, rules
 from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import SETTLE, Profile
 from digest.operate import standing
@@ -287,15 +286,15 @@ def _new_profile(
 ) -> Profile:
     """A profile from the command line or a CSV row; a ConfigError says what is wrong."""
     name = name.strip()
-    if not _SLUG.fullmatch(name) or name in RESERVED_NAMES:
+    if not rules.is_slug(name) or name in RESERVED_NAMES:
         raise ConfigError(f"reader name {name!r}: use lowercase letters, digits, - and _")
     email = (email or "").strip() or None
-    if email and not _EMAIL.fullmatch(email):
+    if email and not rules.is_email(email):
         raise ConfigError(f"{name}: not an email address: {email!r}")
     words = tuple(w.strip() for w in keywords.replace(";", ",").split(",") if w.strip())
     if not words:
         raise ConfigError(f"{name}: needs at least one keyword")
-    if any(len(w) > 100 or not w.isprintable() for w in words):
+    if any(rules.keyword_problem(w) for w in words):
         raise ConfigError(f"{name}: keywords must be printable and at most 100 characters")
     return Profile(
         name=name, email=email, keywords=words, display_name=(display or "").strip() or None

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from digest import layout
 from digest.config.checks import _expand, _Invalid, _join, _type_name, _zone
 from digest.config.keys import BY_PATH, Key, children, default
 from digest.config.reading import MISSING_HINT as MISSING_HINT
@@ -27,7 +28,7 @@ from digest.errors import ConfigError
 from digest.models import Profile, SendTime, Site
 
 WINDOW_DAYS = default("ranking.window_days")
-RESERVED_NAMES = ("all",)  # feeds/all.xml is the public feed
+RESERVED_NAMES = layout.RESERVED_NAMES  # names that land on another entry of out/
 
 
 T = TypeVar("T")
@@ -399,7 +400,8 @@ class _Validator:
         self.keys(node, path, "readers[]")
         name = self.get(node, "readers[].name", path) or ""
         if name in RESERVED_NAMES:
-            self.problems.append(f"{_join(path, 'name')}: {name!r} is reserved (feeds/{name}.xml)")
+            taken = layout.RESERVED[name]
+            self.problems.append(f"{_join(path, 'name')}: {name!r} is reserved ({taken})")
         interests = self.get(node, "readers[].interests", path) or {}
         where = _join(path, "interests")
         self.keys(interests, where, "readers[].interests")

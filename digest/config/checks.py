@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
+from digest.config import rules
+
+_SLUG = rules.SLUG
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _SECRET = re.compile(r"pass(word|wd|phrase)|secret|api_?key|(^|_)token(_|$)")
@@ -69,7 +70,21 @@ def _match(value: object, *, pattern: re.Pattern[str], message: str) -> str:
 
 
 _slug = partial(_match, pattern=_SLUG, message="invalid name {} (use 1-64 of a-z 0-9 - _)")
-_email = partial(_match, pattern=_EMAIL, message="not an email address: {}")
+
+
+def _email(value: object) -> str:
+    text = _str(value)
+    if rules.is_email(text):
+        return text
+    raise _Invalid(f"not an email address: {text!r}")
+
+
+def _keyword(value: object) -> str:
+    text = _str(value)
+    problem = rules.keyword_problem(text)
+    if problem is not None:
+        raise _Invalid(problem)
+    return text
 
 
 def _text(value: object) -> str:
@@ -84,7 +99,7 @@ def _sender(value: object) -> str:
     """`Name <address>` or a bare address, as an email From."""
     text = _str(value)
     name, address = parseaddr(text)
-    if not address or not _EMAIL.fullmatch(address):
+    if not rules.is_email(address):
         raise _Invalid(f"expected `Name <address@domain>` or an address, got {text!r}")
     return formataddr((name, address)) if name else address
 
@@ -215,7 +230,7 @@ def _share(value: object) -> float:
 def _keywords(value: object) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """A list of keywords, or a mapping of keyword to weight (a positive number, 1 by default)."""
     if isinstance(value, list):
-        words = _list_of(_str)(value)
+        words = _list_of(_keyword)(value)
         return words, ()  # 1.0 each
     if not isinstance(value, dict):
         raise _wrong(value, "a list of strings or a mapping of keyword to weight")
@@ -224,7 +239,7 @@ def _keywords(value: object) -> tuple[tuple[str, ...], tuple[float, ...]]:
     found: list[tuple[str, str]] = []
     for key, weight in value.items():
         try:
-            terms.append(_str(key))
+            terms.append(_keyword(key))
             weights.append(1.0 if weight is None else _number(weight, low=0.0))
         except _Invalid as exc:
             found += [(f"[{key!r}]{sub}", message) for sub, message in exc.found]

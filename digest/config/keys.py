@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from digest import layout
 from digest.config.checks import (
     _announce_types,
     _base_url,
@@ -87,9 +88,9 @@ def _at_least(low: float) -> Callable[[object], float]:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("store", "path", "out/digest.sqlite3", partial(_path, role="store"),
+    Key("store", "path", f"{layout.OUT}/{layout.STORE}", partial(_path, role="store"),
         "the SQLite store", needs=("base",)),
-    Key("out_dir", "path", "out", partial(_path, role="out_dir"),
+    Key("out_dir", "path", layout.OUT, partial(_path, role="out_dir"),
         "where outputs are written", needs=("base",)),
     Key("templates", "list of directories", (), _paths,
         "template directories searched before the shipped ones", needs=("base",)),

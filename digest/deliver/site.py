@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from digest import crashpoint
-from digest.deliver.files import sweep, target, temporary, write_atomic
+from digest.atomic import sweep, temporary, write_atomic
+from digest.deliver.files import target
 from digest.errors import DeliveryError
 from digest.models import Artifact
 

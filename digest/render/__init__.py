@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 
+from digest import layout
 from digest.errors import RenderError
 from digest.models import Artifact, Digest
 from digest.render import why
@@ -111,7 +112,7 @@ def render_markdown(digest: Digest, *, title: str, env: jinja2.Environment) -> A
     template = template_for(env, [f"digest-{name}.md", "digest.md"])
     text = render(template, {"digest": digest, "newsletter_title": title})
     return Artifact(
-        path=Path("digests") / name / f"{digest.date.isoformat()}.md",
+        path=layout.digest_path(name, digest.date, "md"),
         content=text.encode("utf-8"),
         media_type="text/markdown; charset=utf-8",
     )

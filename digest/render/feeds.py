@@ -23,14 +23,13 @@ from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from html import escape
 from operator import attrgetter
-from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 import jinja2
 import nh3
 
-from digest import PROJECT_URL, __version__
+from digest import PROJECT_URL, __version__, layout
 from digest.errors import RenderError
 from digest.models import Artifact, Digest, Profile, Scored, Site, StoredPaper
 from digest.render import render, template_for, why
@@ -40,7 +39,7 @@ from digest.render.links import Links, paper_links
 RSS = "application/rss+xml"
 ATOM = "application/atom+xml"
 TEMPLATES = (("feed.rss.xml", "xml", RSS), ("feed.atom.xml", "atom", ATOM))  # name, file, type
-PUBLIC = "all"  # the public feed's file stem: feeds/all.xml, feeds/all.atom
+PUBLIC = layout.PUBLIC_FEED  # the public feed's file stem: feeds/all.xml, feeds/all.atom
 EPOCH = date(1970, 1, 1)  # the date of a feed that has never listed a paper
 
 # XML 1.0 forbids C0 controls but tab and line breaks, lone surrogates and U+FFFE/U+FFFF; C1
@@ -284,9 +283,8 @@ def _paper_html(paper: StoredPaper, found: Sequence[tuple[str, str]]) -> str:
 
 
 def _render(feed: Feed, stem: str, env: jinja2.Environment) -> list[Artifact]:
-    folder = Path("feeds")
     return [
-        Artifact(folder / f"{stem}.{ext}", render_feed(env, name, feed), media_type)
+        Artifact(layout.feed_path(stem, ext), render_feed(env, name, feed), media_type)
         for name, ext, media_type in TEMPLATES
     ]
 

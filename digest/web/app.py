@@ -12,7 +12,6 @@ Routes (tokens from digest.tokens, each signed for one purpose):
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -27,7 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from digest.config import Config
+from digest import layout
+from digest.config import Config, rules
 from digest.errors import StoreError
 from digest.render import environment
 from digest.store import Store
@@ -41,7 +41,6 @@ FEED_TYPES = {
     "xml": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
 }
-_READER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # as config.checks: safe in a file name
 
 
 class _Archive(StaticFiles):
@@ -66,8 +65,9 @@ def create_app(
     web = Web(
         config, signer, confirm, clock or partial(datetime.now, UTC), environment(config.templates)
     )
-    site = _Archive(directory=config.out_dir / "site", html=True, check_dir=False)
-    feeds = StaticFiles(directory=config.out_dir / "feeds", check_dir=False)  # private: by name
+    site = _Archive(directory=config.out_dir / layout.SITE, html=True, check_dir=False)
+    # private feeds: served by name, behind their token
+    feeds = StaticFiles(directory=config.out_dir / layout.FEEDS, check_dir=False)
     routes = [
         *reader.routes(web),
         *signup.routes(web),
@@ -125,7 +125,7 @@ def _feed_reader(web: Web, token: str, store: Store) -> str | None:
     not served)."""
     name = web.signer.reader(token, "feed", store.token_version)
     found = store.subscriber(name) if name is not None else None
-    if found is None or found.status != "active" or not _READER_NAME.fullmatch(found.name):
+    if found is None or found.status != "active" or not rules.is_slug(found.name):
         return None
     return found.name
 

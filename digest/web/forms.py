@@ -10,15 +10,15 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from digest.config import rules
 from digest.models import Profile
 
 MAX_KEYWORDS = 50
-MAX_KEYWORD = 100  # characters
-MAX_EMAIL = 254  # RFC 5321's limit on a path, less the brackets
+MAX_KEYWORD = rules.MAX_KEYWORD
+MAX_EMAIL = rules.MAX_EMAIL
 MAX_DISPLAY_NAME = 100
 NAME_STEM = 40  # characters of the address's local part kept in a reader name
 
-_EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\".]+(\.[^@\s<>,;\".]+)+")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -35,10 +35,6 @@ class Signup:
     keywords: tuple[str, ...]
 
 
-def _control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" for ch in text)
-
-
 def keywords(text: str) -> tuple[str, ...]:
     """One keyword a line; blank lines skipped, spaces folded, repeats (in any case) dropped."""
     found: dict[str, str] = {}
@@ -46,11 +42,11 @@ def keywords(text: str) -> tuple[str, ...]:
         word = line.strip()
         if not word:
             continue
-        if _control(word):
-            raise FormError(f"line {number}: keywords must not contain control characters")
-        word = " ".join(word.split())
-        if len(word) > MAX_KEYWORD:
-            raise FormError(f"line {number}: a keyword is at most {MAX_KEYWORD} characters long")
+        if not rules.control(word):
+            word = " ".join(word.split())
+        problem = rules.keyword_problem(word)
+        if problem is not None:
+            raise FormError(f"line {number}: {problem}")
         found.setdefault(word.casefold(), word)
     if not found:
         raise FormError("give at least one keyword")
@@ -72,14 +68,14 @@ def with_keywords(profile: Profile, words: tuple[str, ...]) -> Profile:
 
 def email(text: str) -> str:
     address = text.strip()
-    if len(address) > MAX_EMAIL or _control(address) or not _EMAIL.fullmatch(address):
+    if not rules.is_email(address):
         raise FormError("enter an email address, such as ada@example.org")
     return address
 
 
 def display_name(text: str) -> str | None:
     name = " ".join(text.split())
-    if _control(text.strip()) or len(name) > MAX_DISPLAY_NAME:
+    if rules.control(text.strip()) or len(name) > MAX_DISPLAY_NAME:
         raise FormError(f"a name is one line of at most {MAX_DISPLAY_NAME} characters")
     return name or None
 

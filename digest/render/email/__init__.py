@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 
+from digest import layout
 from digest.models import Artifact, Digest, Site
 from digest.render import render, template_for
 from digest.render.email.context import inert, template_context
@@ -76,19 +76,19 @@ def artifacts(
 ) -> list[Artifact]:
     """The HTML preview `digests/<reader>/<date>.html`; the message `mail/<reader>/<date>.eml`."""
     html, text = render_email(digest, site=site, links=links, env=env)
-    name, day = digest.reader.name, digest.date.isoformat()
+    name = digest.reader.name
     extra = b""
     if links.signer is not None and digest.reader.email:
         mailto = links.unsubscribe_mailto(name, site.unsubscribe_mailto or site.address)
         extra = list_headers(site, links.unsubscribe(name), mailto)
     return [
         Artifact(
-            path=Path("digests") / name / f"{day}.html",
+            path=layout.digest_path(name, digest.date, "html"),
             content=html.encode("utf-8"),
             media_type="text/html; charset=utf-8",
         ),
         Artifact(
-            path=Path("mail") / name / f"{day}.eml",
+            path=layout.mail_path(name, digest.date),
             content=message(digest, html, text, site=site, now=now, extra=extra),
             media_type="message/rfc822",
         ),

@@ -1,0 +1,101 @@
+"""One rule for an address and one for a keyword: config.yaml, `digest readers add` (and
+`import`) and the subscribe form accept and refuse the same values, hostile ones included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from digest.cli.delivery import _new_profile
+from digest.config import load_config
+from digest.errors import ConfigError
+from digest.web import forms
+
+EMAILS = [
+    ("ada@example.org", True),
+    ("a@b.c", True),
+    ("ada.lovelace+digest@mail.example.org", True),
+    ("  ada@example.org  ", True),  # every caller strips
+    ("üser@exämple.org", True),
+    ("a@localhost", False),  # a domain of one label
+    ("a@b..c", False),
+    ("a@b.c\nBcc: x@y.z", False),  # header injection
+    ("a@b.c\rBcc: x@y.z", False),
+    ("a b@c.org", False),
+    ("a@b.c, d@e.f", False),
+    ("Ada <a@b.c>", False),
+    ("a@@b.c", False),
+    ("@b.c", False),
+    ("a\x00@b.c", False),
+    ("a\x7f@b.c", False),
+    ("a\x1b[31m@b.c", False),
+    ("a\u2028@b.c", False),
+    ("a\x85@b.c", False),
+    ("a@b." + "c" * 251, False),  # longer than 254
+]
+
+KEYWORDS = [
+    ("graph neural networks", True),
+    ("Schrödinger bridges", True),
+    ("量子", True),
+    ("x" * 100, True),
+    ("x" * 101, False),
+    ("tab\tinside", False),
+    ("nul\x00inside", False),
+    ("a\rBcc: x", False),
+    ("line\u2028separator", False),
+    ("del\x7f", False),
+]
+
+
+def _config_accepts(tmp_path: Path, email: str = "ada@example.org", keyword: str = "GNN") -> bool:
+    path = tmp_path / "config.yaml"
+    # JSON strings are YAML strings: every character above arrives as it is
+    path.write_text(
+        f"readers:\n  - name: ada\n    email: {json.dumps(email)}\n"
+        f"    interests: {{keywords: [{json.dumps(keyword)}]}}\n",
+        encoding="utf-8",
+    )
+    try:
+        load_config(path, kinds={"feed"})
+    except ConfigError:
+        return False
+    return True
+
+
+def _cli_accepts(email: str = "ada@example.org", keyword: str = "GNN") -> bool:
+    try:
+        _new_profile("ada", email, keyword)
+    except ConfigError:
+        return False
+    return True
+
+
+def _form_accepts(email: str = "ada@example.org", keyword: str = "GNN") -> bool:
+    try:
+        forms.signup({"email": email, "display_name": "", "keywords": keyword})
+    except forms.FormError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("email", "valid"), EMAILS)
+def test_config_the_cli_and_the_form_agree_on_an_address(tmp_path, email, valid):
+    found = {
+        "config": _config_accepts(tmp_path, email=email),
+        "readers add": _cli_accepts(email=email),
+        "subscribe form": _form_accepts(email=email),
+    }
+    assert found == dict.fromkeys(found, valid)
+
+
+@pytest.mark.parametrize(("keyword", "valid"), KEYWORDS)
+def test_config_the_cli_and_the_form_agree_on_a_keyword(tmp_path, keyword, valid):
+    found = {
+        "config": _config_accepts(tmp_path, keyword=keyword),
+        "readers add": _cli_accepts(keyword=keyword),
+        "subscribe form": _form_accepts(keyword=keyword),
+    }
+    assert found == dict.fromkeys(found, valid)
