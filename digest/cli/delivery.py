@@ -16,13 +16,13 @@ from typing import Any
 
 from digest import delivery
 from digest.alerts import HISTORY
+from digest.app import flow
 from digest.cli.arguments import count, existing_file, port
 from digest.cli.commands import (
     _config,
     _now,
     _progress_bar,
     _reader,
-    _record,
     _store,
     _store_path,
 )
@@ -64,14 +64,15 @@ def cmd_send(args: argparse.Namespace) -> int:
             print(f"digest send --dry-run: {day}: {len(plan)} waiting", file=sys.stderr)
             return 0
         progress = _progress_bar if sys.stderr.isatty() else None
-        report = delivery.send_day(config, store, day, wait=args.wait, progress=progress)
-        line = f"digest send: {report.line()}"
-        _record(config, store, "send", started, clock, line, [], sent=report, alert=True)
+        sent = flow.send(config, store, day, wait=args.wait, progress=progress)
+        tally = flow.Tally("send", started)
+        tally.add_send(sent)
+        report = flow.conclude(config, store, tally.report(time.monotonic() - clock), now=_now())
     BAR.clear()  # a send that stopped early leaves its bar unfinished
-    print(line, file=sys.stderr)
-    for failure in report.failures:
+    print(report.line(), file=sys.stderr)
+    for failure in sent.failures:
         print(f"  {failure}", file=sys.stderr)
-    return 0 if report.ok else 1
+    return 0 if sent.ok else 1
 
 
 def _settle(args: argparse.Namespace, store: Store) -> int:
