@@ -14,6 +14,7 @@ from pathlib import Path
 from digest import ingest, pipeline, rank, sources
 from digest.config import Config, load_config
 from digest.deliver import deliverer
+from digest.deliver.files import write_atomic
 from digest.deliver.sender import Clock
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.models import Profile, SourceOutcome, StoredPaper, Term
@@ -147,4 +148,5 @@ __all__ = [
     "signer",
     "source_kinds",
     "units",
+    "write_atomic",
 ]

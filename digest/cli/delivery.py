@@ -16,7 +16,8 @@ from typing import Any
 
 from digest import delivery
 from digest.alerts import HISTORY
-from digest.app import flow
+from digest.app import flow, wiring
+from digest.app.wiring import Run, Store
 from digest.cli.arguments import count, existing_file, port
 from digest.cli.commands import (
     _config,
@@ -32,8 +33,6 @@ from digest.config.checks import _EMAIL, _SLUG
 from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import SETTLE, Profile
 from digest.operate import standing
-from digest.pipeline import signer
-from digest.store import Run, Store
 
 
 def send_date(store: Store, requested: date | None) -> date:
@@ -117,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from digest import schedule  # APScheduler loads only for the commands that need it
 
     config = _config(args)
-    with Store.open(_store_path(args, config)) as store:
+    with wiring.open_store(_store_path(args, config), now=_now()) as store:
         damage = store.check()  # before anything else is read from the file
         if damage:
             return _damaged(store.path, damage, as_json=args.json)
@@ -339,7 +338,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from digest.web import serve  # Starlette and uvicorn load only for this command
 
     config = _config(args)
-    made = signer(config, needed_by="`digest serve` signs and checks the links in emails with it")
+    why = "`digest serve` signs and checks the links in emails with it"
+    made = wiring.signer(config, needed_by=why)
     assert made is not None  # signer() raised otherwise
     with _store(args, config):
         pass  # migrated, config.yaml's readers loaded

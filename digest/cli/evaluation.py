@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from digest import evaluate
+from digest.app.wiring import write_atomic
 from digest.cli.arguments import existing_dir, existing_file, writable_path
 from digest.cli.commands import _print_json
-from digest.deliver.files import write_atomic
 from digest.errors import DigestError
 from digest.evaluate import report
 
