@@ -1,4 +1,4 @@
-"""The commands: each reads the config and the store, calls the stages, prints its results.
+"""The commands: each parses its arguments, calls the floor (digest/app), prints its results.
 
 Only here (and in the scheduler) is the clock read; everything below takes `now` as an argument.
 """
