@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 _ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(v\d+)?$")
 _ARXIV_OLD = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?$")
@@ -330,3 +331,107 @@ class LedgerEvent:
     from_status: str
     to_status: str
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What one run did, whichever path ran it (`digest ingest|build|run|send`, or a scheduled
+    job, whose command is `schedule:<job>`); the store keeps `record()` as JSON and `line()` as
+    the one summary line every run ends with.
+
+    A scheduled job's record and line have the shape they have always had (counts: papers new,
+    digests built, messages sent); a command's list its outcomes and the files it wrote.
+    """
+
+    command: str
+    started: datetime
+    seconds: float
+    sources: tuple[SourceOutcome, ...] = ()
+    built: bool = False  # a build step ran (its part of the line shows, even at 0 digests)
+    digests: int = 0  # digests built and written
+    written: tuple[Path, ...] = ()  # every file the build wrote
+    build_failures: int = 0  # of `failures`, those of the build
+    sent: Mapping[str, int] | None = None  # messages sent, by outcome (None: no send step)
+    ledger: Mapping[str, int] | None = None  # the ledger's rows by status after sending
+    sending: str | None = None  # the send step's own line (SendReport.line)
+    failures: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """The run's own work went well (a failing source alone does not make a run fail)."""
+        return not self.failures
+
+    @property
+    def sources_failed(self) -> int:
+        return sum(s.status == "failed" for s in self.sources)
+
+    @property
+    def scheduled(self) -> bool:
+        return self.command.startswith("schedule:")
+
+    def record(self) -> dict[str, Any]:
+        """The run's report as the store keeps it (`digest status --json` shows it)."""
+        if self.scheduled:
+            return {
+                "sources": [asdict(s) for s in self.sources],
+                "papers_new": sum(s.papers_new for s in self.sources),
+                "digests": self.digests,
+                "sent": dict(self.sent or {}),
+                "failures": list(self.failures),
+                "ok": not self.failures,
+            }
+        kept: dict[str, Any] = {
+            "sources": [asdict(s) for s in self.sources],
+            "digests": [str(p) for p in self.written],
+            "failures": list(self.failures),
+        }
+        if self.ledger is not None:
+            kept["send"] = {"attempted": dict(self.sent or {}), "ledger": dict(self.ledger)}
+        return kept
+
+    def line(self) -> str:
+        """The one line every run ends with."""
+        if self.scheduled:
+            return self._job_line()
+        if self.command == "send":
+            return f"digest send: {self.sending}"
+        parts = []
+        if self.sources:
+            counts = {
+                s: sum(o.status == s for o in self.sources) for s in ("not modified", "failed")
+            }
+            ok = len(self.sources) - sum(counts.values())
+            unchanged = f", {counts['not modified']} not modified" if counts["not modified"] else ""
+            seen = sum(o.papers_seen for o in self.sources)
+            new = sum(o.papers_new for o in self.sources)
+            parts.append(
+                f"{ok} sources ok{unchanged}, {counts['failed']} failed; "
+                f"{seen} papers seen, {new} new"
+            )
+        if self.built:
+            parts.append(f"{self.digests} digests written, {self.build_failures} failed")
+        if self.sending is not None:
+            parts.append(f"sending {self.sending}")
+        parts.append(f"{self.seconds:.2f} s")
+        return f"digest {self.command}: " + "; ".join(parts)
+
+    def _job_line(self) -> str:
+        parts = []
+        if self.sources:
+            failed = sum(s.status == "failed" for s in self.sources)
+            new = sum(s.papers_new for s in self.sources)
+            parts.append(
+                f"{len(self.sources) - failed} sources ok, {failed} failed, {new} papers new"
+            )
+        if self.digests:
+            parts.append(f"{self.digests} digests built")
+        if self.sent:
+            parts.append(", ".join(f"{n} {k}" for k, n in sorted(self.sent.items())))
+        if self.failures:
+            parts.append(f"{len(self.failures)} problems")
+        job = self.command.removeprefix("schedule:")
+        return (
+            f"digest schedule {job}: "
+            + ("; ".join(parts) or "nothing to do")
+            + f"; {self.seconds:.2f} s"
+        )

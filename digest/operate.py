@@ -13,19 +13,18 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 
-from digest import alerts, delivery, ingest, pipeline
+from digest import alerts
+from digest.app import flow, wiring
 from digest.config import Config
 from digest.deliver import deliverer
 from digest.deliver.sender import Clock, SendReport, Transport
 from digest.errors import DigestError
-from digest.fetch import Fetcher
 from digest.store import Run, Store
 
 log = logging.getLogger("digest")
@@ -35,46 +34,6 @@ RETRY_DAYS = 2  # deferred sends of this many recent dates are retried
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class Report:
-    """What one job did, as the store keeps it."""
-
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    papers_new: int = 0
-    digests: int = 0
-    sent: dict[str, int] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-
-    def add_send(self, report: SendReport) -> None:
-        for kind, count in report.attempted.items():
-            self.sent[kind] = self.sent.get(kind, 0) + count
-        self.failures += report.failures
-        if report.paused:
-            self.failures.append(f"sending {report.day} paused: {report.paused}")
-        if report.stopped:
-            self.failures.append(f"sending {report.day} stopped: {report.stopped}")
-
-    def line(self, job: str, seconds: float) -> str:
-        parts = []
-        if self.sources:
-            failed = sum(s["status"] == "failed" for s in self.sources)
-            parts.append(
-                f"{len(self.sources) - failed} sources ok, {failed} failed, "
-                f"{self.papers_new} papers new"
-            )
-        if self.digests:
-            parts.append(f"{self.digests} digests built")
-        if self.sent:
-            parts.append(", ".join(f"{n} {k}" for k, n in sorted(self.sent.items())))
-        if self.failures:
-            parts.append(f"{len(self.failures)} problems")
-        return (
-            f"digest schedule {job}: "
-            + ("; ".join(parts) or "nothing to do")
-            + f"; {seconds:.2f} s"
-        )
 
 
 KINDS = ("ingest", "build", "send", "run")  # in the order `digest status` shows them
@@ -128,54 +87,44 @@ class Operator:
     def ingest(self) -> None:
         self._run("ingest", self._ingest)
 
-    def _ingest(self, store: Store, report: Report) -> None:
+    def _ingest(self, store: Store, report: flow.Tally) -> None:
         today = self.clock().astimezone(ZoneInfo(self.config.schedule.timezone)).date()
-        units = ingest.configured_units(self.config, days=[today], override=None, names=[])
-        fetcher = Fetcher() if any(isinstance(u, ingest.Unit) and u.is_url for u in units) else None
-        try:
-            outcomes = ingest.ingest(store, units, today=today, now=self.clock(), fetcher=fetcher)
-        finally:
-            if fetcher is not None:
-                fetcher.close()
+        units = wiring.units(self.config, today=today)
         # a failed source shows in the run's report (and `digest status`); it is alerted on
         # when it fails twice in a row, not on every flake (alerts.py)
-        report.sources = [asdict(o) for o in outcomes]
-        report.papers_new = sum(o.papers_new for o in outcomes)
+        report.sources = flow.ingest(store, units, today=today, now=self.clock())
 
     def build(self) -> None:
         """Build the newest date with papers (rebuilding is harmless: the ledger keeps what was
         planned); when today brought nothing, a short digest for the readers who asked for one."""
         self._run("build", self._build)
 
-    def _build(self, store: Store, report: Report) -> None:
+    def _build(self, store: Store, report: flow.Tally) -> None:
         day = store.latest_date()
         if day is None:
             report.failures.append("no papers in the store yet")
             return
-        result = pipeline.build(
-            self.config, store, days=[day], now=self.clock(), environ=self.environ
+        report.add_build(
+            flow.build(self.config, store, days=[day], now=self.clock(), environ=self.environ)
         )
-        report.digests = result.digests
-        report.failures += list(result.failures)
         today = self.clock().astimezone(ZoneInfo(self.config.schedule.timezone)).date()
         if day < today:  # nothing announced today: only readers who asked hear so
-            empty = pipeline.build_empty(
+            empty = flow.build_empty(
                 self.config,
                 store,
-                pipeline.readers(store),
+                wiring.readers(store),
                 day=today,
                 now=self.clock(),
                 environ=self.environ,
             )
-            report.digests += empty.digests
-            report.failures += list(empty.failures)
+            report.add_build(empty)
 
     def send(self, reader: str) -> None:
         """One reader's digest at their time: for a weekly reader, the week's digest is built
         first; then their newest waiting row is sent."""
         self._run(f"send:{reader}", lambda store, report: self._send_reader(store, report, reader))
 
-    def _send_reader(self, store: Store, report: Report, reader: str) -> None:
+    def _send_reader(self, store: Store, report: flow.Tally, reader: str) -> None:
         found = store.subscriber(reader)
         if found is None or found.status != "active":
             return
@@ -183,7 +132,7 @@ class Operator:
         if day is None:
             return
         if found.profile.send.weekly:
-            built = pipeline.build_week(
+            built = flow.build_week(
                 self.config,
                 store,
                 [found.profile],
@@ -191,8 +140,7 @@ class Operator:
                 now=self.clock(),
                 environ=self.environ,
             )
-            report.digests = built.digests
-            report.failures += list(built.failures)
+            report.add_build(built)
         if deliverer(self.config).sends:
             report.add_send(self._send(store, day, reader=reader))
 
@@ -202,7 +150,7 @@ class Operator:
             return
         self._run("retry", self._retry, quiet=True)
 
-    def _retry(self, store: Store, report: Report) -> None:
+    def _retry(self, store: Store, report: flow.Tally) -> None:
         for day in store.delivery_dates()[-RETRY_DAYS:]:
             if store.next_due(day) is not None:
                 report.add_send(self._send(store, day, retries_only=True))
@@ -218,48 +166,43 @@ class Operator:
 
     # -- shared -----------------------------------------------------------------------------
 
-    def _run(self, job: str, body: Callable[[Store, Report], None], *, quiet: bool = False) -> None:
+    def _run(
+        self, job: str, body: Callable[[Store, flow.Tally], None], *, quiet: bool = False
+    ) -> None:
         """Open the store, run `body`, record its report; an error is a failed run and an
         alert, never an exception out of here. `quiet` records a run only when it did something
         or failed (the retry job runs every few minutes)."""
         started, clock = self.clock(), time.monotonic()
-        report = Report()
+        tally = flow.Tally(f"schedule:{job}", started)
         store: Store | None = None
         try:
-            store = Store.open(self.config.store)
+            store = wiring.open_store(self.config.store, now=started)
             store.sync_readers(self.config.readers, now=started)
-            body(store, report)
+            body(store, tally)
         except DigestError as exc:
-            report.failures.append(str(exc))
+            tally.failures.append(str(exc))
         except Exception as exc:  # a job must never take the scheduler down
             log.exception("%s failed", job)
-            report.failures.append(f"{type(exc).__name__}: {exc}")
-        seconds = time.monotonic() - clock
-        line = report.line(job, seconds)
-        ok = not report.failures
+            tally.failures.append(f"{type(exc).__name__}: {exc}")
+        report = tally.report(time.monotonic() - clock)
         try:
-            alerts.conclude(
+            flow.conclude(
                 self.config,
                 store,
-                f"schedule:{job}",
-                started=started,
-                seconds=seconds,
-                summary=line,
-                report=asdict(report) | {"ok": ok},
-                failures=report.failures,
-                record=not (quiet and ok and not report.sent),
+                report,
+                quiet=quiet,
                 now=self.clock(),
                 transport=self._new_transport,
             )
         finally:
             if store is not None:
                 store.close()
-        (log.info if ok else log.error)("%s", line)
-        if ok:
+        (log.info if report.ok else log.error)("%s", report.line())
+        if report.ok:
             self.heartbeat()
 
     def _send(self, store: Store, day: date, **only: Any) -> SendReport:
-        return delivery.send_day(
+        return flow.send(
             self.config,
             store,
             day,
@@ -288,4 +231,4 @@ class Operator:
             log.warning("heartbeat %s: %s", name, type(exc).__name__)
 
 
-__all__ = ["Operator", "Report"]
+__all__ = ["Operator"]

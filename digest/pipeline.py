@@ -14,7 +14,7 @@ from digest import curate, layout, modelcache, outputs, rank, render
 from digest.config import WINDOW_DAYS, Config
 from digest.deliver import deliverer
 from digest.errors import ConfigError, DigestError
-from digest.models import Digest, Profile, SourceOutcome, StoredPaper
+from digest.models import Digest, Profile, StoredPaper
 from digest.render.links import Links
 from digest.store import Store
 from digest.tokens import Signer, signer_from_env
@@ -275,29 +275,3 @@ def plan_sends(
 def message_path(config: Config, reader: str, day: date) -> Path:
     """Where a reader's message of a day is written (and read back to be sent)."""
     return config.out_dir / layout.mail_path(reader, day)
-
-
-def summary(
-    command: str,
-    outcomes: Sequence[SourceOutcome],
-    build: BuildResult | None,
-    seconds: float,
-    sent: str | None = None,
-) -> str:
-    """The one line every run ends with."""
-    parts = []
-    if outcomes:
-        counts = {s: sum(o.status == s for o in outcomes) for s in ("not modified", "failed")}
-        ok = len(outcomes) - sum(counts.values())
-        unchanged = f", {counts['not modified']} not modified" if counts["not modified"] else ""
-        seen = sum(o.papers_seen for o in outcomes)
-        new = sum(o.papers_new for o in outcomes)
-        parts.append(
-            f"{ok} sources ok{unchanged}, {counts['failed']} failed; {seen} papers seen, {new} new"
-        )
-    if build is not None:
-        parts.append(f"{build.digests} digests written, {len(build.failures)} failed")
-    if sent is not None:
-        parts.append(f"sending {sent}")
-    parts.append(f"{seconds:.2f} s")
-    return f"digest {command}: " + "; ".join(parts)

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import __version__, sources
+from digest import __version__
+from digest.app import wiring
 from digest.cli import delivery, evaluation, operate, progress
 from digest.cli.arguments import day, positive
 from digest.cli.commands import COMMANDS
@@ -80,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
     )
     ingest_cmd.add_argument(
         "--kind",
-        choices=sorted(sources.SOURCES),
+        choices=wiring.source_kinds(),
         help="how to read the files given (default: from each file's extension)",
     )
     ingest_cmd.add_argument(

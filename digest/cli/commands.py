@@ -1,4 +1,4 @@
-"""The commands: each reads the config and the store, calls the stages, prints its results.
+"""The commands: each parses its arguments, calls the floor (digest/app), prints its results.
 
 Only here (and in the scheduler) is the clock read; everything below takes `now` as an argument.
 """
@@ -6,45 +6,35 @@ Only here (and in the scheduler) is the clock read; everything below takes `now`
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from digest import alerts, delivery, ingest, layout, pipeline, rank, sources
+from digest import pipeline
+from digest.app import flow, wiring
+from digest.app.wiring import Store
 from digest.cli import progress
-from digest.config import Config, load_config, templates
-from digest.deliver import deliverer
-from digest.deliver.sender import Clock, SendReport
-from digest.errors import ConfigError, DigestError, StoreError
-from digest.fetch import Fetcher
+from digest.config import Config, templates
+from digest.errors import ConfigError
 from digest.models import Digest, Profile, SourceOutcome, StoredPaper
 from digest.render import why
-from digest.store import Store
 
 log = logging.getLogger("digest")
 
 
 def _config(args: argparse.Namespace) -> Config:
-    path = getattr(args, "config", None) or Path("config.yaml")
-    return load_config(path, kinds=sources.SOURCES.keys())
+    return wiring.load(getattr(args, "config", None))
 
 
 def _store(args: argparse.Namespace, config: Config) -> Store:
     """The store, with config.yaml's readers loaded into it."""
-    store = Store.open(_store_path(args, config))
-    with contextlib.ExitStack() as opening:
-        opening.enter_context(store)  # closed again (an SQLite error made one line) on failure
-        store.sync_readers(config.readers, now=_now())
-        opening.pop_all()
-    return store
+    return wiring.open_store(_store_path(args, config), config, now=_now())
 
 
 def _store_path(args: argparse.Namespace, config: Config) -> Path:
@@ -60,41 +50,7 @@ def _reader(config: Config, store: Store, name: str) -> Profile:
     return found.profile
 
 
-def _model(config: Config, store: Store, day: date) -> rank.Model:
-    cache = config.out_dir / layout.CACHE
-    return pipeline.model_for(store, day, window_days=config.window_days, cache_dir=cache)
-
-
-def _now() -> datetime:
-    """The time now; DIGEST_NOW (an ISO 8601 time with its UTC offset) stops the clock there,
-    so that a run can be repeated byte for byte."""
-    fixed = os.environ.get("DIGEST_NOW")
-    if not fixed:
-        return datetime.now().astimezone()
-    try:
-        moment = datetime.fromisoformat(fixed)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ConfigError(
-            f"DIGEST_NOW: expected an ISO 8601 time with its UTC offset, got {fixed!r}",
-            hint="like 2025-08-20T06:30:00+00:00, or unset it",
-        )
-    return moment
-
-
-def _sender_clock() -> Clock:
-    """The sender's clock for `digest run`: the real one, or DIGEST_NOW's (see `_now`)."""
-    return Clock(now=_now) if os.environ.get("DIGEST_NOW") else Clock()
-
-
-def _digest_day(store: Store, requested: date | None) -> date:
-    if requested is not None:
-        return requested
-    latest = store.latest_date()
-    if latest is None:
-        raise StoreError(f"{store.path}: no papers yet", hint="run `digest ingest` first")
-    return latest
+_now = wiring.now
 
 
 def _warn_if_empty(store: Store, day: date) -> None:
@@ -115,59 +71,50 @@ def _warn_if_empty(store: Store, day: date) -> None:
         )
 
 
+def _digest_day(store: Store, requested: date | None) -> date:
+    """The date asked for (warned about when it has no papers), else the newest in the store."""
+    day = wiring.digest_day(store, requested)
+    if requested is not None:
+        _warn_if_empty(store, requested)
+    return day
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     started, clock = _now(), time.monotonic()
     config = _config(args)
     with _store(args, config) as store:
-        outcomes = _ingest(args, config, store, started)
-        line = pipeline.summary("ingest", outcomes, None, time.monotonic() - clock)
-        _record(config, store, "ingest", started, clock, line, outcomes)
-    if args.json:
-        _print_json([asdict(o) for o in outcomes])
-    print(line, file=sys.stderr)
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
-
-
-def _ingest(
-    args: argparse.Namespace, config: Config, store: Store, now: datetime
-) -> list[SourceOutcome]:
-    override = getattr(args, "date", None)
-    units = _units(args, config, now.date(), override)
-    fetcher = Fetcher() if any(isinstance(u, ingest.Unit) and u.is_url for u in units) else None
-    progress = _progress_for(len(units))
-    try:
-        return ingest.ingest(
+        units = _units(args, config, started.date())
+        tally = flow.Tally("ingest", started)
+        tally.sources = flow.ingest(
             store,
             units,
-            today=now.date(),
-            now=now,
-            fetcher=fetcher,
-            progress=progress,
+            today=started.date(),
+            now=started,
+            progress=_progress_for(len(units)),
             redate=getattr(args, "redate", False),
         )
-    finally:
-        if fetcher is not None:
-            fetcher.close()
+        report = flow.conclude(
+            config, store, tally.report(time.monotonic() - clock), alert=False, now=_now()
+        )
+    if args.json:
+        _print_json([asdict(o) for o in report.sources])
+    print(report.line(), file=sys.stderr)
+    return 1 if report.sources_failed else 0
 
 
 def _units(
-    args: argparse.Namespace, config: Config, today: date, override: date | None
-) -> Sequence[ingest.Unit | SourceOutcome]:
-    paths = getattr(args, "paths", None)
-    if paths:
-        if getattr(args, "source", None) or getattr(args, "first", None):
-            raise DigestError("give files or --source/--from/--to, not both")
-        return ingest.file_units(paths, kind=getattr(args, "kind", None), day=override)
-    names = getattr(args, "source", None) or []
-    for name in names:
-        if name not in {s.name for s in config.sources}:
-            known = ", ".join(s.name for s in config.sources) or "none"
-            raise ConfigError(f"unknown source {name!r} (known: {known})")
-    first, last = getattr(args, "first", None), getattr(args, "last", None)
-    if (first is None) != (last is None) or (first and last and first > last):
-        raise DigestError("--from and --to go together, --from not after --to")
-    days = ingest.days_between(first, last) if first and last else [override or today]
-    return ingest.configured_units(config, days=days, override=override, names=names)
+    args: argparse.Namespace, config: Config, today: date
+) -> Sequence[flow.Unit | SourceOutcome]:
+    return wiring.units(
+        config,
+        today=today,
+        override=getattr(args, "date", None),
+        paths=getattr(args, "paths", None),
+        kind=getattr(args, "kind", None),
+        names=getattr(args, "source", None),
+        first=getattr(args, "first", None),
+        last=getattr(args, "last", None),
+    )
 
 
 def _progress_for(total: int) -> Callable[[int, int, str], None] | None:
@@ -212,7 +159,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
         if args.top:
             profile = replace(profile, top_k=args.top)
         day = _digest_day(store, args.date)
-        model = _model(config, store, day)
+        model = wiring.model(config, store, day)
         (digest,) = pipeline.make_digests(store, [profile], day=day, now=_now(), model=model)
     if args.json:
         _print_json(_rank_json(digest))
@@ -263,37 +210,36 @@ def cmd_build(args: argparse.Namespace) -> int:
     started, clock = _now(), time.monotonic()
     config = _config(args)
     with _store(args, config) as store:
-        if args.date is not None:
-            _warn_if_empty(store, args.date)
-        result = pipeline.build(config, store, days=[_digest_day(store, args.date)], now=started)
-        line = pipeline.summary("build", [], result, time.monotonic() - clock)
-        _record(config, store, "build", started, clock, line, [], result)
-    print(line, file=sys.stderr)
-    return 1 if result.failures else 0
+        day = _digest_day(store, args.date)
+        tally = flow.Tally("build", started)
+        tally.add_build(flow.build(config, store, days=[day], now=started))
+        report = flow.conclude(
+            config, store, tally.report(time.monotonic() - clock), alert=False, now=_now()
+        )
+    print(report.line(), file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    started, clock = _now(), time.monotonic()
+    started = _now()
     config = _config(args)
     with _store(args, config) as store:
-        outcomes = _ingest(args, config, store, started)
-        days = sorted({d for o in outcomes for d in o.dates})
-        if args.date or not days:
-            days = [_digest_day(store, args.date)]
-        if args.date is not None:
-            _warn_if_empty(store, args.date)
-        result = pipeline.build(
-            config, store, days=days, now=started, progress=_progress_for(len(days))
+        units = _units(args, config, started.date())
+        report = flow.run(
+            config,
+            store,
+            units,
+            now=started,
+            requested=args.date,
+            latest=_digest_day,
+            clock=wiring.sender_clock(),
+            progress=_progress_for,
+            ingest_progress=_progress_for(len(units)),
+            redate=getattr(args, "redate", False),
         )
-        sent = None
-        if deliverer(config).sends and (planned := store.delivery_dates()):
-            sent = delivery.send_day(config, store, planned[-1], clock=_sender_clock())
-        said = sent.line() if sent is not None else None
-        line = pipeline.summary("run", outcomes, result, time.monotonic() - clock, said)
-        _record(config, store, "run", started, clock, line, outcomes, result, sent=sent, alert=True)
-    print(line, file=sys.stderr)
-    failed = result.failures or any(o.status == "failed" for o in outcomes)
-    return 1 if failed or (sent is not None and not sent.ok) else 0
+        flow.conclude(config, store, report, now=_now())
+    print(report.line(), file=sys.stderr)
+    return 0 if report.ok and not report.sources_failed else 1
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -307,50 +253,6 @@ def cmd_config(args: argparse.Namespace) -> int:
         )
     print(f"{config.path}: ok, {len(config.sources)} sources, {len(config.readers)} readers")
     return 0
-
-
-def _record(
-    config: Config,
-    store: Store,
-    command: str,
-    started: datetime,
-    clock: float,
-    line: str,
-    outcomes: Sequence[SourceOutcome],
-    result: pipeline.BuildResult | None = None,
-    *,
-    sent: SendReport | None = None,
-    alert: bool = False,
-) -> None:
-    """Record the command's run in the store; with `alert` (`run` and `send`, as the scheduled
-    jobs), the operator is alerted by the rules of alerts.py."""
-    report: dict[str, Any] = {
-        "sources": [asdict(o) for o in outcomes],
-        "digests": [str(p) for p in result.written] if result else [],
-        "failures": list(result.failures) if result else [],
-    }
-    if sent is not None:
-        report["send"] = {"attempted": dict(sent.attempted), "ledger": dict(sent.ledger)}
-        report["failures"] += sent.failures + [
-            f"sending {sent.day} {what}: {why}"
-            for what, why in (("paused", sent.paused), ("stopped", sent.stopped))
-            if why
-        ]
-    seconds = time.monotonic() - clock
-    if not alert:
-        store.record_run(command, started=started, seconds=seconds, summary=line, report=report)
-        return
-    alerts.conclude(
-        config,
-        store,
-        command,
-        started=started,
-        seconds=seconds,
-        summary=line,
-        report=report,
-        failures=report["failures"],
-        now=_now(),
-    )
 
 
 def _print_json(document: object) -> None:
@@ -373,9 +275,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     with _store(args, config) as store:
         profile = _reader(config, store, args.reader)
         liked, disliked = pipeline.judgements(store, profile)
-        latest = store.latest_date()
-        model = _model(config, store, latest) if latest else rank.fit([])
-    positive, negative = rank.profile_terms(model, (profile, liked), disliked)
+        positive, negative = wiring.profile_terms(config, store, profile, liked, disliked)
     if args.json:
         _print_json(
             {

@@ -16,13 +16,14 @@ from typing import Any
 
 from digest import delivery
 from digest.alerts import HISTORY
+from digest.app import flow, wiring
+from digest.app.wiring import Run, Store
 from digest.cli.arguments import count, existing_file, port
 from digest.cli.commands import (
     _config,
     _now,
     _progress_bar,
     _reader,
-    _record,
     _store,
     _store_path,
 )
@@ -31,8 +32,6 @@ from digest.config import RESERVED_NAMES, Config, rules
 from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import SETTLE, Profile
 from digest.operate import standing
-from digest.pipeline import signer
-from digest.store import Run, Store
 
 
 def send_date(store: Store, requested: date | None) -> date:
@@ -63,14 +62,15 @@ def cmd_send(args: argparse.Namespace) -> int:
             print(f"digest send --dry-run: {day}: {len(plan)} waiting", file=sys.stderr)
             return 0
         progress = _progress_bar if sys.stderr.isatty() else None
-        report = delivery.send_day(config, store, day, wait=args.wait, progress=progress)
-        line = f"digest send: {report.line()}"
-        _record(config, store, "send", started, clock, line, [], sent=report, alert=True)
+        sent = flow.send(config, store, day, wait=args.wait, progress=progress)
+        tally = flow.Tally("send", started)
+        tally.add_send(sent)
+        report = flow.conclude(config, store, tally.report(time.monotonic() - clock), now=_now())
     BAR.clear()  # a send that stopped early leaves its bar unfinished
-    print(line, file=sys.stderr)
-    for failure in report.failures:
+    print(report.line(), file=sys.stderr)
+    for failure in sent.failures:
         print(f"  {failure}", file=sys.stderr)
-    return 0 if report.ok else 1
+    return 0 if sent.ok else 1
 
 
 def _settle(args: argparse.Namespace, store: Store) -> int:
@@ -115,7 +115,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from digest import schedule  # APScheduler loads only for the commands that need it
 
     config = _config(args)
-    with Store.open(_store_path(args, config)) as store:
+    with wiring.open_store(_store_path(args, config), now=_now()) as store:
         damage = store.check()  # before anything else is read from the file
         if damage:
             return _damaged(store.path, damage, as_json=args.json)
@@ -337,7 +337,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from digest.web import serve  # Starlette and uvicorn load only for this command
 
     config = _config(args)
-    made = signer(config, needed_by="`digest serve` signs and checks the links in emails with it")
+    why = "`digest serve` signs and checks the links in emails with it"
+    made = wiring.signer(config, needed_by=why)
     assert made is not None  # signer() raised otherwise
     with _store(args, config):
         pass  # migrated, config.yaml's readers loaded

@@ -1,0 +1,152 @@
+"""Setup that is not flow: the config read with the source kinds known, the store opened with
+config.yaml's readers synced into it, the clock (DIGEST_NOW stops it), the units a command
+ingests, the model a command ranks with. The CLI asks here; it never opens a stage itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from digest import ingest, layout, pipeline, rank, sources
+from digest.atomic import write_atomic
+from digest.config import Config, load_config
+from digest.deliver import deliverer
+from digest.deliver.sender import Clock
+from digest.errors import ConfigError, DigestError, StoreError
+from digest.models import Profile, SourceOutcome, StoredPaper, Term
+from digest.pipeline import links_for, readers, signer
+from digest.store import Run, Store
+
+Model = rank.Model
+
+
+def source_kinds() -> list[str]:
+    """The kinds of source there are (`--kind`'s choices)."""
+    return sorted(sources.SOURCES)
+
+
+def load(path: Path | None) -> Config:
+    """config.yaml (or `path`) read and validated, its source kinds checked against SOURCES."""
+    return load_config(path or Path("config.yaml"), kinds=sources.SOURCES.keys())
+
+
+def open_store(path: Path, readers_of: Config | None = None, *, now: datetime) -> Store:
+    """The store at `path`, with `readers_of`'s readers loaded into it (when given)."""
+    store = Store.open(path)
+    if readers_of is None:
+        return store
+    with contextlib.ExitStack() as opening:
+        opening.enter_context(store)  # closed again (an SQLite error made one line) on failure
+        store.sync_readers(readers_of.readers, now=now)
+        opening.pop_all()
+    return store
+
+
+def now() -> datetime:
+    """The time now; DIGEST_NOW (an ISO 8601 time with its UTC offset) stops the clock there,
+    so that a run can be repeated byte for byte."""
+    fixed = os.environ.get("DIGEST_NOW")
+    if not fixed:
+        return datetime.now().astimezone()
+    try:
+        moment = datetime.fromisoformat(fixed)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ConfigError(
+            f"DIGEST_NOW: expected an ISO 8601 time with its UTC offset, got {fixed!r}",
+            hint="like 2025-08-20T06:30:00+00:00, or unset it",
+        )
+    return moment
+
+
+def sender_clock() -> Clock:
+    """The sender's clock for a command: the real one, or DIGEST_NOW's (see `now`)."""
+    return Clock(now=now) if os.environ.get("DIGEST_NOW") else Clock()
+
+
+def sends(config: Config) -> bool:
+    """Whether the configured delivery method sends (smtp) or only writes files."""
+    return deliverer(config).sends
+
+
+def units(
+    config: Config,
+    *,
+    today: date,
+    override: date | None = None,
+    paths: Sequence[Path] | None = None,
+    kind: str | None = None,
+    names: Sequence[str] | None = None,
+    first: date | None = None,
+    last: date | None = None,
+) -> Sequence[ingest.Unit | SourceOutcome]:
+    """What a command ingests: the files given, or the configured sources (those `names`) for
+    each day from `first` to `last` (or the one day)."""
+    if paths:
+        if names or first:
+            raise DigestError("give files or --source/--from/--to, not both")
+        return ingest.file_units(paths, kind=kind, day=override)
+    names = names or []
+    for name in names:
+        if name not in {s.name for s in config.sources}:
+            known = ", ".join(s.name for s in config.sources) or "none"
+            raise ConfigError(f"unknown source {name!r} (known: {known})")
+    if (first is None) != (last is None) or (first and last and first > last):
+        raise DigestError("--from and --to go together, --from not after --to")
+    days = ingest.days_between(first, last) if first and last else [override or today]
+    return ingest.configured_units(config, days=days, override=override, names=names)
+
+
+def model(config: Config, store: Store, day: date) -> rank.Model:
+    """The fitted model for `day`, cached under out/ while the corpus is unchanged."""
+    cache = config.out_dir / layout.CACHE
+    return pipeline.model_for(store, day, window_days=config.window_days, cache_dir=cache)
+
+
+def profile_terms(
+    config: Config,
+    store: Store,
+    profile: Profile,
+    liked: Sequence[StoredPaper],
+    disliked: Sequence[StoredPaper],
+) -> tuple[list[Term], list[Term]]:
+    """The terms a reader is drawn to and kept from, by the newest date's model."""
+    latest = store.latest_date()
+    fitted = model(config, store, latest) if latest else rank.fit([])
+    return rank.profile_terms(fitted, (profile, list(liked)), list(disliked))
+
+
+def digest_day(store: Store, requested: date | None) -> date:
+    """The date asked for, else the newest date in the store (StoreError when there is none)."""
+    if requested is not None:
+        return requested
+    latest = store.latest_date()
+    if latest is None:
+        raise StoreError(f"{store.path}: no papers yet", hint="run `digest ingest` first")
+    return latest
+
+
+__all__ = [
+    "Model",
+    "Run",
+    "Store",
+    "digest_day",
+    "links_for",
+    "load",
+    "model",
+    "now",
+    "open_store",
+    "profile_terms",
+    "readers",
+    "sender_clock",
+    "sends",
+    "signer",
+    "source_kinds",
+    "units",
+    "write_atomic",
+]
