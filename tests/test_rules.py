@@ -99,3 +99,26 @@ def test_config_the_cli_and_the_form_agree_on_a_keyword(tmp_path, keyword, valid
         "subscribe form": _form_accepts(keyword=keyword),
     }
     assert found == dict.fromkeys(found, valid)
+
+
+@pytest.mark.parametrize(
+    ("address", "valid"),
+    [("root@localhost", True), ("ops@example.org", True), ("a\nBcc: x@localhost", False)],
+)
+def test_the_operators_own_addresses_may_name_a_host_alone(tmp_path, address, valid):
+    """The sender and the alerts' address may be a local host's (`digest@localhost`, the
+    documented default sender); a reader's address may not (above)."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"newsletter: {{from: {json.dumps(f'Digest <{address}>')}}}\n"
+        f"delivery: {{operator: {json.dumps(address)},"
+        f" unsubscribe_mailto: {json.dumps(address)}}}\n"
+        "readers:\n  - name: ada\n    email: ada@example.org\n    interests: {keywords: [GNN]}\n",
+        encoding="utf-8",
+    )
+    if valid:
+        config = load_config(path, kinds={"feed"})
+        assert config.delivery.operator == address
+    else:
+        with pytest.raises(ConfigError):
+            load_config(path, kinds={"feed"})

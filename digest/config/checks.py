@@ -79,6 +79,14 @@ def _email(value: object) -> str:
     raise _Invalid(f"not an email address: {text!r}")
 
 
+def _operator_email(value: object) -> str:
+    """The operator's own address (alerts, List-Unsubscribe's mailto): a host alone will do."""
+    text = _str(value)
+    if rules.is_email(text, host_ok=True):
+        return text
+    raise _Invalid(f"not an email address: {text!r}")
+
+
 def _keyword(value: object) -> str:
     text = _str(value)
     problem = rules.keyword_problem(text)
@@ -99,7 +107,7 @@ def _sender(value: object) -> str:
     """`Name <address>` or a bare address, as an email From."""
     text = _str(value)
     name, address = parseaddr(text)
-    if not rules.is_email(address):
+    if not rules.is_email(address, host_ok=True):
         raise _Invalid(f"expected `Name <address@domain>` or an address, got {text!r}")
     return formataddr((name, address)) if name else address
 

@@ -15,6 +15,8 @@ MAX_KEYWORD = 100  # characters
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # one local part, `@`, a domain of at least two labels; nothing that ends or splits a header
 _EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\".]+(\.[^@\s<>,;\".]+)+")
+# the operator's own addresses (the sender, alerts) may name a host alone: `digest@localhost`
+_HOST_EMAIL = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\".]+(\.[^@\s<>,;\".]+)*")
 
 
 def control(text: str) -> bool:
@@ -27,9 +29,12 @@ def is_slug(text: str) -> bool:
     return SLUG.fullmatch(text) is not None
 
 
-def is_email(text: str) -> bool:
-    """One plain address (`ada@example.org`): no display name, no list, no control character."""
-    return len(text) <= MAX_EMAIL and not control(text) and _EMAIL.fullmatch(text) is not None
+def is_email(text: str, *, host_ok: bool = False) -> bool:
+    """One plain address (`ada@example.org`): no display name, no list, no control character.
+    `host_ok` also lets a domain of one label through (`root@localhost`), for the operator's own
+    addresses in config.yaml (the sender, alerts), never a reader's."""
+    pattern = _HOST_EMAIL if host_ok else _EMAIL
+    return len(text) <= MAX_EMAIL and not control(text) and pattern.fullmatch(text) is not None
 
 
 def keyword_problem(word: str) -> str | None:
