@@ -50,10 +50,10 @@ def decode_text(data: bytes) -> str:
     return text
 
 
-def quote(text: str) -> str:
-    """Source text quoted for a one-line message, shortened."""
-    flat = " ".join(clean_text(text[: MESSAGE_CHARS * 4]).split())
-    cut = flat if len(flat) <= MESSAGE_CHARS else flat[: MESSAGE_CHARS - 3] + "..."
+def quote(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """Source text quoted for a one-line message, shortened to `limit` characters."""
+    flat = " ".join(clean_text(text[: limit * 4]).split())
+    cut = flat if len(flat) <= limit else flat[: limit - 3] + "..."
     return f'"{cut}"'
 
 

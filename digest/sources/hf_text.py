@@ -15,7 +15,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from digest.models import Origin, Paper
-from digest.sources.base import Problem, clean_text, decode_text, located
+from digest.sources.base import Problem, decode_text, located, quote
 
 TITLE_MAX_CHARS = 400  # a title is one line of at most this many characters
 ABSTRACT_MIN_CHARS = 100  # an abstract is at least this long ...
@@ -222,10 +222,9 @@ def _clean_url(url: str) -> str:
     return url if "://" in url else f"https://{url}"
 
 
-def _q(text: str, limit: int = 60) -> str:
-    """A text quoted for a one-line message, shortened."""
-    flat = " ".join(clean_text(text[: limit * 4]).split())
-    return f'"{flat if len(flat) <= limit else flat[: limit - 3] + "..."}"'
+def _q(text: str) -> str:
+    """A page's text quoted for a one-line message, shorter than other sources' quotes."""
+    return quote(text, 60)
 
 
 parse_with_warnings = located(_parse, "page")
