@@ -72,19 +72,15 @@ def _match(value: object, *, pattern: re.Pattern[str], message: str) -> str:
 _slug = partial(_match, pattern=_SLUG, message="invalid name {} (use 1-64 of a-z 0-9 - _)")
 
 
-def _email(value: object) -> str:
+def _email(value: object, *, host_ok: bool = False) -> str:
     text = _str(value)
-    if rules.is_email(text):
+    if rules.is_email(text, host_ok=host_ok):
         return text
     raise _Invalid(f"not an email address: {text!r}")
 
 
-def _operator_email(value: object) -> str:
-    """The operator's own address (alerts, List-Unsubscribe's mailto): a host alone will do."""
-    text = _str(value)
-    if rules.is_email(text, host_ok=True):
-        return text
-    raise _Invalid(f"not an email address: {text!r}")
+# the operator's own address (alerts, List-Unsubscribe's mailto): a host alone will do
+_operator_email = partial(_email, host_ok=True)
 
 
 def _keyword(value: object) -> str:
