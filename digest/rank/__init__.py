@@ -149,7 +149,7 @@ def _rank_block(
                 corpus.scores(queries(model, [(profile, liked)], expand=False))[0],
                 query.features(model, model.paper_vectors(liked)),
                 query.features(model, model.paper_vectors(against)) if against else None,
-                day.ages(liked),
+                day.ages(liked) if learn.HALF_LIFE else None,  # no fading: no ages needed
             )
             if found is not None:
                 margins = found.margins(day.features)
