@@ -79,7 +79,7 @@ def bench_rank(n: int, repeat: int) -> None:
         fits.append(time.perf_counter() - start)
         readers = generated_readers(model, corpus, n)
         start = time.perf_counter()
-        ranked = rank.rank_many(model, readers, day, limit=25)  # as pipeline.make_digests
+        ranked = rank.rank_many(model, readers, day, limit=25)  # as build.make_digests
         digests = [
             curate.curate(ranked[p.name], p, day=DAYS[1], now=NOW, candidates=len(day))
             for p, _ in readers

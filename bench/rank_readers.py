@@ -121,7 +121,7 @@ def main() -> None:
         model, hit = modelcache.load_or_fit(corpus, Path(tmp))  # every later run that day
         stages["read the cached model (a later run)"] = time.perf_counter() - t
         assert hit
-    limit = 2 * 10 + 5  # as the pipeline asks: twice top_k, plus five
+    limit = 2 * 10 + 5  # as the build asks: twice top_k, plus five
     t = time.perf_counter()
     ranked = rank.rank_many(model, generated, today, limit=limit)
     stages[f"rank {len(generated):,} readers ({rank.WORKERS} threads)"] = time.perf_counter() - t

@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest import outputs, render  # noqa: E402
+from digest import render  # noqa: E402
+from digest.app import outputs  # noqa: E402
 from digest.config import Config  # noqa: E402
 from digest.deliver.site import write_site  # noqa: E402
 from digest.models import Digest, Origin, Profile, Scored, Site, StoredPaper, Term  # noqa: E402

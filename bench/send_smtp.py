@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
 
-from digest import outputs  # noqa: E402
+from digest.app import outputs  # noqa: E402
 from digest.config import Config  # noqa: E402
 from digest.deliver.sender import Pacing, Sender, Transport  # noqa: E402
 from digest.deliver.smtp import Outcome, SmtpSettings, SmtpTransport  # noqa: E402

@@ -1,6 +1,6 @@
 """The fitted ranking model, kept on disk and reused until the corpus changes.
 
-rank stays pure: this module finds or fits the model and the pipeline hands it in. A model is
+rank stays pure: this module finds or fits the model and the build hands it in. A model is
 filed under a key made from everything it depends on (the texts and ids of the corpus, the rank
 and scikit-learn versions), so any change to the corpus fits a new one and nothing stale is read.
 """
@@ -11,6 +11,7 @@ import hashlib
 import logging
 import pickle
 from collections.abc import Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 import sklearn
@@ -18,6 +19,7 @@ import sklearn
 from digest import rank
 from digest.atomic import write_atomic
 from digest.models import StoredPaper
+from digest.store import Store
 
 log = logging.getLogger("digest")
 
@@ -62,3 +64,17 @@ def _prune(cache_dir: Path) -> None:
     files = sorted(cache_dir.glob("model-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in files[KEEP:]:
         old.unlink(missing_ok=True)
+
+
+def corpus(store: Store, day: date, window_days: int) -> list[StoredPaper]:
+    """The papers the model is fitted on for `day`: those sighted in the window ending that day."""
+    return store.papers(since=day - timedelta(days=window_days - 1), until=day)
+
+
+def model_for(
+    store: Store, day: date, *, window_days: int, cache_dir: Path | None = None
+) -> rank.Model:
+    """The fitted model for `day`, from the on-disk cache when the corpus is unchanged."""
+    model, cached = load_or_fit(corpus(store, day, window_days), cache_dir)
+    log.debug("%s: model %s (%d papers)", day, "cached" if cached else "fitted", len(model.index))
+    return model

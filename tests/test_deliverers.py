@@ -20,12 +20,12 @@ from helpers import FIXTURES
 from smtpserver import SmtpServer
 
 import digest
-from digest import alerts
+from digest.app import alerts
+from digest.app.jobs import Operator
 from digest.config import Config, load_config
 from digest.deliver import DELIVERERS, Deliverer, deliverer, smtp
 from digest.errors import ConfigError
 from digest.models import Artifact
-from digest.operate import Operator
 from digest.sources import SOURCES
 from digest.store import Store
 

@@ -22,7 +22,7 @@ from smtpserver import SmtpServer, ca_pem
 from test_email import NOW, SITE, digest, paper
 from test_serve import TestClient  # imported there without the httpx2 warning of Starlette
 
-from digest import delivery
+from digest.app import sending
 from digest.cli import main
 from digest.config import load_config
 from digest.models import Profile, Site
@@ -427,13 +427,13 @@ def test_the_confirmation_mail_is_sent_or_written_with_its_link(tmp_path, monkey
     with SmtpServer() as server:
         home = project(tmp_path, server, security="none")
         config = load_config(home / "config.yaml", kinds=SOURCES.keys())
-        delivery.send_confirmation(config, newcomer, link, now=NOW)
+        sending.send_confirmation(config, newcomer, link, now=NOW)
         (sent,) = server.messages
     assert sent.recipients == ("carol@example.org",)
     msg = parse(sent.content)
     assert msg["Subject"] == "Confirm your subscription to Paper Digest"
     assert link in msg.get_content() and msg["Message-ID"].endswith("@example.org>")
     files = replace(config, delivery=replace(config.delivery, method="files"))
-    delivery.send_confirmation(files, newcomer, link, now=NOW)
+    sending.send_confirmation(files, newcomer, link, now=NOW)
     written = parse((config.out_dir / "mail/confirm/carol-1a2b3c.eml").read_bytes())
     assert written["To"] == "carol@example.org" and link in written.get_content()

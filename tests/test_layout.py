@@ -12,7 +12,7 @@ import pytest
 
 import digest
 from digest import layout
-from digest.cli.delivery import _new_profile
+from digest.cli.newsletter import _new_profile
 from digest.config import RESERVED_NAMES, load_config
 from digest.errors import ConfigError
 

@@ -22,10 +22,10 @@ import markdown
 import pytest
 from helpers import stored
 
+from digest.app.build import message_path, plan_sends
 from digest.cli.commands import _rank_json
 from digest.config import load_config
 from digest.models import Digest, Paper, Profile, Scored, Site, StoredPaper, Term
-from digest.pipeline import message_path, plan_sends
 from digest.render import environment, render_markdown, why
 from digest.render.email import render_email
 from digest.render.email.context import preheader, subject, template_context

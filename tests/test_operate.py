@@ -1,4 +1,4 @@
-"""The scheduled jobs (digest/operate.py) on a real store, real files, a real HTTP server for the
+"""The scheduled jobs (digest/app/jobs.py) on a real store, real files, a real HTTP server for the
 heartbeat and a real SMTP server: run reports, honest digests, alerts, weekly readers, backups,
 and `digest status` saying when the last good run is too old."""
 
@@ -18,10 +18,10 @@ from helpers import FIXTURES
 from httpserver import Reply, serve
 from smtpserver import SmtpServer
 
+from digest.app.jobs import Operator
 from digest.cli import main
 from digest.config import Config, load_config
 from digest.deliver.smtp import SmtpSettings, SmtpTransport
-from digest.operate import Operator
 from digest.schedule import stale
 from digest.sources import SOURCES
 from digest.store import Store

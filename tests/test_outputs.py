@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import stored
 
-from digest import outputs
+from digest.app import outputs
 from digest.config import Config
 from digest.models import Digest, Profile, Scored, Site, Term
 from digest.render.links import Links

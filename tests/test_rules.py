@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.cli.delivery import _new_profile
+from digest.cli.newsletter import _new_profile
 from digest.config import load_config
 from digest.errors import ConfigError
 from digest.web import forms

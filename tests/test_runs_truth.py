@@ -21,11 +21,11 @@ import pytest
 from helpers import FIXTURES
 from smtpserver import SmtpServer
 
+from digest.app.jobs import Operator
 from digest.cli import _log_to_stderr, main
 from digest.cli.commands import _progress_bar
 from digest.config import Config, load_config
 from digest.deliver.smtp import SmtpSettings, SmtpTransport
-from digest.operate import Operator
 from digest.sources import SOURCES
 
 PAGES = FIXTURES / "pages"

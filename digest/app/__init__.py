@@ -4,6 +4,9 @@
   every run ends in `conclude` (alerts.py's rules) with one `RunReport` (models.py).
 - `wiring.py`: setup that is not flow: the config, the store opened with its readers synced,
   the clock, the signer and the links, what a command ingests.
+- `build.py`: rank, curate, keep, render and write (`outputs.py`), plan the sends; `sending.py`
+  sends a day's ledger and the mails outside it; `alerts.py`, the operator's alerts; `jobs.py`,
+  the scheduled jobs.
 
-The CLI parses arguments, calls these, and prints; operate.py's scheduled jobs call the same.
+The CLI parses arguments, calls these, and prints; the scheduled jobs (jobs.py) call the same.
 """

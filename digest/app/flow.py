@@ -11,14 +11,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from digest import alerts, delivery
 from digest import ingest as sources_in
+from digest.app import alerts, sending
+from digest.app.build import (
+    BuildResult,
+    build,
+    build_empty,
+    build_week,
+    judgements,
+    make_digests,
+)
 from digest.config import Config
 from digest.deliver import deliverer
 from digest.deliver.sender import Clock, SendReport, Transport
 from digest.fetch import Fetcher
 from digest.models import RunReport, SourceOutcome
-from digest.pipeline import BuildResult, build, build_empty, build_week
 from digest.store import Store
 
 Progress = Callable[[int, int, str], None]
@@ -48,8 +55,8 @@ def ingest(
 
 
 def send(config: Config, store: Store, day: date, **how: Any) -> SendReport:
-    """What is due of `day`'s ledger sent through the configured deliverer (delivery.send_day)."""
-    return delivery.send_day(config, store, day, **how)
+    """What is due of `day`'s ledger sent through the configured deliverer (sending.send_day)."""
+    return sending.send_day(config, store, day, **how)
 
 
 @dataclass(slots=True)
@@ -181,6 +188,8 @@ __all__ = [
     "build_week",
     "conclude",
     "ingest",
+    "judgements",
+    "make_digests",
     "run",
     "send",
 ]

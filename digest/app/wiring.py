@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-from digest import ingest, layout, pipeline, rank, sources
+from digest import ingest, layout, modelcache, rank, sources
 from digest.atomic import write_atomic
 from digest.config import Config, load_config
 from digest.deliver import deliverer
 from digest.deliver.sender import Clock
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.models import Profile, SourceOutcome, StoredPaper, Term
-from digest.pipeline import links_for, readers, signer
+from digest.render.links import Links
 from digest.store import Run, Store
+from digest.tokens import Signer, signer_from_env
 
 Model = rank.Model
 
@@ -102,10 +103,44 @@ def units(
     return ingest.configured_units(config, days=days, override=override, names=names)
 
 
+def signer(
+    config: Config, environ: Mapping[str, str] | None = None, *, needed_by: str | None = None
+) -> Signer | None:
+    """The token signer from the secret's environment variable. The delivery method may need
+    it (`needs_secret`: smtp signs the unsubscribe links), as does whatever `needed_by` names;
+    the files default works without it."""
+    delivery = config.delivery
+    try:
+        made = signer_from_env(delivery.secret_env, delivery.previous_secrets_env, environ)
+    except ValueError as exc:
+        raise ConfigError(f"delivery.secret_env: {exc}") from None
+    if needed_by is None:
+        needed_by = deliverer(config).needs_secret
+    if made is None and needed_by is not None:
+        raise ConfigError(
+            f"delivery.secret_env: the environment variable {delivery.secret_env} is not set",
+            hint=needed_by,
+        )
+    return made
+
+
+def links_for(config: Config, store: Store, environ: Mapping[str, str] | None = None) -> Links:
+    """The URLs of the outputs: reader links signed when a secret is configured."""
+    made = signer(config, environ)
+    versions = store.token_versions() if made is not None else None
+    return Links(config.site.base_url, app=config.app_url, signer=made, versions=versions)
+
+
+def readers(store: Store) -> list[Profile]:
+    """The readers digests are built for: every active reader in the store (config.yaml's are
+    loaded into it by the commands)."""
+    return [s.profile for s in store.subscribers("active")]
+
+
 def model(config: Config, store: Store, day: date) -> rank.Model:
     """The fitted model for `day`, cached under out/ while the corpus is unchanged."""
     cache = config.out_dir / layout.CACHE
-    return pipeline.model_for(store, day, window_days=config.window_days, cache_dir=cache)
+    return modelcache.model_for(store, day, window_days=config.window_days, cache_dir=cache)
 
 
 def profile_terms(

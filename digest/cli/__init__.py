@@ -1,4 +1,4 @@
-"""The command line: parse arguments, read the clock, call the pipeline, print one clear line.
+"""The command line: parse arguments, read the clock, call the floor (digest/app), print a line.
 
 stdout holds results (exactly one JSON document with --json); logs, warnings and the summary line
 go to stderr. Errors print `error: <what> (<hint>)` and exit 1; usage errors exit 2.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from digest import __version__
 from digest.app import wiring
-from digest.cli import delivery, evaluation, operate, progress
+from digest.cli import evaluation, newsletter, operate, progress
 from digest.cli.arguments import day, positive
 from digest.cli.commands import COMMANDS
 from digest.errors import DigestError
@@ -121,7 +121,7 @@ def parser() -> argparse.ArgumentParser:
     )
     _add_source_options(run)
 
-    delivery.add_parsers(command, day, common)
+    newsletter.add_parsers(command, day, common)
     operate.add_parsers(command)
     evaluation.add_parsers(command, positive)
 
@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = logging.DEBUG
     _log_to_stderr(level, stamped=args.command == "schedule")
     try:
-        commands = COMMANDS | delivery.COMMANDS | operate.COMMANDS | evaluation.COMMANDS
+        commands = COMMANDS | newsletter.COMMANDS | operate.COMMANDS | evaluation.COMMANDS
         code = commands[args.command](args)
         sys.stdout.flush()  # a closed pipe shows here, not in the flush at exit
         return code

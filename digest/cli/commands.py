@@ -16,7 +16,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from digest import pipeline
 from digest.app import flow, wiring
 from digest.app.wiring import Store
 from digest.cli import progress
@@ -160,7 +159,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
             profile = replace(profile, top_k=args.top)
         day = _digest_day(store, args.date)
         model = wiring.model(config, store, day)
-        (digest,) = pipeline.make_digests(store, [profile], day=day, now=_now(), model=model)
+        (digest,) = flow.make_digests(store, [profile], day=day, now=_now(), model=model)
     if args.json:
         _print_json(_rank_json(digest))
     else:
@@ -274,7 +273,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     config = _config(args)
     with _store(args, config) as store:
         profile = _reader(config, store, args.reader)
-        liked, disliked = pipeline.judgements(store, profile)
+        liked, disliked = flow.judgements(store, profile)
         positive, negative = wiring.profile_terms(config, store, profile, liked, disliked)
     if args.json:
         _print_json(

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from digest.app.jobs import Operator
 from digest.app.wiring import readers
 from digest.cli.commands import _config, _now, _store
-from digest.operate import Operator
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Ranking: TF-IDF over the stored corpus, a query vector per reader, cosine scores, reasons.
 
-Pure: no I/O, no clock. The pipeline fits one Model per build and hands it to every reader, so
+Pure: no I/O, no clock. The build fits one Model per build and hands it to every reader, so
 ranking many readers never refits. Readers are ranked in blocks of READERS, each through the
 same steps (query, relevance, choice, reasons), so memory stays flat however many there are;
 WORKERS blocks at a time, in threads, with the same result as one at a time.

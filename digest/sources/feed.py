@@ -7,7 +7,7 @@ real XML error) and a document that is not RSS or Atom are a SourceError.
 
 Each entry is read by what it is, so a mixed feed works:
 - rss.arxiv.org item (`arxiv:announce_type` or an `oai:arXiv.org:` guid): every announce type is
-  returned (the pipeline filters by the source's `announce_types`); an empty weekend feed is no
+  returned (ingest filters by the source's `announce_types`); an empty weekend feed is no
   papers, not an error.
 - arXiv API entry (id `arxiv.org/abs/...`): primary category first, PDF link; the error feed is a
   SourceError with arXiv's message.

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from digest import delivery, layout
+from digest import layout
+from digest.app import sending
 from digest.config import Config
 from digest.deliver import deliverer, sender
 from digest.errors import DigestError
@@ -132,7 +133,7 @@ def send(
     if not to:
         return
     try:
-        message = delivery.plain_message(
+        message = sending.plain_message(
             config,
             to,
             f"[{config.title}] {subject}",
@@ -144,6 +145,6 @@ def send(
         mark = hashlib.sha256(subject.encode()).hexdigest()[:8]
         file = layout.operator_path(stamp, mark)
         made = transport() if transport and deliverer(config).sends else None
-        delivery.send_one(config, to, message, file=file, transport=made)
+        sending.send_one(config, to, message, file=file, transport=made)
     except (DigestError, OSError) as exc:
         log.error("alert to %s not delivered: %s", to, exc)

@@ -1,4 +1,5 @@
-"""The flow after ingest (see ingest.py): rank each reader's papers, curate, render, deliver.
+"""The build step of the flow (after ingest.py): rank each reader's papers, curate, keep them in
+the store, render and write them (outputs.py), plan the sends; then the feeds and the archive.
 Each step is an explicit call to its stage; nothing is shared but the arguments.
 """
 
@@ -10,14 +11,16 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from digest import curate, layout, modelcache, outputs, rank, render
+from digest import curate, layout, rank, render
+from digest.app import outputs
+from digest.app.wiring import links_for, readers
 from digest.config import WINDOW_DAYS, Config
 from digest.deliver import deliverer
-from digest.errors import ConfigError, DigestError
+from digest.errors import DigestError
+from digest.modelcache import corpus, model_for
 from digest.models import Digest, Profile, StoredPaper
 from digest.render.links import Links
 from digest.store import Store
-from digest.tokens import Signer, signer_from_env
 
 log = logging.getLogger("digest")
 
@@ -30,20 +33,6 @@ class BuildResult:
 
 
 # -- rank, curate, render, deliver ------------------------------------------------------------
-
-
-def corpus(store: Store, day: date, window_days: int) -> list[StoredPaper]:
-    """The papers the model is fitted on for `day`: those sighted in the window ending that day."""
-    return store.papers(since=day - timedelta(days=window_days - 1), until=day)
-
-
-def model_for(
-    store: Store, day: date, *, window_days: int, cache_dir: Path | None = None
-) -> rank.Model:
-    """The fitted model for `day`, from the on-disk cache when the corpus is unchanged."""
-    model, cached = modelcache.load_or_fit(corpus(store, day, window_days), cache_dir)
-    log.debug("%s: model %s (%d papers)", day, "cached" if cached else "fitted", len(model.index))
-    return model
 
 
 def make_digests(
@@ -92,40 +81,6 @@ def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[
         p.id: p for p in [*configured_against, *disliked] if p.id not in for_ and p.id not in merged
     }
     return list(merged.values()), list(merged_against.values())
-
-
-def signer(
-    config: Config, environ: Mapping[str, str] | None = None, *, needed_by: str | None = None
-) -> Signer | None:
-    """The token signer from the secret's environment variable. The delivery method may need
-    it (`needs_secret`: smtp signs the unsubscribe links), as does whatever `needed_by` names;
-    the files default works without it."""
-    delivery = config.delivery
-    try:
-        made = signer_from_env(delivery.secret_env, delivery.previous_secrets_env, environ)
-    except ValueError as exc:
-        raise ConfigError(f"delivery.secret_env: {exc}") from None
-    if needed_by is None:
-        needed_by = deliverer(config).needs_secret
-    if made is None and needed_by is not None:
-        raise ConfigError(
-            f"delivery.secret_env: the environment variable {delivery.secret_env} is not set",
-            hint=needed_by,
-        )
-    return made
-
-
-def links_for(config: Config, store: Store, environ: Mapping[str, str] | None = None) -> Links:
-    """The URLs of the outputs: reader links signed when a secret is configured."""
-    made = signer(config, environ)
-    versions = store.token_versions() if made is not None else None
-    return Links(config.site.base_url, app=config.app_url, signer=made, versions=versions)
-
-
-def readers(store: Store) -> list[Profile]:
-    """The readers digests are built for: every active reader in the store (config.yaml's are
-    loaded into it by the commands)."""
-    return [s.profile for s in store.subscribers("active")]
 
 
 def build(

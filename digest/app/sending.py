@@ -14,12 +14,12 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from digest import layout, render
+from digest.app.wiring import links_for
 from digest.config import Config
 from digest.deliver import deliverer, smtp
 from digest.deliver.sender import Clock, Pacing, Sender, SendReport, Transport, stamp_date
 from digest.errors import DeliveryError
 from digest.models import WAITING, Artifact, Profile
-from digest.pipeline import links_for
 from digest.render import email
 from digest.render.email.mime import POLICY
 from digest.store import Store

@@ -1,4 +1,4 @@
-"""The delivery commands: send, status, readers, serve."""
+"""The newsletter commands: send, status, readers, serve."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from digest import delivery
-from digest.alerts import HISTORY
-from digest.app import flow, wiring
+from digest.app import flow, sending, wiring
+from digest.app.alerts import HISTORY
+from digest.app.jobs import standing
 from digest.app.wiring import Run, Store
 from digest.cli.arguments import count, existing_file, port
 from digest.cli.commands import (
@@ -31,7 +31,6 @@ from digest.cli.progress import BAR
 from digest.config import RESERVED_NAMES, Config, rules
 from digest.errors import ConfigError, DeliveryError, StoreError
 from digest.models import SETTLE, Profile
-from digest.operate import standing
 
 
 def send_date(store: Store, requested: date | None) -> date:
@@ -56,7 +55,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         if args.resume and store.resume_sending(day):
             print(f"{day}: sending resumed", file=sys.stderr)
         if args.dry_run:
-            plan = delivery.due(store, day, _now())
+            plan = sending.due(store, day, _now())
             for reader, what in plan:
                 print(f"{reader}: {what}")
             print(f"digest send --dry-run: {day}: {len(plan)} waiting", file=sys.stderr)
@@ -106,7 +105,7 @@ def _preview(args: argparse.Namespace, config: Config, store: Store) -> int:
     day = args.date or store.latest_date()
     if day is None:
         raise StoreError(f"{store.path}: no digests yet", hint="run `digest build` first")
-    said = delivery.preview(config, store, profile, day, args.to, now=_now())
+    said = sending.preview(config, store, profile, day, args.to, now=_now())
     print(f"digest send: preview of {profile.name}'s {day} digest to {', '.join(args.to)}: {said}")
     return 0 if said.startswith(("sent", "partial")) else 1
 
@@ -344,7 +343,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass  # migrated, config.yaml's readers loaded
 
     def confirm(profile: Profile, url: str) -> None:
-        delivery.send_confirmation(config, profile, url, now=_now())
+        sending.send_confirmation(config, profile, url, now=_now())
 
     serve(config, host=args.host, port=args.port, signer=made, confirm=confirm)
     return 0
@@ -359,7 +358,7 @@ COMMANDS = {
 
 
 def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None:
-    """The delivery commands' arguments, on the main parser's `command(name, help)` factory."""
+    """The newsletter commands' arguments, on the main parser's `command(name, help)` factory."""
     send = command("send", "send the digests due by SMTP (the newest date by default)")
     send.add_argument("--date", type=day, help="the digest date to send")
     send.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")

@@ -19,8 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from digest import alerts
-from digest.app import flow, wiring
+from digest.app import alerts, flow, wiring
 from digest.config import Config
 from digest.deliver import deliverer
 from digest.deliver.sender import Clock, SendReport, Transport
