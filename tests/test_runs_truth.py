@@ -23,7 +23,7 @@ from smtpserver import SmtpServer
 
 from digest.app.jobs import Operator
 from digest.cli import _log_to_stderr, main
-from digest.cli.commands import _progress_bar
+from digest.cli.common import progress_bar
 from digest.config import Config, load_config
 from digest.deliver.smtp import SmtpSettings, SmtpTransport
 from digest.sources import SOURCES
@@ -285,16 +285,16 @@ def screen(text: str) -> list[str]:
 def test_a_log_line_printed_while_a_progress_bar_shows_starts_on_its_own_line(capsys):
     _log_to_stderr(logging.INFO)  # the command line's handler, on the captured stderr
     log = logging.getLogger("digest")
-    _progress_bar(1, 3, "pages/a.txt")
+    progress_bar(1, 3, "pages/a.txt")
     log.error("pages/b.txt: no date header")
-    _progress_bar(2, 3, "pages/b.txt")
-    _progress_bar(3, 3, "pages/c.txt")
+    progress_bar(2, 3, "pages/b.txt")
+    progress_bar(3, 3, "pages/c.txt")
     shown = screen(capsys.readouterr().err)
     assert shown == ["error: pages/b.txt: no date header", f"[{'#' * 30}] 3/3 pages/c.txt"]
 
 
 def test_an_error_ending_a_command_starts_on_its_own_line(project, capsys):
-    _progress_bar(1, 2, "out/store.sqlite3")  # a bar left unfinished by the failing work
+    progress_bar(1, 2, "out/store.sqlite3")  # a bar left unfinished by the failing work
     (project / "out").mkdir()
     (project / "out/store.sqlite3").write_bytes(b"this is not a database" * 100)
     assert digest(project, "build") == 1

@@ -6,82 +6,36 @@ Only here (and in the scheduler) is the clock read; everything below takes `now`
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from digest.app import flow, wiring
-from digest.app.wiring import Store
-from digest.cli import progress
+from digest.cli.common import (
+    config_of,
+    current_time,
+    digest_day,
+    print_json,
+    progress_for,
+    reader_of,
+    store_of,
+)
 from digest.config import Config, templates
 from digest.errors import ConfigError
-from digest.models import Digest, Profile, SourceOutcome, StoredPaper
+from digest.models import Digest, SourceOutcome, StoredPaper
 from digest.render import why
 
 log = logging.getLogger("digest")
 
 
-def _config(args: argparse.Namespace) -> Config:
-    return wiring.load(getattr(args, "config", None))
-
-
-def _store(args: argparse.Namespace, config: Config) -> Store:
-    """The store, with config.yaml's readers loaded into it."""
-    return wiring.open_store(_store_path(args, config), config, now=_now())
-
-
-def _store_path(args: argparse.Namespace, config: Config) -> Path:
-    return getattr(args, "store", None) or config.store
-
-
-def _reader(config: Config, store: Store, name: str) -> Profile:
-    """A reader the store knows (config.yaml's, or added later); ConfigError otherwise."""
-    found = store.subscriber(name)
-    if found is None:
-        known = ", ".join(s.name for s in store.subscribers()) or "none"
-        raise ConfigError(f"unknown reader {name!r} (known: {known})")
-    return found.profile
-
-
-_now = wiring.now
-
-
-def _warn_if_empty(store: Store, day: date) -> None:
-    """One warning line when a digest date asked for has no papers: its digests will be empty."""
-    dates = store.digest_dates()
-    if not dates:
-        log.warning("%s: the store has no papers yet; its digests will be empty", day)
-    elif day < dates[0]:
-        log.warning(
-            "%s is before the store's first day (%s); its digests will be empty", day, dates[0]
-        )
-    elif day not in dates:
-        log.warning(
-            "no papers were announced on %s (the store has %s to %s); its digests will be empty",
-            day,
-            dates[0],
-            dates[-1],
-        )
-
-
-def _digest_day(store: Store, requested: date | None) -> date:
-    """The date asked for (warned about when it has no papers), else the newest in the store."""
-    day = wiring.digest_day(store, requested)
-    if requested is not None:
-        _warn_if_empty(store, requested)
-    return day
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
-    started, clock = _now(), time.monotonic()
-    config = _config(args)
-    with _store(args, config) as store:
+    started, clock = current_time(), time.monotonic()
+    config = config_of(args)
+    with store_of(args, config) as store:
         units = _units(args, config, started.date())
         tally = flow.Tally("ingest", started)
         tally.sources = flow.ingest(
@@ -89,14 +43,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             units,
             today=started.date(),
             now=started,
-            progress=_progress_for(len(units)),
+            progress=progress_for(len(units)),
             redate=getattr(args, "redate", False),
         )
         report = flow.conclude(
-            config, store, tally.report(time.monotonic() - clock), alert=False, now=_now()
+            config, store, tally.report(time.monotonic() - clock), alert=False, now=current_time()
         )
     if args.json:
-        _print_json([asdict(o) for o in report.sources])
+        print_json([asdict(o) for o in report.sources])
     print(report.line(), file=sys.stderr)
     return 1 if report.sources_failed else 0
 
@@ -116,21 +70,13 @@ def _units(
     )
 
 
-def _progress_for(total: int) -> Callable[[int, int, str], None] | None:
-    """A progress bar for long work, on a terminal only (never in a log)."""
-    return _progress_bar if total > 1 and sys.stderr.isatty() else None
-
-
-_progress_bar = progress.BAR.step
-
-
 def cmd_papers(args: argparse.Namespace) -> int:
-    config = _config(args)
-    with _store(args, config) as store:
-        day = _digest_day(store, args.date)
+    config = config_of(args)
+    with store_of(args, config) as store:
+        day = digest_day(store, args.date)
         papers = store.papers(on=day)
     if args.json:
-        _print_json([_paper_json(p) for p in papers])
+        print_json([_paper_json(p) for p in papers])
     else:
         for paper in papers:
             print(f"{paper.id}\t{' '.join(paper.title.split())}")
@@ -152,16 +98,16 @@ def _paper_json(paper: StoredPaper) -> dict[str, Any]:
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    config = _config(args)
-    with _store(args, config) as store:
-        profile = _reader(config, store, args.reader)
+    config = config_of(args)
+    with store_of(args, config) as store:
+        profile = reader_of(config, store, args.reader)
         if args.top:
             profile = replace(profile, top_k=args.top)
-        day = _digest_day(store, args.date)
+        day = digest_day(store, args.date)
         model = wiring.model(config, store, day)
-        (digest,) = flow.make_digests(store, [profile], day=day, now=_now(), model=model)
+        (digest,) = flow.make_digests(store, [profile], day=day, now=current_time(), model=model)
     if args.json:
-        _print_json(_rank_json(digest))
+        print_json(_rank_json(digest))
     else:
         for i, item in enumerate(digest.papers, 1):
             print(f"{i:3d}  {' '.join(item.paper.title.split())}  [{why.text(item)}]")
@@ -206,23 +152,23 @@ def _rank_json(digest: Digest) -> dict[str, Any]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    started, clock = _now(), time.monotonic()
-    config = _config(args)
-    with _store(args, config) as store:
-        day = _digest_day(store, args.date)
+    started, clock = current_time(), time.monotonic()
+    config = config_of(args)
+    with store_of(args, config) as store:
+        day = digest_day(store, args.date)
         tally = flow.Tally("build", started)
         tally.add_build(flow.build(config, store, days=[day], now=started))
         report = flow.conclude(
-            config, store, tally.report(time.monotonic() - clock), alert=False, now=_now()
+            config, store, tally.report(time.monotonic() - clock), alert=False, now=current_time()
         )
     print(report.line(), file=sys.stderr)
     return 0 if report.ok else 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    started = _now()
-    config = _config(args)
-    with _store(args, config) as store:
+    started = current_time()
+    config = config_of(args)
+    with store_of(args, config) as store:
         units = _units(args, config, started.date())
         report = flow.run(
             config,
@@ -230,13 +176,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             units,
             now=started,
             requested=args.date,
-            latest=_digest_day,
+            latest=digest_day,
             clock=wiring.sender_clock(),
-            progress=_progress_for,
-            ingest_progress=_progress_for(len(units)),
+            progress=progress_for,
+            ingest_progress=progress_for(len(units)),
             redate=getattr(args, "redate", False),
         )
-        flow.conclude(config, store, report, now=_now())
+        flow.conclude(config, store, report, now=current_time())
     print(report.line(), file=sys.stderr)
     return 0 if report.ok and not report.sources_failed else 1
 
@@ -244,7 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     """The config validated, then every template it would use compiled and rendered with sample
     digests (config/templates.py); each problem one line."""
-    config = _config(args)
+    config = config_of(args)
     problems = templates.check(config)
     if problems:
         raise ConfigError(
@@ -254,29 +200,24 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_json(document: object) -> None:
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
-
-
 def cmd_feedback(args: argparse.Namespace) -> int:
-    config = _config(args)
-    with _store(args, config) as store:
-        profile = _reader(config, store, args.reader)
-        paper = store.record_feedback(profile.name, args.paper, liked=args.like, now=_now())
+    config = config_of(args)
+    with store_of(args, config) as store:
+        profile = reader_of(config, store, args.reader)
+        paper = store.record_feedback(profile.name, args.paper, liked=args.like, now=current_time())
     word = "likes" if args.like else "dislikes"
     print(f"{profile.name} {word} {paper.id}: {' '.join(paper.title.split())}")
     return 0
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    config = _config(args)
-    with _store(args, config) as store:
-        profile = _reader(config, store, args.reader)
+    config = config_of(args)
+    with store_of(args, config) as store:
+        profile = reader_of(config, store, args.reader)
         liked, disliked = flow.judgements(store, profile)
         positive, negative = wiring.profile_terms(config, store, profile, liked, disliked)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "reader": profile.name,
                 "keywords": list(profile.keywords),

@@ -19,7 +19,7 @@ from typing import Any
 from digest import evaluate
 from digest.atomic import write_atomic
 from digest.cli.arguments import existing_dir, existing_file, writable_path
-from digest.cli.commands import _print_json
+from digest.cli.common import print_json
 from digest.errors import DigestError
 from digest.evaluate import report
 
@@ -46,7 +46,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         scores = report.scores_lines(cases, results, walk=bool(days))
         write_atomic(args.scores_out, "".join(f"{line}\n" for line in scores).encode())
     if args.json:
-        _print_json(doc)
+        print_json(doc)
     else:
         print("\n".join(lines))
     walked = f", a walk of {days} feedback days" if days else ""

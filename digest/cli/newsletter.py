@@ -19,13 +19,13 @@ from digest.app.alerts import HISTORY
 from digest.app.jobs import standing
 from digest.app.wiring import Run, Store
 from digest.cli.arguments import count, existing_file, port
-from digest.cli.commands import (
-    _config,
-    _now,
-    _progress_bar,
-    _reader,
-    _store,
-    _store_path,
+from digest.cli.common import (
+    config_of,
+    current_time,
+    progress_bar,
+    reader_of,
+    store_of,
+    store_path,
 )
 from digest.cli.progress import BAR
 from digest.config import RESERVED_NAMES, Config, rules
@@ -44,9 +44,9 @@ def send_date(store: Store, requested: date | None) -> date:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    started, clock = _now(), time.monotonic()
-    config = _config(args)
-    with _store(args, config) as store:
+    started, clock = current_time(), time.monotonic()
+    config = config_of(args)
+    with store_of(args, config) as store:
         if args.settle or args.settle_as:
             return _settle(args, store)
         if args.to or args.reader:
@@ -55,16 +55,18 @@ def cmd_send(args: argparse.Namespace) -> int:
         if args.resume and store.resume_sending(day):
             print(f"{day}: sending resumed", file=sys.stderr)
         if args.dry_run:
-            plan = sending.due(store, day, _now())
+            plan = sending.due(store, day, current_time())
             for reader, what in plan:
                 print(f"{reader}: {what}")
             print(f"digest send --dry-run: {day}: {len(plan)} waiting", file=sys.stderr)
             return 0
-        progress = _progress_bar if sys.stderr.isatty() else None
+        progress = progress_bar if sys.stderr.isatty() else None
         sent = flow.send(config, store, day, wait=args.wait, progress=progress)
         tally = flow.Tally("send", started)
         tally.add_send(sent)
-        report = flow.conclude(config, store, tally.report(time.monotonic() - clock), now=_now())
+        report = flow.conclude(
+            config, store, tally.report(time.monotonic() - clock), now=current_time()
+        )
     BAR.clear()  # a send that stopped early leaves its bar unfinished
     print(report.line(), file=sys.stderr)
     for failure in sent.failures:
@@ -82,7 +84,7 @@ def _settle(args: argparse.Namespace, store: Store) -> int:
     except ValueError:
         raise ConfigError(f"--settle: expected a date as YYYY-MM-DD, got {text!r}") from None
     row = store.settle_delivery(
-        day, reader, action=args.settle_as, actor=_actor(), now=_now(), note=args.note or ""
+        day, reader, action=args.settle_as, actor=_actor(), now=current_time(), note=args.note or ""
     )
     then = "the next `digest send` sends it" if row.status == "pending" else "not sent again"
     print(f"digest send: {day} {reader}: unknown -> {row.status} ({then})", file=sys.stderr)
@@ -101,11 +103,11 @@ def _actor() -> str:
 def _preview(args: argparse.Namespace, config: Config, store: Store) -> int:
     if not (args.to and args.reader):
         raise ConfigError("a preview needs both --reader NAME and --to ADDRESS")
-    profile = _reader(config, store, args.reader)
+    profile = reader_of(config, store, args.reader)
     day = args.date or store.latest_date()
     if day is None:
         raise StoreError(f"{store.path}: no digests yet", hint="run `digest build` first")
-    said = sending.preview(config, store, profile, day, args.to, now=_now())
+    said = sending.preview(config, store, profile, day, args.to, now=current_time())
     print(f"digest send: preview of {profile.name}'s {day} digest to {', '.join(args.to)}: {said}")
     return 0 if said.startswith(("sent", "partial")) else 1
 
@@ -113,12 +115,12 @@ def _preview(args: argparse.Namespace, config: Config, store: Store) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from digest import schedule  # APScheduler loads only for the commands that need it
 
-    config = _config(args)
-    with wiring.open_store(_store_path(args, config), now=_now()) as store:
+    config = config_of(args)
+    with wiring.open_store(store_path(args, config), now=current_time()) as store:
         damage = store.check()  # before anything else is read from the file
         if damage:
             return _damaged(store.path, damage, as_json=args.json)
-        store.sync_readers(config.readers, now=_now())
+        store.sync_readers(config.readers, now=current_time())
         dates = store.delivery_dates()
         day = args.date or (dates[-1] if dates else None)
         rows = store.deliveries(day) if day else []
@@ -127,7 +129,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         history = store.ledger_history(day) if day else []
         runs = store.runs(args.runs)
         jobs = standing(store.runs(HISTORY))
-        late = schedule.stale(config, store.last_good_run(), _now())
+        late = schedule.stale(config, store.last_good_run(), current_time())
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
@@ -229,9 +231,9 @@ def _row_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_readers(args: argparse.Namespace) -> int:
-    config = _config(args)
-    with _store(args, config) as store:
-        now = _now()
+    config = config_of(args)
+    with store_of(args, config) as store:
+        now = current_time()
         if args.action == "list":
             return _list(store, args.json)
         if args.action == "add":
@@ -335,15 +337,15 @@ def _import(store: Store, path: Path, now: Any) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from digest.web import serve  # Starlette and uvicorn load only for this command
 
-    config = _config(args)
+    config = config_of(args)
     why = "`digest serve` signs and checks the links in emails with it"
     made = wiring.signer(config, needed_by=why)
     assert made is not None  # signer() raised otherwise
-    with _store(args, config):
+    with store_of(args, config):
         pass  # migrated, config.yaml's readers loaded
 
     def confirm(profile: Profile, url: str) -> None:
-        sending.send_confirmation(config, profile, url, now=_now())
+        sending.send_confirmation(config, profile, url, now=current_time())
 
     serve(config, host=args.host, port=args.port, signer=made, confirm=confirm)
     return 0

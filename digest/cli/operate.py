@@ -9,28 +9,28 @@ from typing import Any
 
 from digest.app.jobs import Operator
 from digest.app.wiring import readers
-from digest.cli.commands import _config, _now, _store
+from digest.cli.common import config_of, current_time, store_of
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     from digest import schedule  # APScheduler loads only for this command
 
-    config = _config(args)
-    with _store(args, config) as store:
+    config = config_of(args)
+    with store_of(args, config) as store:
         active = readers(store)
     if args.list:
-        for line in schedule.listing(config, active, _now()):
+        for line in schedule.listing(config, active, current_time()):
             print(line)
         return 0
     return schedule.run(config, active, Operator(config))
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_of(args)
     target: Path = args.path
     if target.is_dir():
-        target = target / f"digest-{_now():%Y%m%dT%H%M%S}.sqlite3"
-    with _store(args, config) as store:
+        target = target / f"digest-{current_time():%Y%m%dT%H%M%S}.sqlite3"
+    with store_of(args, config) as store:
         store.backup(target, force=args.force)
     print(f"digest backup: {store.path} -> {target} (integrity check ok)", file=sys.stderr)
     return 0
