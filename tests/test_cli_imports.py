@@ -58,3 +58,26 @@ def test_the_walk_sees_every_way_of_importing_a_stage() -> None:
         "digest.fetch",
         "digest.fetch.Fetcher",
     ]
+
+
+def private_imports(source: str) -> list[str]:
+    """Names starting with `_` imported from another digest.cli module."""
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("digest.cli")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+
+def test_no_cli_module_reaches_into_another_ones_private_names() -> None:
+    assert private_imports("from digest.cli.commands import _config, print_json\n") == [
+        "digest.cli.commands._config"
+    ]
+    reaching = [
+        f"{path.name}: {name}"
+        for path in sorted(CLI.glob("*.py"))
+        for name in private_imports(path.read_text(encoding="utf-8"))
+    ]
+    assert reaching == []
