@@ -337,10 +337,7 @@ class LedgerEvent:
 class RunReport:
     """What one run did, whichever path ran it (`digest ingest|build|run|send`, or a scheduled
     job, whose command is `schedule:<job>`); the store keeps `record()` as JSON and `line()` as
-    the one summary line every run ends with.
-
-    A scheduled job's record and line have the shape they have always had (counts: papers new,
-    digests built, messages sent); a command's list its outcomes and the files it wrote.
+    the one summary line every run ends with. Both have one shape whichever path ran it.
     """
 
     command: str
@@ -370,31 +367,21 @@ class RunReport:
         return self.command.startswith("schedule:")
 
     def record(self) -> dict[str, Any]:
-        """The run's report as the store keeps it (`digest status --json` shows it)."""
-        if self.scheduled:
-            return {
-                "sources": [asdict(s) for s in self.sources],
-                "papers_new": sum(s.papers_new for s in self.sources),
-                "digests": self.digests,
-                "sent": dict(self.sent or {}),
-                "failures": list(self.failures),
-                "ok": not self.failures,
-            }
-        kept: dict[str, Any] = {
+        """The run's report as the store keeps it (`digest status --json` shows it): one shape
+        whichever path ran it."""
+        return {
             "sources": [asdict(s) for s in self.sources],
-            "digests": [str(p) for p in self.written],
+            "papers_new": sum(s.papers_new for s in self.sources),
+            "digests": self.digests,
+            "files": len(self.written),
+            "sent": dict(self.sent or {}),
+            "ledger": dict(self.ledger) if self.ledger is not None else None,
             "failures": list(self.failures),
+            "ok": self.ok,
         }
-        if self.ledger is not None:
-            kept["send"] = {"attempted": dict(self.sent or {}), "ledger": dict(self.ledger)}
-        return kept
 
     def line(self) -> str:
-        """The one line every run ends with."""
-        if self.scheduled:
-            return self._job_line()
-        if self.command == "send":
-            return f"digest send: {self.sending}"
+        """The one line every run ends with: what each step it ran did, then its problems."""
         parts = []
         if self.sources:
             counts = {
@@ -412,26 +399,7 @@ class RunReport:
             parts.append(f"{self.digests} digests written, {self.build_failures} failed")
         if self.sending is not None:
             parts.append(f"sending {self.sending}")
-        parts.append(f"{self.seconds:.2f} s")
-        return f"digest {self.command}: " + "; ".join(parts)
-
-    def _job_line(self) -> str:
-        parts = []
-        if self.sources:
-            failed = sum(s.status == "failed" for s in self.sources)
-            new = sum(s.papers_new for s in self.sources)
-            parts.append(
-                f"{len(self.sources) - failed} sources ok, {failed} failed, {new} papers new"
-            )
-        if self.digests:
-            parts.append(f"{self.digests} digests built")
-        if self.sent:
-            parts.append(", ".join(f"{n} {k}" for k, n in sorted(self.sent.items())))
-        if self.failures:
-            parts.append(f"{len(self.failures)} problems")
-        job = self.command.removeprefix("schedule:")
-        return (
-            f"digest schedule {job}: "
-            + ("; ".join(parts) or "nothing to do")
-            + f"; {self.seconds:.2f} s"
-        )
+        if (problems := len(self.failures) - self.build_failures) > 0:
+            parts.append(f"{problems} {'problem' if problems == 1 else 'problems'}")
+        label = self.command.replace(":", " ", 1) if self.scheduled else self.command
+        return f"digest {label}: {'; '.join(parts) or 'nothing to do'}; {self.seconds:.2f} s"

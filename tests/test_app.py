@@ -50,32 +50,49 @@ def test_a_run_ingests_builds_and_is_recorded_as_its_report(tmp_path):
     assert run["report"] == kept | {"alerts": []}
 
 
-def test_one_summary_line_in_the_shape_each_path_had():
+def test_one_summary_line_whichever_path_ran():
     outcomes = (
         SourceOutcome("a", "ok", papers_seen=5, papers_new=3),
         SourceOutcome("b", "not modified"),
         SourceOutcome("c", "failed", error="gone"),
     )
     run = RunReport(
-        "run", NOW, 1.5, outcomes, built=True, digests=2, build_failures=1, sending="x: y"
+        "run",
+        NOW,
+        1.5,
+        outcomes,
+        built=True,
+        digests=2,
+        build_failures=1,
+        sending="x: y",
+        failures=("ada: x",),
     )
     assert run.line() == (
         "digest run: 1 sources ok, 1 not modified, 1 failed; 5 papers seen, 3 new; "
         "2 digests written, 1 failed; sending x: y; 1.50 s"
     )
     assert RunReport("send", NOW, 2.0, sending="2025-08-20: 1 sent").line() == (
-        "digest send: 2025-08-20: 1 sent"
+        "digest send: sending 2025-08-20: 1 sent; 2.00 s"
     )
-    job = RunReport("schedule:ingest", NOW, 0.25, outcomes, sent={"sent": 2}, failures=("f",))
+    # a scheduled job's line is a command's, labelled with its job; problems beyond the
+    # build's own failures are counted
+    job = RunReport("schedule:ingest", NOW, 0.25, outcomes, failures=("f",))
     assert job.line() == (
-        "digest schedule ingest: 2 sources ok, 1 failed, 3 papers new; 2 sent; 1 problems; 0.25 s"
+        "digest schedule ingest: 1 sources ok, 1 not modified, 1 failed; 5 papers seen, 3 new; "
+        "1 problem; 0.25 s"
     )
+    built = RunReport(
+        "schedule:build", NOW, 1.0, built=True, digests=4, build_failures=1, failures=("ada: x",)
+    )
+    assert built.line() == ("digest schedule build: 4 digests written, 1 failed; 1.00 s")
+    sent = RunReport("schedule:send:ada", NOW, 0.5, sending="2025-08-20: 1 sent")
+    assert sent.line() == "digest schedule send:ada: sending 2025-08-20: 1 sent; 0.50 s"
     assert RunReport("schedule:retry", NOW, 0.0).line() == (
         "digest schedule retry: nothing to do; 0.00 s"
     )
 
 
-def test_the_record_keeps_the_shape_digest_status_shows():
+def test_one_record_shape_whichever_path_ran():
     outcome = SourceOutcome("a", "ok", papers_new=3, dates=(date(2025, 8, 20),))
     job = RunReport("schedule:build", NOW, 1.0, (outcome,), digests=4, sent={"sent": 1})
     assert job.record() == {
@@ -92,19 +109,23 @@ def test_the_record_keeps_the_shape_digest_status_shows():
         ],
         "papers_new": 3,
         "digests": 4,
+        "files": 0,
         "sent": {"sent": 1},
+        "ledger": None,
         "failures": [],
         "ok": True,
     }
     sent = RunReport("send", NOW, 1.0, sent={"sent": 1}, ledger={"sent": 2}, failures=("x",))
     assert sent.record() == {
         "sources": [],
-        "digests": [],
+        "papers_new": 0,
+        "digests": 0,
+        "files": 0,
+        "sent": {"sent": 1},
+        "ledger": {"sent": 2},
         "failures": ["x"],
-        "send": {"attempted": {"sent": 1}, "ledger": {"sent": 2}},
+        "ok": False,
     }
-    assert list(RunReport("build", NOW, 1.0, written=(Path("a.md"),)).record()) == [
-        "sources",
-        "digests",
-        "failures",
-    ]
+    written = RunReport("build", NOW, 1.0, digests=1, written=(Path("a.md"), Path("a.eml")))
+    assert list(written.record()) == list(job.record())
+    assert written.record()["files"] == 2

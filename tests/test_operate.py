@@ -96,7 +96,7 @@ def test_each_job_is_recorded_as_a_run_report(tmp_path):
     assert ingest["report"]["papers_new"] == 81
     assert build["command"] == "schedule:build" and build["ok"]
     assert build["report"]["digests"] == 4
-    assert "4 digests built" in build["summary"]
+    assert "4 digests written, 0 failed" in build["summary"]
 
 
 def test_a_digest_built_while_a_source_had_failed_says_so_at_the_top(tmp_path):
@@ -213,7 +213,7 @@ def test_status_shows_the_runs_and_the_warning(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("WARNING: the last successful run was")  # NOW is long past
     assert "FAILED digest schedule ingest" in out and "broken:" in out
-    assert "ok     digest schedule build: 4 digests built" in out
+    assert "ok     digest schedule build: 4 digests written, 0 failed" in out
 
 
 def test_backup_copies_the_store_while_it_is_open(tmp_path, capsys):

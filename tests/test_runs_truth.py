@@ -259,7 +259,7 @@ def test_status_clears_a_failed_send_once_a_manual_send_succeeds(project, capsys
     assert digest(project, "status") == 0
     out = capsys.readouterr().out
     assert "FAILED digest schedule send" not in out
-    assert re.search(r"^  send +\S+ \S+ UTC ok +digest send: 2025-08-20: 1 sent", out, re.M)
+    assert re.search(r"^  send +\S+ \S+ UTC ok +digest send: sending 2025-08-20: 1 sent", out, re.M)
     assert "no run has succeeded yet" not in out
 
 

@@ -9,8 +9,10 @@ the real app through Starlette's TestClient.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sqlite3
+import subprocess
 import warnings
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -136,6 +138,29 @@ def test_backup_to_a_new_path_is_checked_and_force_replaces_an_older_backup(
     with Store.open(copy) as restored:
         assert len(restored.papers(on=DAY)) == 82
     assert [p.name for p in (project / "copies").iterdir()] == ["first.sqlite3"]
+
+
+def test_a_killed_backups_partial_copy_is_swept_by_the_next_backup(project: Path) -> None:
+    copies = project / "copies"
+    copies.mkdir()
+    # what a backup killed before its rename leaves (the pid of a process that has ended), and
+    # a running process's partial copy (this one's), which is left alone
+    dead = copies / f".first.sqlite3.{dead_pid()}.k2x9q_1.tmp"
+    live = copies / f".first.sqlite3.{os.getpid()}.a8b7c6.tmp"
+    notes = copies / "notes.tmp"
+    for left in (dead, live, notes):
+        left.write_bytes(b"partial")
+    assert main(["backup", "copies/first.sqlite3"]) == 0
+    assert sorted(p.name for p in copies.iterdir()) == sorted(
+        ["first.sqlite3", live.name, notes.name]
+    )
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_backup_replaces_a_backup_made_before_stores_were_marked(project: Path) -> None:

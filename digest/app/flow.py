@@ -86,7 +86,8 @@ class Tally:
         sent = self.sent if self.sent is not None else {}
         for kind, count in report.attempted.items():
             sent[kind] = sent.get(kind, 0) + count
-        self.sent, self.ledger, self.sending = sent, dict(report.ledger), report.line()
+        line = report.line() if self.sending is None else f"{self.sending}; {report.line()}"
+        self.sent, self.ledger, self.sending = sent, dict(report.ledger), line
         self.failures += report.failures + [
             f"sending {report.day} {what}: {why}"
             for what, why in (("paused", report.paused), ("stopped", report.stopped))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Self
 
 from digest import crashpoint
+from digest.atomic import sweep, temporary
 from digest.errors import StoreError
 from digest.store.sqlite import schema
 from digest.store.sqlite.schema import APPLICATION_ID, MIGRATIONS, statements
@@ -81,7 +82,8 @@ class SqliteConnection:
     def backup(self, target: Path, *, force: bool = False) -> None:
         """A consistent copy of the store at `target`, made with SQLite's online backup while
         other processes go on reading and writing. The copy is written to a new file beside the
-        target and passes `PRAGMA integrity_check` before it takes the target's name. An existing
+        target (named as atomic.py names its temporary files, so a killed backup's is swept) and
+        passes `PRAGMA integrity_check` before it takes the target's name. An existing
         target is replaced only with `force`, and only when it is a digest store (an older
         backup): never the store itself, a config file, notes or another program's database."""
         if _same_file(target, self.path):
@@ -94,8 +96,9 @@ class SqliteConnection:
         partial: Path | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            sweep(target.parent)  # what a killed backup left there
             handle, name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+                prefix=temporary(target.name), suffix=".tmp", dir=target.parent
             )
             os.close(handle)
             partial = Path(name)
