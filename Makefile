@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench clean
+.PHONY: run test test-pg lint format typecheck bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@if test -x $(BIN)/python; then echo "updating $(VENV) (pyproject.toml or constraints.txt changed)..."; \
@@ -20,6 +20,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The tests against a throwaway PostgreSQL (.ci/postgres), stopped however pytest ends (dash runs
+# the EXIT trap on Ctrl-C only when INT is trapped). Some tests: make test-pg PYTEST_ARGS=tests/x.py
+test-pg: $(STAMP)
+	@pg_env=$$(.ci/postgres start) && eval "$$pg_env" && \
+	trap '.ci/postgres stop' EXIT && trap 'exit 130' INT TERM && \
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests bench

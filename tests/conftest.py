@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pg import fresh_schema, pg_server_or_skip
 
 # Property tests: a fixed seed (derandomize) and a bounded number of examples, so every run tries
 # the same inputs and CI stays well inside its time; no example database written to the tree.
@@ -30,3 +31,11 @@ def _restore_the_digest_logger() -> Iterator[None]:
     yield
     for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
         logger.handlers, logger.level, logger.propagate = handlers, level, propagate
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL to the test PostgreSQL whose connections work in a fresh schema of their own, dropped
+    after the test. Skips without a server (DIGEST_TEST_PG), fails under CI: see tests/pg.py."""
+    with fresh_schema(pg_server_or_skip()) as url:
+        yield url
