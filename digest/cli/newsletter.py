@@ -18,7 +18,7 @@ from digest.app import flow, sending, wiring
 from digest.app.alerts import HISTORY
 from digest.app.jobs import standing
 from digest.app.wiring import Run, Store
-from digest.cli.arguments import count, existing_file, port
+from digest.cli.arguments import count, existing_file, port, positive
 from digest.cli.common import (
     config_of,
     current_time,
@@ -60,8 +60,10 @@ def cmd_send(args: argparse.Namespace) -> int:
                 print(f"{reader}: {what}")
             print(f"digest send --dry-run: {day}: {len(plan)} waiting", file=sys.stderr)
             return 0
-        progress = progress_bar if sys.stderr.isatty() else None
-        sent = flow.send(config, store, day, wait=args.wait, progress=progress)
+        progress = progress_bar if sys.stderr.isatty() and args.workers == 1 else None
+        sent = flow.send(
+            config, store, day, wait=args.wait, progress=progress, workers=args.workers
+        )
         tally = flow.Tally("send", started)
         tally.add_send(sent)
         report = flow.conclude(
@@ -365,6 +367,13 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
     send.add_argument("--date", type=day, help="the digest date to send")
     send.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     send.add_argument("--wait", action="store_true", help="stay to retry temporary failures")
+    send.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        metavar="N",
+        help="N sender processes side by side, each with its own SMTP connection (default 1)",
+    )
     send.add_argument("--resume", action="store_true", help="resume a paused day first")
     send.add_argument("--reader", metavar="NAME", help="preview: this reader's digest ...")
     send.add_argument(

@@ -158,6 +158,19 @@ class Ledger(Protocol):
         retries_only: bool = ...,
     ) -> Delivery | None: ...
 
+    def claim_deliveries(
+        self,
+        day: date,
+        *,
+        by: str,
+        now: datetime,
+        limit: int,
+        reader: str | None = ...,
+        retries_only: bool = ...,
+    ) -> list[Delivery]: ...
+
+    def take_send_slots(self, *, now: datetime, interval: timedelta, count: int) -> datetime: ...
+
     def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool: ...
 
     def finish_delivery(

@@ -36,15 +36,37 @@ class SqlLedger(SqlBase):
         reader: str | None = None,
         retries_only: bool = False,
     ) -> Delivery | None:
+        found = self.claim_deliveries(
+            day, by=by, now=now, limit=1, reader=reader, retries_only=retries_only
+        )
+        return found[0] if found else None
+
+    def claim_deliveries(
+        self,
+        day: date,
+        *,
+        by: str,
+        now: datetime,
+        limit: int,
+        reader: str | None = None,
+        retries_only: bool = False,
+    ) -> list[Delivery]:
         with self._transaction(shared=True):
             return ledger.claim(
                 self._conn,
                 day,
                 by=by,
                 now=utc(now),
+                limit=limit,
                 reader=reader,
                 retries_only=retries_only,
                 lock=self.dialect.claim_lock,
+            )
+
+    def take_send_slots(self, *, now: datetime, interval: timedelta, count: int) -> datetime:
+        with self._transaction(shared=True):
+            return ledger.take_slots(
+                self._conn, now=utc(now), interval=interval, count=count, lock=self.dialect.row_lock
             )
 
     def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool:

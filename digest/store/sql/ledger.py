@@ -51,45 +51,65 @@ def claim(
     *,
     by: str,
     now: datetime,
+    limit: int = 1,
     reader: str | None = None,
     retries_only: bool = False,
     lock: str = "",
-) -> Delivery | None:
-    """Claim the next row due on `day` for sender `by` (only `reader`'s, or only rows waiting
-    for a retry, when asked); rows of readers no longer active are marked suppressed on the way
-    (unsubscribes are honoured at send time). None when nothing is due. Run inside a write
-    transaction."""
+) -> list[Delivery]:
+    """Claim up to `limit` rows due on `day` for sender `by`, in the order they fall due (only
+    `reader`'s, or only rows waiting for a retry, when asked); rows of readers no longer active
+    are marked suppressed on the way (unsubscribes are honoured at send time). Empty when
+    nothing is due. Run inside a transaction; `lock` makes other senders skip the rows read
+    (PostgreSQL's `FOR UPDATE SKIP LOCKED`), so senders side by side never claim one row twice."""
     stamp = now.isoformat()
     only = ""
     if reader is not None:
         only += " AND d.reader = :reader"
     if retries_only:
         only += " AND d.status = 'deferred'"
-    while True:
+    claimed: list[Delivery] = []
+    while len(claimed) < limit:
         # the statuses written out, not bound: SQLite uses the partial index `deliveries_waiting`
         # only for the literal condition it was made with
-        row = conn.execute(
+        rows = conn.execute(
             f"""SELECT d.*, r.status AS reader_status FROM deliveries d
                 LEFT JOIN readers r ON r.name = d.reader
                 WHERE d.digest_date = :day AND d.status IN ('pending', 'deferred')
                   AND d.next_attempt <= :now AND (d.status = 'pending' OR d.give_up > :now)
                   {only}
-                ORDER BY d.next_attempt, d.reader LIMIT 1{lock}""",
-            {"day": day.isoformat(), "now": stamp, "reader": reader},
-        ).fetchone()
-        if row is None:
-            return None
-        if row["reader_status"] != "active":
-            why = f"reader {row['reader_status'] or 'deleted'} before sending"
-            _settle(conn, row, "suppressed", now, reply=why)
-            continue
-        conn.execute(
-            """UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?,
-                   updated = ?
-               WHERE digest_date = ? AND reader = ? AND status = ?""",
-            (by, stamp, stamp, row["digest_date"], row["reader"], row["status"]),
-        )
-        return delivery(row, status="sending")
+                ORDER BY d.next_attempt, d.reader LIMIT :limit{lock}""",
+            {"day": day.isoformat(), "now": stamp, "reader": reader, "limit": limit - len(claimed)},
+        ).fetchall()
+        if not rows:
+            break
+        for row in rows:
+            if row["reader_status"] != "active":
+                why = f"reader {row['reader_status'] or 'deleted'} before sending"
+                _settle(conn, row, "suppressed", now, reply=why)
+                continue
+            conn.execute(
+                """UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?,
+                       updated = ?
+                   WHERE digest_date = ? AND reader = ? AND status = ?""",
+                (by, stamp, stamp, row["digest_date"], row["reader"], row["status"]),
+            )
+            claimed.append(delivery(row, status="sending"))
+    return claimed
+
+
+def take_slots(conn: Db, *, now: datetime, interval: timedelta, count: int, lock: str) -> datetime:
+    """Reserve `count` send slots `interval` apart, shared by every sender on the store (the
+    newsletter's rate limit, whichever process or host sends): returns when the first one
+    starts, no sooner than `now`. Run inside a transaction; `lock` holds the pacing row."""
+    found = conn.execute(f"SELECT next_slot FROM send_pacing WHERE one = 1{lock}").fetchone()
+    start = max(now, datetime.fromisoformat(found["next_slot"])) if found else now
+    after = (start + interval * count).isoformat()
+    conn.execute(
+        "INSERT INTO send_pacing (one, next_slot) VALUES (1, ?)"
+        " ON CONFLICT (one) DO UPDATE SET next_slot = excluded.next_slot",
+        (after,),
+    )
+    return start
 
 
 def transmitting(conn: Db, day: date, reader: str, *, by: str) -> bool:
