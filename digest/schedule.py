@@ -330,8 +330,13 @@ def _alert(jobs: Jobs, subject: str, text: str) -> None:
 
 
 def lock_path(config: Config) -> Path:
-    """The one-scheduler lock: `schedule.lock`, or beside the store."""
-    return config.schedule.lock or config.store.with_name(config.store.name + ".schedule.lock")
+    """The one-scheduler lock: `schedule.lock`, or beside the SQLite store (a PostgreSQL
+    store's: in the output directory)."""
+    if config.schedule.lock:
+        return config.schedule.lock
+    if isinstance(config.store, Path):
+        return config.store.with_name(config.store.name + ".schedule.lock")
+    return config.out_dir / "schedule.lock"
 
 
 class SchedulerLock:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
 from digest import ingest, layout, modelcache, rank, sources
 from digest.atomic import write_atomic
 from digest.config import Config, load_config
+from digest.config.checks import store_location
 from digest.deliver import deliverer
 from digest.deliver.sender import Clock
 from digest.errors import ConfigError, DigestError, StoreError
@@ -30,14 +32,23 @@ def source_kinds() -> list[str]:
     return sorted(sources.SOURCES)
 
 
-def load(path: Path | None) -> Config:
-    """config.yaml (or `path`) read and validated, its source kinds checked against SOURCES."""
-    return load_config(path or Path("config.yaml"), kinds=sources.SOURCES.keys())
+def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """config.yaml (or `path`) read and validated, its source kinds checked against SOURCES;
+    DIGEST_STORE, when set, names the store instead of `store:` (--store wins over both)."""
+    config = load_config(path or Path("config.yaml"), kinds=sources.SOURCES.keys())
+    named = (os.environ if environ is None else environ).get("DIGEST_STORE", "").strip()
+    if not named:
+        return config
+    try:
+        return replace(config, store=store_location(named, base=Path.cwd()))
+    except ValueError as exc:
+        raise ConfigError(f"DIGEST_STORE: {exc}") from None
 
 
-def open_store(path: Path, readers_of: Config | None = None, *, now: datetime) -> Store:
-    """The store at `path`, with `readers_of`'s readers loaded into it (when given)."""
-    store = Store.open(path)
+def open_store(location: Path | str, readers_of: Config | None = None, *, now: datetime) -> Store:
+    """The store at `location` (a path or a URL), with `readers_of`'s readers loaded into it
+    (when given)."""
+    store = Store.open(location)
     if readers_of is None:
         return store
     with contextlib.ExitStack() as opening:
@@ -162,7 +173,7 @@ def digest_day(store: Store, requested: date | None) -> date:
         return requested
     latest = store.latest_date()
     if latest is None:
-        raise StoreError(f"{store.path}: no papers yet", hint="run `digest ingest` first")
+        raise StoreError(f"{store.location}: no papers yet", hint="run `digest ingest` first")
     return latest
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from digest import __version__
 from digest.app import wiring
 from digest.cli import evaluation, newsletter, operate, progress
-from digest.cli.arguments import day, positive
+from digest.cli.arguments import day, positive, store
 from digest.cli.commands import COMMANDS
 from digest.errors import DigestError
 
@@ -36,9 +36,10 @@ def parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--store",
-        type=Path,
+        type=store,
         default=argparse.SUPPRESS,
-        help="SQLite store (default: the config's `store`)",
+        help="the store: an SQLite file or a postgresql:// URL "
+        "(default: DIGEST_STORE, else the config's `store`)",
     )
     common.add_argument(
         "--debug",

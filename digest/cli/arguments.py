@@ -8,6 +8,8 @@ import re
 from datetime import date
 from pathlib import Path
 
+from digest.config.checks import store_location
+
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -57,6 +59,14 @@ def existing_dir(text: str) -> Path:
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: no such directory")
     return path
+
+
+def store(text: str) -> Path | str:
+    """--store: an SQLite file or a postgresql:// URL, by config.yaml's `store:` rule."""
+    try:
+        return store_location(text, base=Path.cwd())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None  # never echo a password back
 
 
 def writable_path(text: str) -> Path:

@@ -32,7 +32,7 @@ def store_of(args: argparse.Namespace, config: Config) -> Store:
     return wiring.open_store(store_path(args, config), config, now=current_time())
 
 
-def store_path(args: argparse.Namespace, config: Config) -> Path:
+def store_path(args: argparse.Namespace, config: Config) -> Path | str:
     return getattr(args, "store", None) or config.store
 
 

@@ -18,7 +18,7 @@ from digest.app import flow, sending, wiring
 from digest.app.alerts import HISTORY
 from digest.app.jobs import standing
 from digest.app.wiring import Run, Store
-from digest.cli.arguments import count, existing_file, port
+from digest.cli.arguments import count, existing_file, port, positive
 from digest.cli.common import (
     config_of,
     current_time,
@@ -39,7 +39,7 @@ def send_date(store: Store, requested: date | None) -> date:
         return requested
     dates = store.delivery_dates()
     if not dates:
-        raise StoreError(f"{store.path}: nothing to send yet", hint="run `digest build` first")
+        raise StoreError(f"{store.location}: nothing to send yet", hint="run `digest build` first")
     return dates[-1]
 
 
@@ -60,8 +60,10 @@ def cmd_send(args: argparse.Namespace) -> int:
                 print(f"{reader}: {what}")
             print(f"digest send --dry-run: {day}: {len(plan)} waiting", file=sys.stderr)
             return 0
-        progress = progress_bar if sys.stderr.isatty() else None
-        sent = flow.send(config, store, day, wait=args.wait, progress=progress)
+        progress = progress_bar if sys.stderr.isatty() and args.workers == 1 else None
+        sent = flow.send(
+            config, store, day, wait=args.wait, progress=progress, workers=args.workers
+        )
         tally = flow.Tally("send", started)
         tally.add_send(sent)
         report = flow.conclude(
@@ -106,7 +108,7 @@ def _preview(args: argparse.Namespace, config: Config, store: Store) -> int:
     profile = reader_of(config, store, args.reader)
     day = args.date or store.latest_date()
     if day is None:
-        raise StoreError(f"{store.path}: no digests yet", hint="run `digest build` first")
+        raise StoreError(f"{store.location}: no digests yet", hint="run `digest build` first")
     said = sending.preview(config, store, profile, day, args.to, now=current_time())
     print(f"digest send: preview of {profile.name}'s {day} digest to {', '.join(args.to)}: {said}")
     return 0 if said.startswith(("sent", "partial")) else 1
@@ -119,7 +121,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     with wiring.open_store(store_path(args, config), now=current_time()) as store:
         damage = store.check()  # before anything else is read from the file
         if damage:
-            return _damaged(store.path, damage, as_json=args.json)
+            return _damaged(store.location, damage, as_json=args.json)
         store.sync_readers(config.readers, now=current_time())
         dates = store.delivery_dates()
         day = args.date or (dates[-1] if dates else None)
@@ -185,13 +187,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _damaged(path: Path, damage: list[str], *, as_json: bool) -> int:
+def _damaged(location: str, damage: list[str], *, as_json: bool) -> int:
     """`digest status` of a store that fails its quick check: what SQLite found, and exit 1."""
     if as_json:
-        json.dump({"store": str(path), "check": damage}, sys.stdout, ensure_ascii=False, indent=2)
+        json.dump({"store": location, "check": damage}, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 1
-    print(f"STORE DAMAGED: {path} fails its integrity check:")
+    print(f"STORE DAMAGED: {location} fails its integrity check:")
     for problem in damage[:10]:
         print(f"  {problem}")
     if len(damage) > 10:
@@ -365,6 +367,13 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
     send.add_argument("--date", type=day, help="the digest date to send")
     send.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
     send.add_argument("--wait", action="store_true", help="stay to retry temporary failures")
+    send.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        metavar="N",
+        help="N sender processes side by side, each with its own SMTP connection (default 1)",
+    )
     send.add_argument("--resume", action="store_true", help="resume a paused day first")
     send.add_argument("--reader", metavar="NAME", help="preview: this reader's digest ...")
     send.add_argument(

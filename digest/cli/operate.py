@@ -32,7 +32,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         target = target / f"digest-{current_time():%Y%m%dT%H%M%S}.sqlite3"
     with store_of(args, config) as store:
         store.backup(target, force=args.force)
-    print(f"digest backup: {store.path} -> {target} (integrity check ok)", file=sys.stderr)
+    print(f"digest backup: {store.location} -> {target} (integrity check ok)", file=sys.stderr)
     return 0
 
 

@@ -143,7 +143,7 @@ class Config:
     """The whole validated config. Every path is absolute."""
 
     path: Path
-    store: Path
+    store: Path | str  # an SQLite file, or a postgresql:// URL (see checks.store_location)
     out_dir: Path
     templates: tuple[Path, ...]
     title: str

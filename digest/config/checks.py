@@ -298,6 +298,44 @@ def _path(value: object, *, base: Path, role: str) -> Path:
     return resolved
 
 
+STORE_SCHEMES = ("postgresql", "postgres")
+_NO_PASSWORD = (
+    "the password comes from the environment (PGPASSWORD) or ~/.pgpass, never from the URL"
+)
+
+
+def store_location(text: str, *, base: Path) -> Path | str:
+    """Where the store is: a `postgresql://` (or `postgres://`) URL, as it is, or the path of
+    an SQLite file relative to `base`. The same rule for `store:`, DIGEST_STORE and --store;
+    ValueError says what is wrong."""
+    text = text.strip()
+    scheme, sep, _ = text.partition("://")
+    if not sep:
+        if not text:
+            raise ValueError("expected a file path or a postgresql:// URL, got nothing")
+        path = (base / Path(text).expanduser()).resolve()
+        if path.is_dir():
+            raise ValueError(f"is a directory: {path}")
+        return path
+    if scheme.lower() not in STORE_SCHEMES:
+        raise ValueError(f"expected a file path or a postgresql:// URL, got a {scheme}:// URL")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:
+        raise ValueError(f"not a PostgreSQL URL: {exc}") from None
+    if parts.password is not None or "password=" in parts.query.lower():
+        raise ValueError(f"a password in the URL: {_NO_PASSWORD}")
+    return f"postgresql://{text.partition('://')[2]}"
+
+
+def _store(value: object, *, base: Path) -> Path | str:
+    try:
+        return store_location(_str(value), base=base)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+
+
 def _expand(path: Path) -> list[Path]:
     """A file -> itself; a directory -> its visible files; a glob -> the files it matches."""
     if path.is_file():

@@ -39,6 +39,7 @@ from digest.config.checks import (
     _sender,
     _share,
     _slug,
+    _store,
     _str,
     _text,
     _typed,
@@ -89,8 +90,8 @@ def _at_least(low: float) -> Callable[[object], float]:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("store", "path", f"{layout.OUT}/{layout.STORE}", partial(_path, role="store"),
-        "the SQLite store", needs=("base",)),
+    Key("store", "path or URL", f"{layout.OUT}/{layout.STORE}", _store,
+        "the store: an SQLite file, or a postgresql:// URL", needs=("base",)),
     Key("out_dir", "path", layout.OUT, partial(_path, role="out_dir"),
         "where outputs are written", needs=("base",)),
     Key("templates", "list of directories", (), _paths,

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -68,6 +68,8 @@ class Pacing:
     first_retry: timedelta = FIRST_RETRY
     longest_retry: timedelta = LONGEST_RETRY
     lease: timedelta = LEASE
+    batch: int = 10  # rows claimed at once (each sender its own, skipped by the others)
+    block: float = 0.2  # seconds of send slots reserved at once from the store's shared rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,8 @@ class Sender:
         self.after_send = after_send  # a hook between the server's reply and the ledger (tests)
         self.progress = progress  # told (done, total, reader) after each message, from 2 on
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        self._next_slot = 0.0
+        self._slots: deque[datetime] = deque()  # send slots reserved, not yet used
+        self._claimed: deque[Delivery] = deque()  # rows claimed, not yet sent
         self._only: dict[str, Any] = {}
 
     def send(
@@ -183,29 +186,43 @@ class Sender:
             total = sum(d.status in WAITING for d in store.deliveries(day))
         done = 0
         failures_in_row = 0
-        while True:
-            self._pace()
-            row = store.claim_delivery(day, by=self.id, now=self.clock.now(), **self._only)
-            if row is None:
-                return
-            try:
-                kind = self._deliver(row, report)
-            except ConnectError as exc:
-                self._give_back(row)
-                report.stopped = str(exc)
-                log.error("%s: %s", day, exc)
-                return
-            report.attempted[kind] += 1
-            done += 1
-            if self.progress is not None and total > 1:  # one message needs no bar
-                self.progress(min(done, total), total, row.reader)
-            failures_in_row = failures_in_row + 1 if kind in _FAILING else 0
-            if failures_in_row >= self.pacing.max_failures:
-                reason = f"{failures_in_row} failed sends in a row (the last: {row.reader})"
-                store.pause_sending(day, reason=reason, now=self.clock.now())
-                report.paused = reason
-                log.error("%s: sending paused: %s", day, reason)
-                return
+        try:
+            while True:
+                row = self._next_row(day)
+                if row is None:
+                    return
+                self._pace()
+                try:
+                    kind = self._deliver(row, report)
+                except ConnectError as exc:
+                    self._give_back(row)
+                    report.stopped = str(exc)
+                    log.error("%s: %s", day, exc)
+                    return
+                report.attempted[kind] += 1
+                done += 1
+                if self.progress is not None and total > 1:  # one message needs no bar
+                    self.progress(min(done, total), total, row.reader)
+                failures_in_row = failures_in_row + 1 if kind in _FAILING else 0
+                if failures_in_row >= self.pacing.max_failures:
+                    reason = f"{failures_in_row} failed sends in a row (the last: {row.reader})"
+                    store.pause_sending(day, reason=reason, now=self.clock.now())
+                    report.paused = reason
+                    log.error("%s: sending paused: %s", day, reason)
+                    return
+        finally:
+            while self._claimed:  # claimed and not tried (stopped, paused): waiting again
+                self._give_back(self._claimed.popleft())
+
+    def _next_row(self, day: date) -> Delivery | None:
+        """The next claimed row, claiming a batch when none is left."""
+        if not self._claimed:
+            self._claimed.extend(
+                self.store.claim_deliveries(
+                    day, by=self.id, now=self.clock.now(), limit=self.pacing.batch, **self._only
+                )
+            )
+        return self._claimed.popleft() if self._claimed else None
 
     def _deliver(self, row: Delivery, report: SendReport) -> str:
         """Send one claimed row and record its outcome; returns the outcome's kind."""
@@ -297,13 +314,18 @@ class Sender:
         )
 
     def _pace(self) -> None:
-        """At most `rate` messages a second: each send starts no sooner than 1/rate after the
-        one before."""
-        now = self.clock.monotonic()
-        if self._next_slot > now:
-            self.clock.sleep(self._next_slot - now)
-            now = self._next_slot
-        self._next_slot = now + 1.0 / self.pacing.rate
+        """At most `rate` messages a second for the whole newsletter, however many senders run
+        on the store: each send waits for a slot of the store's shared pacing, reserved a short
+        block at a time (`block` seconds of slots) so that pacing costs one transaction per block,
+        not per message."""
+        if not self._slots:
+            interval = timedelta(seconds=1.0 / self.pacing.rate)
+            count = max(1, int(self.pacing.rate * self.pacing.block))
+            start = self.store.take_send_slots(now=self.clock.now(), interval=interval, count=count)
+            self._slots.extend(start + interval * n for n in range(count))
+        wait = (self._slots.popleft() - self.clock.now()).total_seconds()
+        if wait > 0:
+            self.clock.sleep(wait)
 
 
 _FAILING = ("deferred", "failed", "unknown", "expired")

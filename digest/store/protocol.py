@@ -1,8 +1,9 @@
 """What the rest of digest may ask of a store, by aggregate; `Store` is all of them together.
 
-Everything above the store is typed against these protocols; `SqliteStore` (store/sqlite/)
-is the one backend, and `Store.open(path)` opens it. A second backend implements `Store` and
-joins the contract tests (tests/test_store_contract.py) as one more parameter of `backend`.
+Everything above the store is typed against these protocols. Two backends implement them, with
+the same SQL (store/sql/): `SqliteStore` (store/sqlite/, the embedded default) and
+`PostgresStore` (store/postgres/); `Store.open(location)` opens either. Both pass the contract
+tests (tests/test_store_contract.py), one parameter of `backend` each.
 
 Times given to a store are timezone-aware; dates are digest dates. A method that changes
 anything changes it in one transaction, all or nothing.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Protocol, Self
 
 from digest.models import (
     Delivery,
@@ -25,9 +26,6 @@ from digest.models import (
     Subscriber,
 )
 from digest.store.rows import FetchState, IngestResult, Run, RunSources
-
-if TYPE_CHECKING:
-    from digest.store.sqlite import SqliteStore
 
 
 class Papers(Protocol):
@@ -160,6 +158,19 @@ class Ledger(Protocol):
         retries_only: bool = ...,
     ) -> Delivery | None: ...
 
+    def claim_deliveries(
+        self,
+        day: date,
+        *,
+        by: str,
+        now: datetime,
+        limit: int,
+        reader: str | None = ...,
+        retries_only: bool = ...,
+    ) -> list[Delivery]: ...
+
+    def take_send_slots(self, *, now: datetime, interval: timedelta, count: int) -> datetime: ...
+
     def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool: ...
 
     def finish_delivery(
@@ -194,7 +205,7 @@ class Ledger(Protocol):
 class Upkeep(Protocol):
     """The store as a whole: where it is, whether it is sound, a copy of it, closing it."""
 
-    path: Path
+    location: str  # where the store is, for messages: a file's path, or a URL without password
 
     def check(self) -> list[str]: ...
 
@@ -210,12 +221,20 @@ class Upkeep(Protocol):
 class Store(
     Papers, Feedback, BuiltDigests, Sources, Runs, Readers, Signups, Ledger, Upkeep, Protocol
 ):
-    """Everything a store keeps. `Store.open(path)` opens the store at `path`."""
+    """Everything a store keeps. `Store.open(location)` opens the store there."""
 
     @staticmethod
-    def open(path: Path) -> SqliteStore:
-        """The SQLite store at `path` (see SqliteStore.open): the one place that names the
-        backend, so everything else is written against the protocol."""
+    def open(location: str | Path) -> Store:
+        """The store at `location`: a `postgresql://` (or `postgres://`) URL opens the
+        PostgreSQL store (store/postgres/), anything else is the path of an SQLite file
+        (store/sqlite/). The one place that names a backend, so everything else is written
+        against the protocol."""
+        from digest.store.postgres.connection import is_url
+
+        if is_url(location):
+            from digest.store.postgres import PostgresStore
+
+            return PostgresStore.open(str(location))
         from digest.store.sqlite import SqliteStore
 
-        return SqliteStore.open(path)
+        return SqliteStore.open(Path(location))

@@ -147,7 +147,7 @@ async def health(web: Web, request: Request) -> Response:
 def _healthy(store: Store) -> bool:
     damage = store.check()
     if damage:
-        log.warning("healthz: %s fails its quick check: %s", store.path, damage[0])
+        log.warning("healthz: %s fails its quick check: %s", store.location, damage[0])
         return False
     run = store.last_run()
     return run is None or bool(run["ok"])

@@ -1,31 +1,21 @@
-"""The SQLite store: the one backend of the `Store` protocol (store/protocol.py), and the only
-code that speaks SQL. The SQL is kept plain so the same statements can later run on PostgreSQL.
-
-One mixin per aggregate, each over the shared connection, composed into `SqliteStore`:
+"""The SQLite store, the embedded default backend of the `Store` protocol (store/protocol.py):
+the aggregates' SQL (store/sql/, the same for every backend) over one SQLite file.
 
 - connection.py: opening the file, its schema checks and migrations (schema.py), transactions,
   the application id, `check` and `backup` (the `Upkeep` protocol);
-- papers.py and feedback.py: papers merged over their sightings (store/merge.py decides), and
-  what each reader said of them;
-- built.py: the digests built, each reader's papers in order with why they were picked;
-- sources.py and runs.py: each source's last attempt and fetch, each command's run;
-- readers.py and signups.py: readers and their links' version, the subscribe form's budgets;
-- ledger.py, behind deliveries.py: the send ledger, sent exactly once.
+- store/sql/: papers.py and feedback.py (papers merged over their sightings, store/merge.py
+  decides, and what each reader said of them); built.py (the digests built); sources.py and
+  runs.py (each source's last attempt and fetch, each command's run); readers.py and
+  signups.py (readers and their links' version, the subscribe form's budgets); ledger.py,
+  behind deliveries.py (the send ledger, sent exactly once).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from digest.store.sqlite.built import SqliteBuiltDigests
-from digest.store.sqlite.connection import is_store
-from digest.store.sqlite.deliveries import SqliteLedger
-from digest.store.sqlite.feedback import SqliteFeedback
-from digest.store.sqlite.papers import SqlitePapers
-from digest.store.sqlite.readers import SqliteReaders
-from digest.store.sqlite.runs import SqliteRuns
-from digest.store.sqlite.signups import SqliteSignups
-from digest.store.sqlite.sources import SqliteSources
+from digest.store.sql import SqlAggregates
+from digest.store.sqlite.connection import SqliteConnection, is_store
 
 if TYPE_CHECKING:
     from digest.store.protocol import Store
@@ -33,16 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SqliteStore", "is_store"]
 
 
-class SqliteStore(
-    SqliteFeedback,
-    SqliteBuiltDigests,
-    SqlitePapers,
-    SqliteSources,
-    SqliteRuns,
-    SqliteReaders,
-    SqliteSignups,
-    SqliteLedger,
-):
+class SqliteStore(SqliteConnection, SqlAggregates):
     """A digest store on one SQLite file, implementing the `Store` protocol (store/protocol.py).
     Use `Store.open(path)`; close with `close()` or `with`."""
 

@@ -2,7 +2,8 @@
 application id that marks it as digest's, its check and its online backup.
 
 One SQLite file (WAL), schema versioned by `PRAGMA user_version` (see schema.py). Every aggregate
-(papers.py, readers.py, ...) is a mixin over this connection; `SqliteStore` is all of them.
+(store/sql/: papers.py, readers.py, ...) is a mixin over this connection; `SqliteStore` is all of
+them.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
 from digest import crashpoint
 from digest.atomic import sweep, temporary
 from digest.errors import StoreError
+from digest.store.sql.base import SQLITE, SqlBase
 from digest.store.sqlite import schema
 from digest.store.sqlite.schema import APPLICATION_ID, MIGRATIONS, statements
 
@@ -27,18 +28,24 @@ _REPLACE = "give a new name, or --force to replace an older backup"
 _ELSEWHERE = "back up to a new file or a folder"
 
 
-class SqliteConnection:
+class SqliteConnection(SqlBase):
     """The store's one connection, and the store as a whole (the `Upkeep` protocol)."""
+
+    _conn: sqlite3.Connection
+    dialect = SQLITE
+    errors = (sqlite3.Error,)
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self.location = str(path)
 
     @classmethod
-    def open(cls, path: Path) -> Self:
+    def open(cls, location: str | Path) -> Self:
         """The store at `path`, made there when the file is new or empty, migrated when it was
         made by an older digest. Another program's database, a schema version this digest
         cannot know, and a file that is not a database are refused with a StoreError."""
+        path = Path(location)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # two senders (or a sender and `digest serve`) take turns on the write lock: the
@@ -141,8 +148,9 @@ class SqliteConnection:
             raise StoreError(f"{self.path}: cannot migrate the store: {exc}") from None
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """All-or-nothing: a failure anywhere rolls the whole block back."""
+    def _transaction(self, *, shared: bool = False) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing: a failure anywhere rolls the whole block back. Every transaction
+        takes the file's write lock (BEGIN IMMEDIATE), `shared` ones too."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
@@ -152,13 +160,6 @@ class SqliteConnection:
             raise
         crashpoint.step("store commit")
         self._conn.execute("COMMIT")
-
-
-def utc(moment: datetime) -> datetime:
-    """Times in the ledger are UTC, so they compare as text."""
-    if moment.tzinfo is None:
-        raise ValueError("store times must be timezone-aware")
-    return moment.astimezone(UTC)
 
 
 def is_store(path: Path) -> bool:

@@ -183,6 +183,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX signup_requests_at ON signup_requests (at);
     CREATE INDEX signup_requests_address ON signup_requests (address, at);
     """,
+    # 8: the newsletter's send rate, shared by every sender on the store: when the next send
+    # slot starts
+    """
+    CREATE TABLE send_pacing (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        next_slot TEXT NOT NULL
+    );
+    INSERT INTO send_pacing (one, next_slot) VALUES (1, '1970-01-01T00:00:00+00:00');
+    """,
 )
 
 

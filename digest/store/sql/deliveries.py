@@ -1,4 +1,4 @@
-"""The `Ledger` protocol on SQLite: each change one transaction over the ledger's rows
+"""The `Ledger` protocol in SQL: each change one transaction over the ledger's rows
 (ledger.py, whose docstring walks through the send's states and every crash case)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from digest.models import Delivery, LedgerEvent
-from digest.store.sqlite import ledger
-from digest.store.sqlite.connection import SqliteConnection, utc
+from digest.store.sql import ledger
+from digest.store.sql.base import SqlBase, utc
 
 
-class SqliteLedger(SqliteConnection):
+class SqlLedger(SqlBase):
     """The send ledger: one row per (digest date, reader), sent exactly once."""
 
     def plan_deliveries(
@@ -36,13 +36,41 @@ class SqliteLedger(SqliteConnection):
         reader: str | None = None,
         retries_only: bool = False,
     ) -> Delivery | None:
-        with self._transaction():
+        found = self.claim_deliveries(
+            day, by=by, now=now, limit=1, reader=reader, retries_only=retries_only
+        )
+        return found[0] if found else None
+
+    def claim_deliveries(
+        self,
+        day: date,
+        *,
+        by: str,
+        now: datetime,
+        limit: int,
+        reader: str | None = None,
+        retries_only: bool = False,
+    ) -> list[Delivery]:
+        with self._transaction(shared=True):
             return ledger.claim(
-                self._conn, day, by=by, now=utc(now), reader=reader, retries_only=retries_only
+                self._conn,
+                day,
+                by=by,
+                now=utc(now),
+                limit=limit,
+                reader=reader,
+                retries_only=retries_only,
+                lock=self.dialect.claim_lock,
+            )
+
+    def take_send_slots(self, *, now: datetime, interval: timedelta, count: int) -> datetime:
+        with self._transaction(shared=True):
+            return ledger.take_slots(
+                self._conn, now=utc(now), interval=interval, count=count, lock=self.dialect.row_lock
             )
 
     def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool:
-        with self._transaction():
+        with self._transaction(shared=True):
             return ledger.transmitting(self._conn, day, reader, by=by)
 
     def finish_delivery(
@@ -58,9 +86,16 @@ class SqliteLedger(SqliteConnection):
         """Record how an attempt ended (see ledger.finish for the outcome's keys)."""
         if isinstance(outcome.get("next_attempt"), datetime):
             outcome["next_attempt"] = utc(outcome["next_attempt"])
-        with self._transaction():
+        with self._transaction(shared=True):
             return ledger.finish(
-                self._conn, day, reader, by=by, status=status, now=utc(now), **outcome
+                self._conn,
+                day,
+                reader,
+                by=by,
+                status=status,
+                now=utc(now),
+                lock=self.dialect.row_lock,
+                **outcome,
             )
 
     def recover_deliveries(
@@ -86,7 +121,7 @@ class SqliteLedger(SqliteConnection):
             )
 
     def ledger_history(self, day: date) -> list[LedgerEvent]:
-        return ledger.history(self._conn, day)
+        return ledger.history(self._conn, day, order=self.dialect.insertion_order)
 
     def next_due(self, day: date) -> datetime | None:
         return ledger.next_due(self._conn, day)

@@ -9,15 +9,15 @@ near misses) is a match.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from digest.models import Digest, Profile, Scored, StoredPaper, Term
-from digest.store.sqlite.papers import SqlitePapers
+from digest.store.sql.base import Db, Row
+from digest.store.sql.papers import SqlPapers
 
 
-def save(conn: sqlite3.Connection, digest: Digest) -> None:
+def save(conn: Db, digest: Digest) -> None:
     key = (digest.reader.name, digest.date.isoformat())
     conn.execute("DELETE FROM digest_papers WHERE reader = ? AND digest_date = ?", key)
     conn.execute(
@@ -50,7 +50,7 @@ def _reasons(item: Scored, loose: bool) -> dict[str, object]:
     return reasons
 
 
-def rows(conn: sqlite3.Connection, reader: str, since: date | None) -> list[sqlite3.Row]:
+def rows(conn: Db, reader: str, since: date | None) -> list[Row]:
     return list(
         conn.execute(
             """SELECT d.digest_date, d.candidates, d.built, p.position, p.paper_id, p.score,
@@ -64,18 +64,18 @@ def rows(conn: sqlite3.Connection, reader: str, since: date | None) -> list[sqli
     )
 
 
-def paper_ids(found: Sequence[sqlite3.Row]) -> list[str]:
+def paper_ids(found: Sequence[Row]) -> list[str]:
     ids = [r["paper_id"] for r in found if r["paper_id"]]
     ids += [c for r in found if r["reasons"] and (c := json.loads(r["reasons"])["closest"])]
     return list(dict.fromkeys(ids))
 
 
 def digests(
-    reader: Profile, found: Sequence[sqlite3.Row], papers: Mapping[str, StoredPaper]
+    reader: Profile, found: Sequence[Row], papers: Mapping[str, StoredPaper]
 ) -> list[Digest]:
     """Digest records from the rows; a paper no longer in the store is left out."""
     out: list[Digest] = []
-    by_day: dict[str, list[sqlite3.Row]] = {}
+    by_day: dict[str, list[Row]] = {}
     for row in found:
         by_day.setdefault(row["digest_date"], []).append(row)
     for day, group in by_day.items():
@@ -97,7 +97,7 @@ def digests(
     return out
 
 
-def _scored(row: sqlite3.Row, papers: Mapping[str, StoredPaper]) -> Scored:
+def _scored(row: Row, papers: Mapping[str, StoredPaper]) -> Scored:
     why = json.loads(row["reasons"])
     return Scored(
         papers[row["paper_id"]],
@@ -111,8 +111,8 @@ def _scored(row: sqlite3.Row, papers: Mapping[str, StoredPaper]) -> Scored:
     )
 
 
-class SqliteBuiltDigests(SqlitePapers):
-    """The `BuiltDigests` protocol on SQLite (its papers read as `find` reads them)."""
+class SqlBuiltDigests(SqlPapers):
+    """The `BuiltDigests` protocol in SQL (its papers read as `find` reads them)."""
 
     def save_digests(self, digests: Sequence[Digest]) -> None:
         """Remember the digests built, replacing any built before for the same reader and date."""

@@ -9,7 +9,6 @@ config.yaml never resubscribes anyone who unsubscribed.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import Any
 
 from digest.errors import StoreError
 from digest.models import READER_STATES, Profile, SendTime, Subscriber
-from digest.store.sqlite.connection import SqliteConnection, utc
+from digest.store.sql.base import Db, Row, SqlBase, utc
 
 _TUPLES = {f.name for f in fields(Profile) if str(f.type).startswith("tuple")}
 
@@ -37,7 +36,7 @@ def from_json(text: str) -> Profile:
     return Profile(**values)
 
 
-def subscriber(row: sqlite3.Row) -> Subscriber:
+def subscriber(row: Row) -> Subscriber:
     return Subscriber(
         profile=from_json(row["profile"]),
         status=row["status"],
@@ -48,7 +47,7 @@ def subscriber(row: sqlite3.Row) -> Subscriber:
     )
 
 
-def sync(conn: sqlite3.Connection, profiles: Sequence[Profile], now: datetime) -> int:
+def sync(conn: Db, profiles: Sequence[Profile], now: datetime) -> int:
     """Load config.yaml's readers; returns how many rows changed. A reader no longer in the
     config is marked removed; one put back is active again (unless they had unsubscribed), with
     a new token version (links from before the removal stay dead)."""
@@ -92,9 +91,7 @@ def sync(conn: sqlite3.Connection, profiles: Sequence[Profile], now: datetime) -
     return changed
 
 
-def add(
-    conn: sqlite3.Connection, profile: Profile, *, status: str, origin: str, now: datetime
-) -> bool:
+def add(conn: Db, profile: Profile, *, status: str, origin: str, now: datetime) -> bool:
     """A new reader, or a removed one added again (True then): their profile, address, status
     and origin replaced, and a new token version, so links given before the removal
     (unsubscribe, feedback, private feed) stay dead; their ledger and feedback stay theirs. A
@@ -117,7 +114,7 @@ def add(
     return before is not None
 
 
-def set_status(conn: sqlite3.Connection, name: str, status: str, now: datetime) -> bool:
+def set_status(conn: Db, name: str, status: str, now: datetime) -> bool:
     """Whether the reader exists (setting the status they already have is fine)."""
     _check_status(status)
     cursor = conn.execute(
@@ -126,7 +123,7 @@ def set_status(conn: sqlite3.Connection, name: str, status: str, now: datetime) 
     return cursor.rowcount == 1
 
 
-def set_profile(conn: sqlite3.Connection, profile: Profile, now: datetime) -> bool:
+def set_profile(conn: Db, profile: Profile, now: datetime) -> bool:
     cursor = conn.execute(
         "UPDATE readers SET profile = ?, email = ?, updated = ? WHERE name = ?",
         (to_json(profile), profile.email, now.isoformat(), profile.name),
@@ -139,8 +136,8 @@ def _check_status(status: str) -> None:
         raise ValueError(f"unknown reader status {status!r}")
 
 
-class SqliteReaders(SqliteConnection):
-    """The `Readers` protocol on SQLite."""
+class SqlReaders(SqlBase):
+    """The `Readers` protocol in the SQL both backends run."""
 
     def sync_readers(self, profiles: Sequence[Profile], *, now: datetime) -> int:
         """Load config.yaml's readers (see `sync`); returns how many rows changed."""

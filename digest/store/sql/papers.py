@@ -4,7 +4,6 @@ stored exactly as the source gave them, and a new sighting is merged by store/me
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
@@ -12,13 +11,13 @@ from digest.errors import StoreError
 from digest.models import Paper, StoredPaper, normalise_arxiv_id, paper_id, title_key
 from digest.store.merge import PaperRow, merge
 from digest.store.rows import IngestResult
-from digest.store.sqlite.connection import SqliteConnection
+from digest.store.sql.base import Row, SqlBase
 
 SQL_BATCH = 500  # ids bound in one IN (...) list, well under SQLite's variable limit
 
 
-class SqlitePapers(SqliteConnection):
-    """The `Papers` protocol on SQLite."""
+class SqlPapers(SqlBase):
+    """The `Papers` protocol in the SQL both backends run."""
 
     def add_papers(
         self, source: str, papers: Sequence[Paper], *, now: datetime, other_date: str = "add"
@@ -42,8 +41,8 @@ class SqlitePapers(SqliteConnection):
                     else:
                         kept += 1
                     new += is_new
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot store papers from {source}: {exc}") from None
+        except self.errors as exc:
+            raise StoreError(f"{self.location}: cannot store papers from {source}: {exc}") from None
         return IngestResult(seen=len(papers), new=new, dates=tuple(sorted(dates)), kept=kept)
 
     def _upsert(self, paper: Paper, now: datetime) -> tuple[str, bool]:
@@ -59,7 +58,7 @@ class SqlitePapers(SqliteConnection):
         self._update(merged.row, now)
         return merged.row.id, False
 
-    def _find_existing(self, paper: Paper, key: str) -> sqlite3.Row | None:
+    def _find_existing(self, paper: Paper, key: str) -> Row | None:
         conn = self._conn
         row = conn.execute("SELECT * FROM papers WHERE id = ?", (paper.id,)).fetchone()
         if row is not None:
@@ -104,7 +103,7 @@ class SqlitePapers(SqliteConnection):
     def _rename(self, old: str, new: str) -> None:
         """Move a title-only paper and its sightings to its arXiv id; the old id stays an alias."""
         conn = self._conn
-        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute(self.dialect.defer_foreign_keys)
         conn.execute("UPDATE papers SET id = ? WHERE id = ?", (new, old))
         conn.execute("UPDATE sightings SET paper_id = ? WHERE paper_id = ?", (new, old))
         conn.execute("UPDATE paper_aliases SET paper_id = ? WHERE paper_id = ?", (new, old))
@@ -202,14 +201,14 @@ class SqlitePapers(SqliteConnection):
 
     def find(self, refs: Iterable[str]) -> list[StoredPaper]:
         """Papers named by arXiv id, `arxiv:`/`title:` id, or title; unknown refs are skipped."""
-        found: dict[str, sqlite3.Row] = {}
+        found: dict[str, Row] = {}
         for ref in refs:
             row = self._find_ref(ref)
             if row is not None:
                 found.setdefault(row["id"], row)
         return self._with_sightings(list(found.values()))
 
-    def _find_ref(self, ref: str) -> sqlite3.Row | None:
+    def _find_ref(self, ref: str) -> Row | None:
         arxiv = normalise_arxiv_id(ref.removeprefix("arxiv:"))
         candidates = [ref, paper_id(arxiv, ref)] if arxiv else [ref]
         for pid in candidates:
@@ -222,11 +221,11 @@ class SqlitePapers(SqliteConnection):
         rows = self._select_papers("WHERE p.title_key = ?", (title_key(ref),))
         return rows[0] if rows else None
 
-    def _select_papers(self, where: str, params: tuple[object, ...]) -> list[sqlite3.Row]:
+    def _select_papers(self, where: str, params: tuple[object, ...]) -> list[Row]:
         query = f"SELECT p.* FROM papers p {where} ORDER BY p.first_seen, p.id"
         return list(self._conn.execute(query, params).fetchall())
 
-    def _with_sightings(self, rows: list[sqlite3.Row]) -> list[StoredPaper]:
+    def _with_sightings(self, rows: list[Row]) -> list[StoredPaper]:
         seen: dict[str, tuple[list[date], list[str]]] = {r["id"]: ([], []) for r in rows}
         for pid, source, day in self._sightings_of(list(seen)):
             dates, sources = seen[pid]
@@ -236,9 +235,9 @@ class SqlitePapers(SqliteConnection):
                 sources.append(source)
         return [stored_paper(r, *seen[r["id"]]) for r in rows]
 
-    def _sightings_of(self, ids: list[str]) -> list[sqlite3.Row]:
+    def _sightings_of(self, ids: list[str]) -> list[Row]:
         """The sightings of just these papers, by date then source (ids sent in batches)."""
-        found: list[sqlite3.Row] = []
+        found: list[Row] = []
         for start in range(0, len(ids), SQL_BATCH):
             batch = ids[start : start + SQL_BATCH]
             marks = ", ".join("?" * len(batch))
@@ -249,7 +248,7 @@ class SqlitePapers(SqliteConnection):
         return sorted(found, key=lambda r: (r["digest_date"], r["source"]))
 
 
-def paper_row(row: sqlite3.Row) -> PaperRow:
+def paper_row(row: Row) -> PaperRow:
     """The fields of a stored paper a new sighting is merged into."""
     return PaperRow(
         id=row["id"],
@@ -267,7 +266,7 @@ def paper_row(row: sqlite3.Row) -> PaperRow:
     )
 
 
-def stored_paper(row: sqlite3.Row, dates: list[date], sources: list[str]) -> StoredPaper:
+def stored_paper(row: Row, dates: list[date], sources: list[str]) -> StoredPaper:
     published = row["published"]
     return StoredPaper(
         id=row["id"],

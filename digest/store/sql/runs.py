@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Any
 
 from digest.store.rows import Run, RunSources
-from digest.store.sqlite.connection import SqliteConnection
+from digest.store.sql.base import Row, SqlBase
 
 
-class SqliteRuns(SqliteConnection):
-    """The `Runs` protocol on SQLite."""
+class SqlRuns(SqlBase):
+    """The `Runs` protocol in the SQL both backends run."""
 
     def record_run(
         self,
@@ -50,8 +49,8 @@ class SqliteRuns(SqliteConnection):
         """The `sources` and `alerts` of the newest `count` runs' reports, newest first (read
         in SQL: a build's report lists every file it wrote)."""
         rows = self._conn.execute(
-            "SELECT json_extract(report, '$.sources'), json_extract(report, '$.alerts')"
-            " FROM runs ORDER BY id DESC LIMIT ?",
+            f"SELECT {self.dialect.json_text('report', 'sources')},"
+            f" {self.dialect.json_text('report', 'alerts')} FROM runs ORDER BY id DESC LIMIT ?",
             (count,),
         ).fetchall()
         return [
@@ -67,7 +66,7 @@ class SqliteRuns(SqliteConnection):
         return None
 
 
-def _run(row: sqlite3.Row) -> Run:
+def _run(row: Row) -> Run:
     """A run as a dict; `ok` is False when a source or a digest failed, or the run said so."""
     report = json.loads(row["report"])
     failed = report.get("failures") or any(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from digest.store.rows import FetchState
-from digest.store.sqlite.connection import SqliteConnection
+from digest.store.sql.base import SqlBase
 
 
-class SqliteSources(SqliteConnection):
-    """The `Sources` protocol on SQLite."""
+class SqlSources(SqlBase):
+    """The `Sources` protocol in the SQL both backends run."""
 
     def record_source(
         self, source: str, location: str, *, now: datetime, error: str | None

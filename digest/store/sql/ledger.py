@@ -11,16 +11,16 @@ kept in the row's history (`delivery_events`).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from digest.errors import StoreError
 from digest.models import SETTLE, WAITING, Delivery, LedgerEvent
+from digest.store.sql.base import Db, Row
 
 
 def plan(
-    conn: sqlite3.Connection,
+    conn: Db,
     day: date,
     readers: Sequence[tuple[str, Sequence[str]]],
     *,
@@ -29,9 +29,10 @@ def plan(
 ) -> int:
     """A pending row for each (reader, addresses) not already in the ledger for `day`; returns
     how many were added. Rebuilding a day never resets a row."""
+    if not readers:
+        return 0
     stamp = now.isoformat()
-    before = conn.total_changes
-    conn.executemany(
+    added = conn.executemany(
         """INSERT INTO deliveries (digest_date, reader, status, recipients, next_attempt,
                give_up, created, updated)
            VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)
@@ -41,56 +42,77 @@ def plan(
             for name, to in readers
         ],
     )
-    return conn.total_changes - before
+    return added.rowcount
 
 
 def claim(
-    conn: sqlite3.Connection,
+    conn: Db,
     day: date,
     *,
     by: str,
     now: datetime,
+    limit: int = 1,
     reader: str | None = None,
     retries_only: bool = False,
-) -> Delivery | None:
-    """Claim the next row due on `day` for sender `by` (only `reader`'s, or only rows waiting
-    for a retry, when asked); rows of readers no longer active are marked suppressed on the way
-    (unsubscribes are honoured at send time). None when nothing is due. Run inside a write
-    transaction."""
+    lock: str = "",
+) -> list[Delivery]:
+    """Claim up to `limit` rows due on `day` for sender `by`, in the order they fall due (only
+    `reader`'s, or only rows waiting for a retry, when asked); rows of readers no longer active
+    are marked suppressed on the way (unsubscribes are honoured at send time). Empty when
+    nothing is due. Run inside a transaction; `lock` makes other senders skip the rows read
+    (PostgreSQL's `FOR UPDATE SKIP LOCKED`), so senders side by side never claim one row twice."""
     stamp = now.isoformat()
     only = ""
     if reader is not None:
         only += " AND d.reader = :reader"
     if retries_only:
         only += " AND d.status = 'deferred'"
-    while True:
+    claimed: list[Delivery] = []
+    while len(claimed) < limit:
         # the statuses written out, not bound: SQLite uses the partial index `deliveries_waiting`
         # only for the literal condition it was made with
-        row = conn.execute(
+        rows = conn.execute(
             f"""SELECT d.*, r.status AS reader_status FROM deliveries d
                 LEFT JOIN readers r ON r.name = d.reader
                 WHERE d.digest_date = :day AND d.status IN ('pending', 'deferred')
                   AND d.next_attempt <= :now AND (d.status = 'pending' OR d.give_up > :now)
                   {only}
-                ORDER BY d.next_attempt, d.reader LIMIT 1""",
-            {"day": day.isoformat(), "now": stamp, "reader": reader},
-        ).fetchone()
-        if row is None:
-            return None
-        if row["reader_status"] != "active":
-            why = f"reader {row['reader_status'] or 'deleted'} before sending"
-            _settle(conn, row, "suppressed", now, reply=why)
-            continue
-        conn.execute(
-            """UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?,
-                   updated = ?
-               WHERE digest_date = ? AND reader = ? AND status = ?""",
-            (by, stamp, stamp, row["digest_date"], row["reader"], row["status"]),
-        )
-        return delivery(row, status="sending")
+                ORDER BY d.next_attempt, d.reader LIMIT :limit{lock}""",
+            {"day": day.isoformat(), "now": stamp, "reader": reader, "limit": limit - len(claimed)},
+        ).fetchall()
+        if not rows:
+            break
+        for row in rows:
+            if row["reader_status"] != "active":
+                why = f"reader {row['reader_status'] or 'deleted'} before sending"
+                _settle(conn, row, "suppressed", now, reply=why)
+                continue
+            conn.execute(
+                """UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?,
+                       updated = ?
+                   WHERE digest_date = ? AND reader = ? AND status = ?""",
+                (by, stamp, stamp, row["digest_date"], row["reader"], row["status"]),
+            )
+            claimed.append(delivery(row, status="sending"))
+    return claimed
 
 
-def transmitting(conn: sqlite3.Connection, day: date, reader: str, *, by: str) -> bool:
+def take_slots(conn: Db, *, now: datetime, interval: timedelta, count: int, lock: str) -> datetime:
+    """Reserve `count` send slots `interval` apart, shared by every sender on the store (the
+    newsletter's rate limit, whichever process or host sends): returns when the first one
+    starts, no sooner than `now`. Run inside a transaction; `lock` holds the pacing row."""
+    found = conn.execute(f"SELECT next_slot FROM send_pacing WHERE one = 1{lock}").fetchone()
+    start = max(now, datetime.fromisoformat(found["next_slot"])) if found else now
+    after = (start + interval * count).isoformat()
+    conn.execute(
+        "INSERT INTO send_pacing (one, next_slot) VALUES (1, ?)"
+        " ON CONFLICT (one) DO UPDATE SET next_slot = excluded.next_slot",
+        (after,),
+    )
+    return start
+
+
+def transmitting(conn: Db, day: date, reader: str, *, by: str) -> bool:
     """Mark a claimed row as being handed to the server; False if it is no longer ours."""
     cursor = conn.execute(
         """UPDATE deliveries SET status = 'transmitting'
@@ -101,7 +123,7 @@ def transmitting(conn: sqlite3.Connection, day: date, reader: str, *, by: str) -
 
 
 def finish(
-    conn: sqlite3.Connection,
+    conn: Db,
     day: date,
     reader: str,
     *,
@@ -115,6 +137,7 @@ def finish(
     reply: str = "",
     refused: Sequence[tuple[str, int, str]] = (),
     attempted: bool = True,
+    lock: str = "",
 ) -> bool:
     """Record how an attempt ended. `recipients` are those still owed (for a retry);
     `refused` adds to those refused for good. `attempted` False gives a claim back untried
@@ -122,7 +145,7 @@ def finish(
     stamp = now.isoformat()
     row = conn.execute(
         "SELECT refused FROM deliveries WHERE digest_date = ? AND reader = ? AND claimed_by = ?"
-        " AND status IN ('sending', 'transmitting')",
+        f" AND status IN ('sending', 'transmitting'){lock}",
         (day.isoformat(), reader, by),
     ).fetchone()
     if row is None:
@@ -153,7 +176,7 @@ def finish(
 
 
 def recover(
-    conn: sqlite3.Connection,
+    conn: Db,
     day: date,
     *,
     now: datetime,
@@ -183,7 +206,7 @@ def recover(
     return count
 
 
-def expire(conn: sqlite3.Connection, day: date, *, now: datetime) -> int:
+def expire(conn: Db, day: date, *, now: datetime) -> int:
     """Deferred rows past their give-up time are given up (`expired`); returns how many."""
     cursor = conn.execute(
         """UPDATE deliveries SET status = 'expired', updated = ?,
@@ -195,7 +218,7 @@ def expire(conn: sqlite3.Connection, day: date, *, now: datetime) -> int:
 
 
 def settle(
-    conn: sqlite3.Connection,
+    conn: Db,
     day: date,
     reader: str,
     *,
@@ -242,10 +265,11 @@ def settle(
     return delivery(found)
 
 
-def history(conn: sqlite3.Connection, day: date) -> list[LedgerEvent]:
-    """What was done by hand to `day`'s rows, oldest first."""
+def history(conn: Db, day: date, *, order: str = "rowid") -> list[LedgerEvent]:
+    """What was done by hand to `day`'s rows, oldest first (`order`: the column that orders
+    rows as they were inserted, see Dialect)."""
     found = conn.execute(
-        "SELECT * FROM delivery_events WHERE digest_date = ? ORDER BY at, rowid",
+        f"SELECT * FROM delivery_events WHERE digest_date = ? ORDER BY at, {order}",
         (day.isoformat(),),
     ).fetchall()
     return [
@@ -263,14 +287,14 @@ def history(conn: sqlite3.Connection, day: date) -> list[LedgerEvent]:
     ]
 
 
-def rows(conn: sqlite3.Connection, day: date) -> list[Delivery]:
+def rows(conn: Db, day: date) -> list[Delivery]:
     found = conn.execute(
         "SELECT * FROM deliveries WHERE digest_date = ? ORDER BY reader", (day.isoformat(),)
     ).fetchall()
     return [delivery(r) for r in found]
 
 
-def next_due(conn: sqlite3.Connection, day: date) -> datetime | None:
+def next_due(conn: Db, day: date) -> datetime | None:
     """When the next waiting row of `day` comes due, if any."""
     row = conn.execute(
         f"""SELECT MIN(next_attempt) FROM deliveries
@@ -280,12 +304,12 @@ def next_due(conn: sqlite3.Connection, day: date) -> datetime | None:
     return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
-def dates(conn: sqlite3.Connection) -> list[date]:
+def dates(conn: Db) -> list[date]:
     found = conn.execute("SELECT DISTINCT digest_date FROM deliveries ORDER BY 1").fetchall()
     return [date.fromisoformat(r[0]) for r in found]
 
 
-def pause(conn: sqlite3.Connection, day: date, *, reason: str, now: datetime) -> None:
+def pause(conn: Db, day: date, *, reason: str, now: datetime) -> None:
     conn.execute(
         """INSERT INTO send_days (digest_date, paused, reason) VALUES (?, ?, ?)
            ON CONFLICT (digest_date) DO UPDATE SET paused = excluded.paused,
@@ -294,7 +318,7 @@ def pause(conn: sqlite3.Connection, day: date, *, reason: str, now: datetime) ->
     )
 
 
-def resume(conn: sqlite3.Connection, day: date) -> bool:
+def resume(conn: Db, day: date) -> bool:
     cursor = conn.execute(
         "UPDATE send_days SET paused = NULL WHERE digest_date = ? AND paused IS NOT NULL",
         (day.isoformat(),),
@@ -302,7 +326,7 @@ def resume(conn: sqlite3.Connection, day: date) -> bool:
     return cursor.rowcount == 1
 
 
-def paused(conn: sqlite3.Connection, day: date) -> str | None:
+def paused(conn: Db, day: date) -> str | None:
     """Why sending `day` is paused, or None when it is not."""
     row = conn.execute(
         "SELECT paused, reason FROM send_days WHERE digest_date = ?", (day.isoformat(),)
@@ -310,7 +334,7 @@ def paused(conn: sqlite3.Connection, day: date) -> str | None:
     return row["reason"] or "paused" if row and row["paused"] else None
 
 
-def delivery(row: sqlite3.Row, *, status: str | None = None) -> Delivery:
+def delivery(row: Row, *, status: str | None = None) -> Delivery:
     return Delivery(
         day=date.fromisoformat(row["digest_date"]),
         reader=row["reader"],
@@ -328,9 +352,7 @@ def delivery(row: sqlite3.Row, *, status: str | None = None) -> Delivery:
     )
 
 
-def _settle(
-    conn: sqlite3.Connection, row: sqlite3.Row, status: str, now: datetime, *, reply: str
-) -> None:
+def _settle(conn: Db, row: Row, status: str, now: datetime, *, reply: str) -> None:
     conn.execute(
         """UPDATE deliveries SET status = ?, reply = ?, claimed_by = NULL, claimed_at = NULL,
                updated = ?

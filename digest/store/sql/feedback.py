@@ -6,11 +6,11 @@ from datetime import datetime
 
 from digest.errors import StoreError
 from digest.models import StoredPaper
-from digest.store.sqlite.papers import SqlitePapers
+from digest.store.sql.papers import SqlPapers
 
 
-class SqliteFeedback(SqlitePapers):
-    """The `Feedback` protocol on SQLite (a paper is named as `find` names it)."""
+class SqlFeedback(SqlPapers):
+    """The `Feedback` protocol in SQL (a paper is named as `find` names it)."""
 
     def record_feedback(self, reader: str, ref: str, *, liked: bool, now: datetime) -> StoredPaper:
         """Remember that `reader` liked (or disliked) the paper `ref` names; returns the paper."""

@@ -5,17 +5,16 @@ kept a day. A request over a budget is not counted: nothing is stored for it.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
 
-from digest.store.sqlite.connection import SqliteConnection, utc
+from digest.store.sql.base import Db, SqlBase, utc
 
 HOUR = timedelta(hours=1)  # the window of the budget of all addresses together
 DAY = timedelta(days=1)  # the window of one address's budget
 
 
 def admit(
-    conn: sqlite3.Connection, address: str, *, now: datetime, per_hour: int, per_address: int
+    conn: Db, address: str, *, now: datetime, per_hour: int, per_address: int
 ) -> timedelta | None:
     """Count one request for `address` and let it through (None), or refuse it: how long until
     the budget it is over has room again. Run inside a write transaction."""
@@ -34,7 +33,7 @@ def admit(
 
 
 def _wait(
-    conn: sqlite3.Connection,
+    conn: Db,
     only: str,
     since: str,
     budget: int,
@@ -53,8 +52,8 @@ def _wait(
     return datetime.fromisoformat(found[0]) + window - now
 
 
-class SqliteSignups(SqliteConnection):
-    """The `Signups` protocol on SQLite."""
+class SqlSignups(SqlBase):
+    """The `Signups` protocol in the SQL both backends run."""
 
     def admit_signup(
         self, address: str, *, now: datetime, per_hour: int, per_address: int

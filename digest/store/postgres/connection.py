@@ -1,0 +1,307 @@
+"""The PostgreSQL connection under a store: opening it, its schema checks and migrations
+(schema.py), transactions, `check` and `backup` (the `Upkeep` protocol).
+
+The aggregates' SQL (store/sql/) is written with `?` and `:name` placeholders; `Db` turns them
+into psycopg's before running it, and hands rows back readable by index or by column name, as
+SQLite's are. Writers take turns on a transaction-scoped advisory lock of the store's own (as
+SQLite's writers take turns on the file's write lock), except the ledger's hot path (claim,
+`transmitting`, outcome), which locks only the rows it changes, so that many send workers on
+many hosts claim rows side by side (`FOR UPDATE SKIP LOCKED`).
+
+The store lives in the connection's schema (`search_path`, e.g. `?options=-csearch_path%3Dnews`
+in the URL), so several stores can share one database. The password comes from the environment
+(PGPASSWORD) or ~/.pgpass, never from config.yaml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.rows import RowMaker
+
+from digest import crashpoint
+from digest.atomic import sweep, temporary
+from digest.errors import StoreError
+from digest.store.postgres.schema import MARK, MIGRATIONS, recognise, statements
+from digest.store.sql.base import POSTGRESQL, SqlBase
+
+SCHEMES = ("postgresql://", "postgres://")
+CONNECT_SECONDS = 10
+# a writer waits this long for the store's write lock, then fails with one clear line
+LOCK_TIMEOUT = "30s"
+
+# the placeholders and what must be left as it is: quoted text, `::` casts
+_TOKENS = re.compile(r"'(?:[^']|'')*'|::|\?|:(?P<name>[A-Za-z_]\w*)|%")
+
+
+def is_url(location: object) -> bool:
+    """Whether a store location names a PostgreSQL server rather than an SQLite file."""
+    return isinstance(location, str) and location.startswith(SCHEMES)
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be shown: any password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+@functools.lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """The SQL with SQLite's placeholders (`?`, `:name`) as psycopg's (`%s`, `%(name)s`) and
+    every other `%` doubled."""
+
+    def swap(found: re.Match[str]) -> str:
+        token = found.group(0)
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if found.group("name"):
+            return f"%({found.group('name')})s"
+        return token  # quoted text, `::`
+
+    return _TOKENS.sub(swap, sql)
+
+
+def _value(value: object) -> object:
+    return int(value) if isinstance(value, bool) else value  # flags are integers, as in SQLite
+
+
+def _params(params: Any) -> Any:
+    if isinstance(params, Mapping):
+        return {k: _value(v) for k, v in params.items()}
+    return tuple(_value(v) for v in params)
+
+
+class Row(tuple[Any, ...]):
+    """A row readable by index and by column name (as sqlite3.Row)."""
+
+    _names: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], names: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return super().__getitem__(self._names[key])
+        return super().__getitem__(key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    names = {c.name: i for i, c in enumerate(cursor.description or ())}
+    return lambda values: Row(values, names)
+
+
+class Db:
+    """A psycopg connection speaking the aggregates' SQL (see `translate`)."""
+
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Row]:
+        return self.raw.execute(translate(sql), _params(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Row]:
+        cursor = self.raw.cursor()
+        cursor.executemany(translate(sql), [_params(p) for p in parameters])
+        return cursor
+
+
+class PostgresConnection(SqlBase):
+    """The store's connection to its PostgreSQL schema, and the store as a whole."""
+
+    _conn: Db
+    dialect = POSTGRESQL
+    errors = (psycopg.Error,)
+
+    def __init__(self, conn: psycopg.Connection[Row], url: str) -> None:
+        self._conn = Db(conn)
+        self.url = url
+        self.location = without_password(url)
+        self._lock_key = 0
+        self._depth = 0
+
+    @classmethod
+    def open(cls, location: str | Path) -> Self:
+        """The store at `url`, its tables made when the schema is empty, migrated when they were
+        made by an older digest. Another program's tables and a schema version this digest
+        cannot know are refused with a StoreError, as is a server that cannot be reached."""
+        url = str(location)
+        shown = without_password(url)
+        try:
+            conn = psycopg.connect(
+                url,
+                autocommit=True,
+                row_factory=_rows,
+                connect_timeout=CONNECT_SECONDS,
+                application_name="digest",
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"{shown}: cannot open the store: {_one_line(exc)}") from None
+        with contextlib.ExitStack() as opening:
+            store = cls(conn, url)
+            opening.enter_context(store)  # closed again on any failure
+            store._start()
+            opening.pop_all()
+        return store
+
+    def _start(self) -> None:
+        raw = self._conn.raw
+        try:
+            raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            schema = raw.execute("SELECT current_schema()").fetchone()
+            if schema is None or schema[0] is None:
+                raise StoreError(
+                    f"{self.location}: no schema to keep the store in (search_path is empty)",
+                    hint="create one, or name one: ?options=-csearch_path%3D<schema>",
+                )
+            key = raw.execute(
+                "SELECT hashtextextended('digest store ' || current_schema(), 0)"
+            ).fetchone()
+            self._lock_key = int(key[0]) if key else 0
+            self._migrate()
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.location}: cannot open the store: {_one_line(exc)}") from None
+
+    def _version(self) -> tuple[int | None, list[str]]:
+        """The store's schema version (None when unmarked), and the tables in its schema."""
+        names = [
+            r[0]
+            for r in self._conn.raw.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()"
+            ).fetchall()
+        ]
+        if MARK not in names:
+            return None, names
+        found = self._conn.raw.execute(f"SELECT version FROM {MARK}").fetchone()
+        return (int(found[0]) if found else 0), names
+
+    def _migrate(self) -> None:
+        """The migrations the store lacks, one transaction each, under the store's lock (another
+        process opening the same new store may be taking the same step)."""
+        version, names = self._version()
+        recognise(self.location, version, names)
+        while (version or 0) < len(MIGRATIONS):
+            with self._transaction():
+                version, names = self._version()
+                recognise(self.location, version, names)
+                version = version or 0
+                if version >= len(MIGRATIONS):
+                    break
+                for statement in statements(MIGRATIONS[version]):
+                    self._conn.raw.execute(statement)
+                version += 1
+                self._conn.raw.execute(f"UPDATE {MARK} SET version = %s", (version,))
+
+    def close(self) -> None:
+        self._conn.raw.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
+        """Close; a server error on the way out becomes one StoreError naming the store."""
+        self.close()
+        if isinstance(exc, psycopg.Error):
+            raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
+
+    @contextmanager
+    def _transaction(self, *, shared: bool = False) -> Iterator[Db]:
+        """All or nothing. Writers take turns on the store's advisory lock, held to the end of
+        the transaction; `shared` ones (the ledger's hot path) lock only their rows."""
+        if self._depth:  # already inside one: part of it
+            yield self._conn
+            return
+        self._depth += 1
+        try:
+            with self._conn.raw.transaction():
+                if not shared:
+                    self._conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                yield self._conn
+                crashpoint.step("store commit")
+        finally:
+            self._depth -= 1
+
+    def check(self) -> list[str]:
+        """What is wrong with the store: the server unreachable, or its tables missing."""
+        try:
+            version, _ = self._version()
+        except psycopg.Error as exc:
+            return [_one_line(exc)]
+        if version != len(MIGRATIONS):
+            return [f"store schema v{version}, expected v{len(MIGRATIONS)}"]
+        return []
+
+    def backup(self, target: Path, *, force: bool = False) -> None:
+        """A dump of the store's schema at `target` by `pg_dump` (custom format, for
+        `pg_restore`), written beside the target and renamed over it once pg_dump has exited
+        with status 0. An existing target is replaced only with `force`."""
+        if (target.exists() or target.is_symlink()) and not force:
+            raise StoreError(
+                f"{target}: already exists", hint="give a new name, or --force to replace it"
+            )
+        dump = shutil.which("pg_dump")
+        if dump is None:
+            raise StoreError(
+                "pg_dump not found: backing up a PostgreSQL store needs it",
+                hint="install the PostgreSQL client (Debian: postgresql-client)",
+            )
+        schema = self._conn.raw.execute("SELECT current_schema()").fetchone()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sweep(target.parent)
+        handle, name = tempfile.mkstemp(
+            prefix=temporary(target.name), suffix=".tmp", dir=target.parent
+        )
+        os.close(handle)
+        partial = Path(name)
+        try:
+            done = subprocess.run(
+                [
+                    dump,
+                    "--format=custom",
+                    f"--schema={schema[0] if schema else 'public'}",
+                    f"--file={partial}",
+                    _base_url(self.url),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+                raise StoreError(f"{target}: pg_dump failed (exit status {done.returncode}): {why}")
+            crashpoint.step(f"replace {target.name}")
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+def _base_url(url: str) -> str:
+    """The URL pg_dump is given: the same server and database (its schema is named apart)."""
+    return url
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
