@@ -47,6 +47,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest.config import Config, JobTime
 from digest.errors import DigestError
 from digest.models import Profile
+from digest.store.postgres.connection import SchedulerLock as PostgresSchedulerLock
 
 log = logging.getLogger("digest")
 
@@ -383,11 +384,20 @@ class SchedulerLock:
         self.release()
 
 
+def scheduler_lock(config: Config) -> SchedulerLock | PostgresSchedulerLock:
+    """The lock that keeps one scheduler per store: on PostgreSQL, an advisory lock in the store
+    itself (schedulers on different hosts see it), unless `schedule.lock` names a file; on
+    SQLite, the lock file (`schedule.lock`, or beside the store)."""
+    if isinstance(config.store, str) and config.schedule.lock is None:
+        return PostgresSchedulerLock(config.store)
+    return SchedulerLock(lock_path(config))
+
+
 def run(config: Config, readers: Sequence[Profile], jobs: Jobs) -> int:
     """`digest schedule`: takes the store's scheduler lock, then runs the jobs in this process
     (a BlockingScheduler, S-01) until SIGTERM or SIGINT, which let the running job finish."""
     now = datetime.now(UTC)
-    with SchedulerLock(lock_path(config)) as lock:
+    with scheduler_lock(config) as lock:
         scheduler = build_scheduler(config, readers, jobs, now=now)
         log.info("scheduler started, pid %d, lock %s", os.getpid(), lock.path)
         for line in listing(config, readers, now):

@@ -22,8 +22,10 @@ from digest.cli import main
 from digest.config.checks import store_location
 from digest.errors import ConfigError, StoreError
 from digest.models import Paper, Profile
+from digest.schedule import scheduler_lock
 from digest.store import Store
 from digest.store.postgres import PostgresStore
+from digest.store.postgres.connection import SchedulerLock as PostgresSchedulerLock
 from digest.store.postgres.connection import translate, without_password
 from digest.store.postgres.schema import MIGRATIONS
 
@@ -259,3 +261,28 @@ def test_a_failing_pg_dump_leaves_no_backup(
         store.backup(tmp_path / "out" / "store.dump")
     assert "pg_dump failed (exit status 3): pg_dump: error: connection refused" in str(found.value)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# -- one scheduler per store -------------------------------------------------------------------
+
+
+def test_one_scheduler_per_postgresql_store_wherever_it_runs(tmp_path: Path, pg_url: str) -> None:
+    config = wiring.load(project(tmp_path, "out/unused.sqlite3"), environ={"DIGEST_STORE": pg_url})
+    first, second = scheduler_lock(config), scheduler_lock(config)
+    assert isinstance(first, PostgresSchedulerLock)
+    with first:
+        with pytest.raises(StoreError, match="another scheduler is running on this store") as held:
+            second.acquire()
+        assert "server process" in str(held.value)
+        with psycopg.connect(pg_url.partition("?")[0], autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA other_{_schema_of(pg_url)}")
+        other = pg_url.replace("search_path%3D", "search_path%3Dother_")  # another store
+        try:
+            with PostgresSchedulerLock(other):
+                pass
+        finally:
+            with psycopg.connect(pg_url.partition("?")[0], autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA other_{_schema_of(pg_url)}")
+    with second:  # released: the next one may start
+        pass
+    assert not (tmp_path / "out" / "schedule.lock").exists()  # the store holds it, not a file

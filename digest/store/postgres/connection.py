@@ -305,3 +305,61 @@ def _base_url(url: str) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class SchedulerLock:
+    """One scheduler per PostgreSQL store: a session-level advisory lock of the store's schema,
+    held on a connection of its own for as long as the scheduler runs. The server drops it when
+    that connection ends, however the process ends, so a crashed scheduler never blocks the next.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = without_password(url)  # what the scheduler's log names
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def acquire(self) -> None:
+        try:
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_SECONDS,
+                application_name="digest schedule",
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {_one_line(exc)}") from None
+        schema = conn.execute("SELECT current_schema()").fetchone()
+        if schema is None or schema[0] is None:
+            conn.close()
+            raise StoreError(f"{self.path}: no schema to keep the store in (search_path is empty)")
+        key = "hashtextextended('digest scheduler ' || current_schema(), 0)"
+        taken = conn.execute(f"SELECT pg_try_advisory_lock({key})").fetchone()
+        if not (taken and taken[0]):
+            holder = conn.execute(
+                "SELECT a.pid, a.client_addr FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                f" WHERE l.locktype = 'advisory' AND l.granted"
+                f" AND (l.classid::bigint << 32) | l.objid::bigint = {key}"
+            ).fetchone()
+            conn.close()
+            who = (
+                f"server process {holder[0]} from {holder[1] or 'a local socket'}"
+                if holder
+                else "another session"
+            )
+            raise StoreError(
+                f"another scheduler is running on this store: {self.path} is held by {who}",
+                hint="one `digest schedule` per store; stop that one first",
+            )
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # ending the session drops the lock
+            self._conn = None
+
+    def __enter__(self) -> SchedulerLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
