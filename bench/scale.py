@@ -1,0 +1,280 @@
+"""Benchmark: a newsletter at scale on PostgreSQL: many send workers against a relay's latency.
+
+    python bench/scale.py [--pg URL] [--send 10000] [--workers 1,2,4,8] [--latency 0.02]
+
+Send (`--send` readers, the ratios do not depend on the count): a store with that many active
+readers, a small message each written as `digest build` writes it (`mail/<reader>/<date>.eml`) and
+a pending ledger row each; an SMTP sink in a child process that answers each message after
+`--latency` seconds (a relay's latency) and counts what each recipient got. `digest send
+--workers N` (app/sending.send_day) for each N on a fresh PostgreSQL schema, then the same on
+SQLite with one worker beside it. Prints messages/s for each, the ratio to one worker, and peak
+memory (max RSS of this process and of the workers). Exits 1 unless every run ends with each
+recipient counted exactly once by the sink (no duplicate, none missing) and every ledger row
+`sent`. Target: 8 workers at least 6x one worker.
+
+The PostgreSQL server: `--pg URL` (or DIGEST_TEST_PG), else a throwaway one started with
+.ci/postgres for the run and stopped after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from aiosmtpd.controller import Controller  # noqa: E402
+from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
+
+from digest.app import sending, wiring  # noqa: E402
+from digest.models import Profile  # noqa: E402
+from digest.store import Store  # noqa: E402
+
+DAY = date(2025, 8, 20)
+HOST = "127.0.0.1"
+SECRET = {"DIGEST_SECRET": "a-benchmark-secret-of-at-least-32-characters"}
+CONFIG = """\
+store: out/unused.sqlite3
+out_dir: {out}
+delivery:
+  method: smtp
+  from: "Paper Digest <digest@example.org>"
+  base_url: https://digest.example.org/
+  rate: 100000
+  smtp: {{host: 127.0.0.1, port: {port}, security: none, timeout: 30, per_connection: 1000}}
+readers:
+  - name: ops
+    interests: {{keywords: [graphs]}}
+"""
+
+
+# -- the sink: a relay that takes `latency` seconds per message, in a child process ------------
+
+
+class Slow:
+    """Answers each message after `latency` seconds; counts the recipients it accepted."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.got: Counter[str] = Counter()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.latency)
+        self.got.update(str(to) for to in envelope.rcpt_tos)
+        return "250 OK"
+
+
+def _serve(conn: Connection, latency: float) -> None:
+    handler = Slow(latency)
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname=HOST, port=port)
+    controller.start()
+    conn.send(port)
+    while conn.recv() == "take":
+        taken, handler.got = handler.got, Counter()
+        conn.send(dict(taken))
+    controller.stop()
+
+
+@contextmanager
+def sink(latency: float) -> Iterator[tuple[int, Connection]]:
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_serve, args=(theirs, latency), daemon=True)
+    child.start()
+    try:
+        yield ours.recv(), ours
+    finally:
+        ours.send("stop")
+        child.join(10)
+
+
+def take(conn: Connection) -> Counter[str]:
+    conn.send("take")
+    return Counter(conn.recv())
+
+
+# -- the PostgreSQL server -------------------------------------------------------------------
+
+
+@contextmanager
+def postgres(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    started = subprocess.run(
+        [str(ROOT / ".ci" / "postgres"), "start"], capture_output=True, text=True, check=True
+    )
+    found = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in started.stdout.splitlines()
+        if "=" in line
+    )
+    env = {**os.environ, "DIGEST_TEST_PG_DIR": found["DIGEST_TEST_PG_DIR"].strip("'")}
+    try:
+        yield found["DIGEST_TEST_PG"].strip("'")
+    finally:
+        subprocess.run([str(ROOT / ".ci" / "postgres"), "stop"], env=env, check=False)
+
+
+def fresh_schema(server: str) -> str:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{server}?options=-csearch_path%3D{schema}"
+
+
+# -- the send runs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    label: str
+    workers: int
+    messages: int
+    seconds: float
+    duplicates: int
+    missing: int
+    unsent: int
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+def names(count: int) -> list[str]:
+    return [f"r{n:06d}" for n in range(count)]
+
+
+def write_messages(out: Path, readers: list[str]) -> None:
+    body = "A paper about graphs, with its abstract and its authors.\r\n" * 280  # about 16 KB
+    for name in readers:
+        path = out / "mail" / name / f"{DAY}.eml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(
+            f"From: Paper Digest <digest@example.org>\r\nTo: {name}@example.org\r\n"
+            f"Subject: Digest for {name}\r\nMessage-ID: <{DAY}.{name}@example.org>\r\n"
+            f"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n{body}".encode()
+        )
+
+
+def plan(location: str, readers: list[str]) -> None:
+    now = datetime.now(UTC)
+    with Store.open(location) as store:
+        profiles = [Profile(n, keywords=("graphs",), email=f"{n}@example.org") for n in readers]
+        store.sync_readers(profiles, now=now)
+        store.plan_deliveries(
+            DAY,
+            [(n, [f"{n}@example.org"]) for n in readers],
+            now=now,
+            give_up=now + timedelta(days=1),
+        )
+
+
+def send(
+    label: str, location: str, config_path: Path, readers: list[str], workers: int, conn: Connection
+) -> Run:
+    plan(location, readers)
+    config = wiring.load(config_path, environ={"DIGEST_STORE": location})
+    with Store.open(location) as store:
+        began = time.perf_counter()
+        report = sending.send_day(config, store, DAY, workers=workers, environ=SECRET)
+        for failure in report.failures[:3]:
+            print(f"    {failure}")
+        seconds = time.perf_counter() - began
+        unsent = sum(d.status != "sent" for d in store.deliveries(DAY))
+    got = take(conn)
+    want = Counter(f"{n}@example.org" for n in readers)
+    duplicates = sum(max(0, got[a] - 1) for a in got)
+    missing = sum(1 for a in want if got[a] == 0)
+    run = Run(label, workers, sum(report.attempted.values()), seconds, duplicates, missing, unsent)
+    print(
+        f"  {label:<11} {workers} worker{'s' if workers > 1 else ' '}: "
+        f"{run.messages:,} messages in "
+        f"{seconds:6.1f} s, {run.rate:7.1f} msg/s; duplicates {duplicates}, missing {missing}, "
+        f"rows not sent {unsent}",
+        flush=True,
+    )
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", default=os.environ.get("DIGEST_TEST_PG"), help="a PostgreSQL URL")
+    parser.add_argument("--send", type=int, default=10_000, help="readers sent to")
+    parser.add_argument("--workers", default="1,2,4,8", help="worker counts, comma separated")
+    parser.add_argument(
+        "--latency", type=float, default=0.02, help="the sink's seconds per message"
+    )
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    readers = names(args.send)
+    folder = Path(tempfile.mkdtemp(prefix="digest-scale-"))
+    runs: list[Run] = []
+    try:
+        write_messages(folder / "out", readers)
+        print(
+            f"send: {len(readers):,} readers, a {args.latency * 1000:.0f} ms relay, "
+            f"{os.cpu_count()} cores",
+            flush=True,
+        )
+        with postgres(args.pg) as server, sink(args.latency) as (port, conn):
+            config = folder / "config.yaml"
+            config.write_text(CONFIG.format(out=folder / "out", port=port), encoding="utf-8")
+            for workers in counts:
+                runs.append(
+                    send("postgresql", fresh_schema(server), config, readers, workers, conn)
+                )
+            runs.append(
+                send(
+                    "sqlite",
+                    str(folder / f"store-{uuid.uuid4().hex}.sqlite3"),
+                    config,
+                    readers,
+                    1,
+                    conn,
+                )
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    one = next((r for r in runs if r.label == "postgresql" and r.workers == 1), None)
+    if one is not None:
+        for run in runs:
+            if run.label == "postgresql":
+                print(f"  {run.workers} workers: {run.rate / one.rate:4.2f}x one worker")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        f"peak memory (max RSS): this process {own:.0f} MiB, "
+        f"the largest worker or sink {children:.0f} MiB"
+    )
+    bad = [r for r in runs if r.duplicates or r.missing or r.unsent]
+    if bad:
+        print(f"FAILED: {len(bad)} runs sent a message twice, lost one or left rows unsent")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
