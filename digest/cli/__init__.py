@@ -123,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     _add_source_options(run)
 
     newsletter.add_parsers(command, day, common)
-    operate.add_parsers(command)
+    operate.add_parsers(command, common)
     evaluation.add_parsers(command, positive)
 
     config = command("config", "check config.yaml")

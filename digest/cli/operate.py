@@ -1,15 +1,19 @@
-"""The commands for running unattended: schedule, backup."""
+"""The commands for running unattended and looking after the store: schedule, backup, and
+`store copy` (moving an install to another backend)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from digest.app import upkeep
 from digest.app.jobs import Operator
 from digest.app.wiring import readers
-from digest.cli.common import config_of, current_time, store_of
+from digest.cli import arguments
+from digest.cli.common import config_of, current_time, print_json, progress_bar, store_of
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -36,10 +40,28 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"schedule": cmd_schedule, "backup": cmd_backup}
+def cmd_store(args: argparse.Namespace) -> int:
+    """`digest store copy FROM TO`: no config.yaml needed, both stores are named."""
+    clock = time.monotonic()
+    bar = progress_bar if sys.stderr.isatty() and not args.json else None
+    copied = upkeep.copy_store(args.source, args.target, progress=bar)
+    if args.json:
+        print_json({"tables": copied})
+    else:
+        for table, rows in copied.items():
+            print(f"{table}: {rows} {'row' if rows == 1 else 'rows'}")
+    print(
+        f"digest store copy: {args.source} -> {args.target}; {len(copied)} tables, "
+        f"{sum(copied.values())} rows, counts verified; {time.monotonic() - clock:.2f} s",
+        file=sys.stderr,
+    )
+    return 0
 
 
-def add_parsers(command: Any) -> None:
+COMMANDS = {"schedule": cmd_schedule, "backup": cmd_backup, "store": cmd_store}
+
+
+def add_parsers(command: Any, common: argparse.ArgumentParser) -> None:
     schedule = command("schedule", "run ingest, build and each reader's send at their times")
     schedule.add_argument(
         "--list", action="store_true", help="print each job and its next run time, then exit"
@@ -56,3 +78,22 @@ def add_parsers(command: Any) -> None:
         action="store_true",
         help="replace PATH when it is an older backup (never a file that is not a digest store)",
     )
+    store_cmd = command("store", "move an install: copy the store into another backend")
+    actions = store_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    copy = actions.add_parser(
+        "copy",
+        parents=[common],
+        help="copy every table into an empty store (SQLite to PostgreSQL and back)",
+        description="copy every table of FROM into the empty store TO in one transaction, "
+        "then check each table's count",
+    )
+    copy.add_argument(
+        "source", type=arguments.store, metavar="FROM", help="an SQLite file or a postgresql:// URL"
+    )
+    copy.add_argument(
+        "target",
+        type=arguments.store,
+        metavar="TO",
+        help="a new SQLite file or an empty PostgreSQL schema (made a store, then filled)",
+    )
+    copy.add_argument("--json", action="store_true", help='print {"tables": {name: rows}}')

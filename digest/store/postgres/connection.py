@@ -1,5 +1,6 @@
 """The PostgreSQL connection under a store: opening it, its schema checks and migrations
-(schema.py), transactions, `check` and `backup` (the `Upkeep` protocol).
+(schema.py), transactions, `check` and `backup` (the `Upkeep` protocol), its tables read whole
+for a copy into another store (store/copy.py).
 
 The aggregates' SQL (store/sql/) is written with `?` and `:name` placeholders; `Db` turns them
 into psycopg's before running it, and hands rows back readable by index or by column name, as
@@ -35,7 +36,7 @@ from digest import crashpoint
 from digest.atomic import sweep, temporary
 from digest.errors import StoreError
 from digest.store.postgres.schema import MARK, MIGRATIONS, recognise, statements
-from digest.store.sql.base import POSTGRESQL, SqlBase
+from digest.store.sql.base import POSTGRESQL, SqlBase, quoted
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_SECONDS = 10
@@ -243,6 +244,64 @@ class PostgresConnection(SqlBase):
                 crashpoint.step("store commit")
         finally:
             self._depth -= 1
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Db]:
+        """A read-only transaction that sees the store as it was at its first read (REPEATABLE
+        READ), while other connections go on writing."""
+        with self._conn.raw.transaction():
+            self._conn.raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield self._conn
+
+    def _columns(self, table: str) -> list[str]:
+        """All but the identity columns the database always fills itself (`seq`)."""
+        rows = self._conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+            " AND identity_generation IS DISTINCT FROM 'ALWAYS' AND is_generated = 'NEVER'"
+            " ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _rows(
+        self, table: str, columns: Sequence[str], *, batch: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """By primary key (`delivery_events` by `seq`, the order its rows were written in); a
+        table without one (signup_requests) by every column. Read through a server-side cursor,
+        `batch` rows at a time, inside `_snapshot`."""
+        key = [
+            row[0]
+            for row in self._conn.execute(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+                " ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)"
+                " WHERE i.indrelid = to_regclass(?) AND i.indisprimary"
+                " ORDER BY array_position(i.indkey::smallint[], a.attnum)",
+                (quoted(table),),
+            ).fetchall()
+        ]
+        names = ", ".join(quoted(c) for c in columns)
+        order = ", ".join(quoted(c) for c in key or self._columns(table))
+        with self._conn.raw.cursor(name=f"copy_{table}") as cursor:
+            cursor.execute(f"SELECT {names} FROM {quoted(table)} ORDER BY {order}")
+            while found := cursor.fetchmany(batch):
+                yield [tuple(row) for row in found]
+
+    def _move_identity(self, table: str) -> None:
+        """`runs.id` (an identity the rows were inserted with) moved past the highest id, so
+        that the next run recorded gets a new one."""
+        for (column,) in self._conn.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+            " AND identity_generation = 'BY DEFAULT'",
+            (table,),
+        ).fetchall():
+            highest = f"max({quoted(column)})"
+            self._conn.execute(
+                f"SELECT setval(pg_get_serial_sequence(?, ?), coalesce({highest}, 1),"
+                f" {highest} IS NOT NULL) FROM {quoted(table)}",
+                (quoted(table), column),
+            )
 
     def check(self) -> list[str]:
         """What is wrong with the store: the server unreachable, or its tables missing."""

@@ -9,7 +9,7 @@ connection, its transactions and its dialect.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,7 +70,8 @@ POSTGRESQL = Dialect(
 
 class SqlBase:
     """The store's connection as the aggregates see it; a backend's connection class supplies
-    `_conn`, `location`, `dialect`, `errors` and `_transaction`."""
+    `_conn`, `location`, `dialect`, `errors` and `_transaction`, and for a copy of the whole
+    store (store/copy.py) `_snapshot`, `_columns` and `_rows`."""
 
     _conn: Db
     location: str  # where the store is, for messages (never a password)
@@ -82,6 +83,51 @@ class SqlBase:
         except `shared` transactions of the ledger's hot path, which lock only their rows."""
         raise NotImplementedError
 
+    # -- whole tables, for copying a store into another (store/copy.py) ----------------------
+
+    def _snapshot(self) -> AbstractContextManager[object]:
+        """A read-only view of the whole store as it was when the block began, so that a copy
+        reads one state of it while other processes go on writing."""
+        raise NotImplementedError
+
+    def _columns(self, table: str) -> list[str]:
+        """The columns of `table` a copy reads and writes, in the table's order: all but those
+        the database always fills itself (PostgreSQL's `delivery_events.seq`)."""
+        raise NotImplementedError
+
+    def _rows(
+        self, table: str, columns: Sequence[str], *, batch: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of `table` (those columns), `batch` rows at a time, in a stable order: by
+        primary key, else as the rows were inserted. Run inside `_snapshot`."""
+        raise NotImplementedError
+
+    def _move_identity(self, table: str) -> None:
+        """After rows were inserted with their ids: the ids the database makes next follow the
+        highest stored. SQLite's `INTEGER PRIMARY KEY` does so by itself."""
+
+    def _holds_rows(self, table: str) -> bool:
+        found = self._conn.execute(f"SELECT 1 FROM {quoted(table)} LIMIT 1").fetchone()
+        return found is not None
+
+    def _count(self, table: str) -> int:
+        return int(self._conn.execute(f"SELECT count(*) FROM {quoted(table)}").fetchone()[0])
+
+    def _clear(self, table: str) -> None:
+        self._conn.execute(f"DELETE FROM {quoted(table)}")
+
+    def _insert_many(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        names = ", ".join(quoted(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        self._conn.executemany(f"INSERT INTO {quoted(table)} ({names}) VALUES ({marks})", rows)
+
+
+def quoted(name: str) -> str:
+    """A table's or column's name as an SQL identifier (both backends quote with `"`)."""
+    return '"' + name.replace('"', '""') + '"'
+
 
 def utc(moment: datetime) -> datetime:
     """Times in the store are UTC, so they compare as text."""
@@ -90,4 +136,4 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-__all__ = ["POSTGRESQL", "SQLITE", "Cursor", "Db", "Dialect", "Row", "SqlBase", "utc"]
+__all__ = ["POSTGRESQL", "SQLITE", "Cursor", "Db", "Dialect", "Row", "SqlBase", "quoted", "utc"]

@@ -1,5 +1,6 @@
 """The SQLite file under a store: opening it, its schema and migrations, transactions, the
-application id that marks it as digest's, its check and its online backup.
+application id that marks it as digest's, its check and its online backup, its tables read whole
+for a copy into another store (store/copy.py).
 
 One SQLite file (WAL), schema versioned by `PRAGMA user_version` (see schema.py). Every aggregate
 (store/sql/: papers.py, readers.py, ...) is a mixin over this connection; `SqliteStore` is all of
@@ -12,15 +13,15 @@ import contextlib
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from digest import crashpoint
 from digest.atomic import sweep, temporary
 from digest.errors import StoreError
-from digest.store.sql.base import SQLITE, SqlBase
+from digest.store.sql.base import SQLITE, SqlBase, quoted
 from digest.store.sqlite import schema
 from digest.store.sqlite.schema import APPLICATION_ID, MIGRATIONS, statements
 
@@ -160,6 +161,34 @@ class SqliteConnection(SqlBase):
             raise
         crashpoint.step("store commit")
         self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction (WAL: writers go on; the block sees the file as it was at its
+        first read), rolled back at the end: it changes nothing."""
+        self._conn.execute("BEGIN")
+        try:
+            yield self._conn
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+
+    def _columns(self, table: str) -> list[str]:
+        return [row["name"] for row in self._conn.execute(f"PRAGMA table_info({quoted(table)})")]
+
+    def _rows(
+        self, table: str, columns: Sequence[str], *, batch: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """By primary key; a table without one (delivery_events, signup_requests) by rowid,
+        the order its rows were inserted in."""
+        info = self._conn.execute(f"PRAGMA table_info({quoted(table)})").fetchall()
+        key = [quoted(row["name"]) for row in sorted(info, key=lambda r: r["pk"]) if row["pk"]]
+        names = ", ".join(quoted(c) for c in columns)
+        cursor = self._conn.execute(
+            f"SELECT {names} FROM {quoted(table)} ORDER BY {', '.join(key) or 'rowid'}"
+        )
+        while found := cursor.fetchmany(batch):
+            yield [tuple(row) for row in found]
 
 
 def is_store(path: Path) -> bool:
