@@ -188,9 +188,10 @@ def build_shard(
     kept = _keep(config, store, digests, links=links, day=day, now=now)
     built = BuildResult(tuple(kept.paths), tuple(kept.failures), kept.digests)
     done = tuple(store.finish_shard(day, shard.number, shard.of, now=now))
-    if len(done) >= shard.of:
-        built = _merge(built, publish(config, store, environ=environ))
-    return ShardResult(shard, day, built, done, fitted)
+    result = ShardResult(shard, day, built, done, fitted)
+    if not result.published:
+        return result
+    return replace(result, build=_merge(built, publish(config, store, environ=environ)))
 
 
 def publish(
@@ -211,6 +212,8 @@ def _publish(
     env: jinja2.Environment,
     links: Links,
 ) -> BuildResult:
+    """The feeds and the archive, or the one failure that stopped them (reported, not fatal:
+    the digests are written already)."""
     try:
         return BuildResult(
             tuple(outputs.publish(config, store, profiles, env=env, links=links)), ()
