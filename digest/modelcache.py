@@ -3,6 +3,11 @@
 rank stays pure: this module finds or fits the model and the build hands it in. A model is
 filed under a key made from everything it depends on (the texts and ids of the corpus, the rank
 and scikit-learn versions), so any change to the corpus fits a new one and nothing stale is read.
+
+One process keeps its models under out/cache/ (`model_for`: a local file reads fastest, and
+keeps the store small). The shards of a sharded build, on one host or many, share theirs through
+the store instead (`shared_model`): the first fits it under the store's model lock, the others
+wait for the lock and load what it saved.
 """
 
 from __future__ import annotations
@@ -58,6 +63,40 @@ def load_or_fit(corpus: Sequence[StoredPaper], cache_dir: Path | None) -> tuple[
     except OSError as exc:
         log.warning("%s: cannot cache the model: %s", path, exc)
     return model, False
+
+
+def shared_model(store: Store, day: date, *, window_days: int) -> tuple[rank.Model, bool]:
+    """The model for `day` and whether this call fitted it: loaded from the store when a shard
+    saved it, else fitted under the store's model lock (a shard that waited for the lock then
+    finds it saved) and saved for the others."""
+    papers = corpus(store, day, window_days)
+    key = corpus_key(papers)
+    model = _stored(store, key, len(papers))
+    if model is not None:
+        return model, False
+    with store.model_lock(key):
+        model = _stored(store, key, len(papers))
+        if model is not None:
+            return model, False
+        model = rank.fit(papers)
+        store.save_model(key, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    return model, True
+
+
+def _stored(store: Store, key: str, papers: int) -> rank.Model | None:
+    """The model saved in the store under `key`; None when there is none or it is unreadable."""
+    data = store.load_model(key)
+    if data is None:
+        return None
+    try:
+        model = pickle.loads(data)
+    except (pickle.UnpicklingError, EOFError, ImportError, AttributeError, TypeError) as exc:
+        log.warning("%s: the model %s is unreadable (%s); fitting again", store.location, key, exc)
+        return None
+    if isinstance(model, rank.Model) and len(model.index) == papers:
+        return model
+    log.warning("%s: the model %s is not for this corpus; fitting again", store.location, key)
+    return None
 
 
 def _prune(cache_dir: Path) -> None:

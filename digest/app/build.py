@@ -1,6 +1,9 @@
 """The build step of the flow (after ingest.py): rank each reader's papers, curate, keep them in
 the store, render and write them (outputs.py), plan the sends; then the feeds and the archive.
 Each step is an explicit call to its stage; nothing is shared but the arguments.
+
+A sharded build (`build_shard`, shards.py) builds one shard's readers with the model shared
+through the store; the shard that completes the day's set writes the feeds and the archive.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import jinja2
+
 from digest import curate, layout, rank, render
 from digest.app import outputs
+from digest.app.shards import Shard
 from digest.app.wiring import links_for, readers
 from digest.config import WINDOW_DAYS, Config
 from digest.deliver import deliverer
 from digest.errors import DigestError
-from digest.modelcache import corpus, model_for
+from digest.modelcache import corpus, model_for, shared_model
 from digest.models import Digest, Profile, StoredPaper
 from digest.render.links import Links
 from digest.store import Store
@@ -32,6 +38,29 @@ class BuildResult:
     digests: int = 0  # digests built and written
 
 
+@dataclass(frozen=True, slots=True)
+class ShardResult:
+    """What one shard of a sharded build did."""
+
+    shard: Shard
+    day: date
+    build: BuildResult  # its readers' digests, and the feeds and archive when it published
+    done: tuple[int, ...]  # the shards of the day's set done so far, this one included
+    fitted: bool  # whether this shard fitted the model (else it loaded another's)
+
+    @property
+    def published(self) -> bool:
+        """Whether this shard completed the set, and so wrote the feeds and the archive."""
+        return len(self.done) >= self.shard.of
+
+    def line(self) -> str:
+        """What the shard did, for the operator."""
+        done = f"shard {self.shard} of {self.day} done ({len(self.done)} of {self.shard.of})"
+        if self.published:
+            return f"{done}: the last, so it wrote the feeds and the archive"
+        return f"{done}: publishing left to the last shard (or `digest build --publish`)"
+
+
 # -- rank, curate, render, deliver ------------------------------------------------------------
 
 
@@ -43,16 +72,17 @@ def make_digests(
     now: datetime,
     model: rank.Model | None = None,
     since: date | None = None,
+    limit: int | None = None,
 ) -> list[Digest]:
     """Each reader's digest for one day (or of the papers from `since` to `day`: a weekly
-    digest), ranked with `model` (fitted on the default window when none is given)."""
+    digest), ranked with `model` (fitted on the default window when none is given) to depth
+    `limit` (by default `ranking_limit` of these readers)."""
     model = model if model is not None else rank.fit(corpus(store, day, WINDOW_DAYS))
     papers = store.papers(since=since or day, until=day)
     judged = {p.name: judgements(store, p) for p in profiles}
     readers = [(p, judged[p.name][0]) for p in profiles]
     disliked = {name: against for name, (_, against) in judged.items() if against}
-    # curation needs only the best few of each reader's ranking; explain just those
-    limit = 2 * max((p.top_k for p in profiles), default=0) + 5
+    limit = ranking_limit(profiles) if limit is None else limit
     if papers:
         ranked = rank.rank_many(model, readers, papers, limit=limit, disliked=disliked)
     else:  # a date without papers (one asked for by --date): empty digests, nothing to rank
@@ -60,6 +90,13 @@ def make_digests(
     return [
         curate.curate(ranked[p.name], p, day=day, now=now, candidates=len(papers)) for p in profiles
     ]
+
+
+def ranking_limit(profiles: Sequence[Profile]) -> int:
+    """How deep each reader's ranking goes: curation needs only the best few of it, and only
+    those are explained. A shard ranks its readers to the depth of every reader's, so that
+    each digest is the one an unsharded build makes."""
+    return 2 * max((p.top_k for p in profiles), default=0) + 5
 
 
 def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[StoredPaper]]:
@@ -115,12 +152,81 @@ def build(
         built += done.digests
         if progress is not None:
             progress(days.index(day) + 1, len(days), day.isoformat())
-    try:
-        written += outputs.publish(config, store, profiles, env=env, links=links)
-    except DigestError as exc:
-        failures.append(f"feeds and archive: {exc}")
-        log.error("feeds and archive: %s", exc)
+    published = _publish(config, store, profiles, env=env, links=links)
+    written += published.written
+    failures += published.failures
     return BuildResult(tuple(written), tuple(failures), built)
+
+
+def build_shard(
+    config: Config,
+    store: Store,
+    *,
+    day: date,
+    now: datetime,
+    shard: Shard,
+    environ: Mapping[str, str] | None = None,
+) -> ShardResult:
+    """The digests of the active readers in `shard` for `day`, written and planned as `build`
+    writes them (each byte the same), ranked with the day's model shared through the store
+    (fitted by the first shard to ask, loaded by the others). The shard's completion is recorded;
+    the one that completes the day's set of `shard.of` then writes the feeds and the archive."""
+    links = links_for(config, store, environ)
+    everyone = readers(store)
+    mine = [p for p in everyone if shard.holds(p.name)]
+    model, fitted = shared_model(store, day, window_days=config.window_days)
+    log.info(
+        "shard %s: %d of %d readers, model %s",
+        shard,
+        len(mine),
+        len(everyone),
+        "fitted" if fitted else "loaded from the store",
+    )
+    digests = make_digests(
+        store, mine, day=day, now=now, model=model, limit=ranking_limit(everyone)
+    )
+    kept = _keep(config, store, digests, links=links, day=day, now=now)
+    built = BuildResult(tuple(kept.paths), tuple(kept.failures), kept.digests)
+    done = tuple(store.finish_shard(day, shard.number, shard.of, now=now))
+    result = ShardResult(shard, day, built, done, fitted)
+    if not result.published:
+        return result
+    return replace(result, build=_merge(built, publish(config, store, environ=environ)))
+
+
+def publish(
+    config: Config, store: Store, *, environ: Mapping[str, str] | None = None
+) -> BuildResult:
+    """The feeds and the archive site written from what the store holds, as a build ends:
+    after the last shard of a sharded build, or on demand (`digest build --publish`)."""
+    env = render.fresh_environment(config.templates)
+    links = links_for(config, store, environ)
+    return _publish(config, store, readers(store), env=env, links=links)
+
+
+def _publish(
+    config: Config,
+    store: Store,
+    profiles: Sequence[Profile],
+    *,
+    env: jinja2.Environment,
+    links: Links,
+) -> BuildResult:
+    """The feeds and the archive, or the one failure that stopped them (reported, not fatal:
+    the digests are written already)."""
+    try:
+        return BuildResult(
+            tuple(outputs.publish(config, store, profiles, env=env, links=links)), ()
+        )
+    except DigestError as exc:
+        log.error("feeds and archive: %s", exc)
+        return BuildResult((), (f"feeds and archive: {exc}",))
+
+
+def _merge(one: BuildResult, other: BuildResult) -> BuildResult:
+    return BuildResult(
+        one.written + other.written, one.failures + other.failures, one.digests + other.digests
+    )
 
 
 def build_week(

@@ -15,12 +15,16 @@ from digest import ingest as sources_in
 from digest.app import alerts, sending
 from digest.app.build import (
     BuildResult,
+    ShardResult,
     build,
     build_empty,
+    build_shard,
     build_week,
     judgements,
     make_digests,
+    publish,
 )
+from digest.app.shards import Shard
 from digest.config import Config
 from digest.deliver import deliverer
 from digest.deliver.sender import Clock, SendReport, Transport
@@ -182,15 +186,19 @@ def run(
 
 __all__ = [
     "BuildResult",
+    "Shard",
+    "ShardResult",
     "Tally",
     "Unit",
     "build",
     "build_empty",
+    "build_shard",
     "build_week",
     "conclude",
     "ingest",
     "judgements",
     "make_digests",
+    "publish",
     "run",
     "send",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from digest import __version__
 from digest.app import wiring
 from digest.cli import evaluation, newsletter, operate, progress
-from digest.cli.arguments import day, positive, store
+from digest.cli.arguments import day, positive, shard, store
 from digest.cli.commands import COMMANDS
 from digest.errors import DigestError
 
@@ -113,6 +113,19 @@ def parser() -> argparse.ArgumentParser:
 
     build = command("build", "write every reader's digest")
     build.add_argument("--date", type=day, help="the digest date to act on")
+    part = build.add_mutually_exclusive_group()
+    part.add_argument(
+        "--shard",
+        type=shard,
+        metavar="K/N",
+        help="build only the readers of shard K of N (N processes or hosts build a day "
+        "together); the last shard to finish writes the feeds and the archive",
+    )
+    part.add_argument(
+        "--publish",
+        action="store_true",
+        help="build nothing: write the feeds and the archive site from the store",
+    )
     run = command("run", "ingest the configured sources, build their dates, send the newest (SMTP)")
     run.add_argument(
         "--date",

@@ -8,6 +8,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+from digest.app.shards import Shard
 from digest.config.checks import store_location
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -28,6 +29,14 @@ def positive(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return int(text)
+
+
+def shard(text: str) -> Shard:
+    """A shard of a sharded build, as K/N with 1 <= K <= N."""
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def count(text: str) -> int:

@@ -25,7 +25,7 @@ from digest.cli.common import (
     store_of,
 )
 from digest.config import Config, templates
-from digest.errors import ConfigError
+from digest.errors import ConfigError, DigestError
 from digest.models import Digest, SourceOutcome, StoredPaper
 from digest.render import why
 
@@ -152,15 +152,31 @@ def _rank_json(digest: Digest) -> dict[str, Any]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """Every reader's digest of a date, then the feeds and the archive; with --shard one
+    shard's readers (the last shard publishes); with --publish only the feeds and archive."""
     started, clock = current_time(), time.monotonic()
     config = config_of(args)
+    if args.publish and args.date:
+        raise DigestError("--publish writes the feeds and the archive of every date: drop --date")
+    note = None
     with store_of(args, config) as store:
-        day = digest_day(store, args.date)
         tally = flow.Tally("build", started)
-        tally.add_build(flow.build(config, store, days=[day], now=started))
+        if args.publish:
+            tally.add_build(flow.publish(config, store))
+            note = "the feeds and the archive written"
+        elif args.shard:
+            day = digest_day(store, args.date)
+            done = flow.build_shard(config, store, day=day, now=started, shard=args.shard)
+            tally.add_build(done.build)
+            note = done.line()
+        else:
+            day = digest_day(store, args.date)
+            tally.add_build(flow.build(config, store, days=[day], now=started))
         report = flow.conclude(
             config, store, tally.report(time.monotonic() - clock), alert=False, now=current_time()
         )
+    if note:
+        print(f"digest build: {note}", file=sys.stderr)
     print(report.line(), file=sys.stderr)
     return 0 if report.ok else 1
 

@@ -12,6 +12,7 @@ anything changes it in one transaction, all or nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -202,6 +203,26 @@ class Ledger(Protocol):
     def sending_paused(self, day: date) -> str | None: ...
 
 
+class Models(Protocol):
+    """Fitted ranking models shared by the shards of a build: pickled, by corpus key
+    (modelcache.corpus_key); only the newest few are kept."""
+
+    def load_model(self, key: str) -> bytes | None: ...
+
+    def save_model(self, key: str, data: bytes) -> None: ...
+
+    def model_lock(self, key: str) -> AbstractContextManager[None]:
+        """Held while the model of `key` is fitted: another process asking for it waits until
+        it is released (and then finds the model saved)."""
+        ...
+
+
+class Shards(Protocol):
+    """Which shards of a day's sharded build are done (store/sql/shards.py)."""
+
+    def finish_shard(self, day: date, shard: int, shards: int, *, now: datetime) -> list[int]: ...
+
+
 class Upkeep(Protocol):
     """The store as a whole: where it is, whether it is sound, a copy of it, closing it."""
 
@@ -219,7 +240,18 @@ class Upkeep(Protocol):
 
 
 class Store(
-    Papers, Feedback, BuiltDigests, Sources, Runs, Readers, Signups, Ledger, Upkeep, Protocol
+    Papers,
+    Feedback,
+    BuiltDigests,
+    Sources,
+    Runs,
+    Readers,
+    Signups,
+    Ledger,
+    Models,
+    Shards,
+    Upkeep,
+    Protocol,
 ):
     """Everything a store keeps. `Store.open(location)` opens the store there."""
 

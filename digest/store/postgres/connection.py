@@ -42,6 +42,8 @@ SCHEMES = ("postgresql://", "postgres://")
 CONNECT_SECONDS = 10
 # a writer waits this long for the store's write lock, then fails with one clear line
 LOCK_TIMEOUT = "30s"
+# a shard waits this long for another fitting the day's model (fitting takes minutes at most)
+FIT_TIMEOUT = "1h"
 
 # the placeholders and what must be left as it is: quoted text, `::` casts
 _TOKENS = re.compile(r"'(?:[^']|'')*'|::|\?|:(?P<name>[A-Za-z_]\w*)|%")
@@ -302,6 +304,32 @@ class PostgresConnection(SqlBase):
                 f" {highest} IS NOT NULL) FROM {quoted(table)}",
                 (quoted(table), column),
             )
+
+    @contextmanager
+    def model_lock(self, key: str) -> Iterator[None]:
+        """Held while a shard fits the model of `key` (store/sql/shards.py): a session advisory
+        lock of the key's own, apart from the store's write lock, so that the other shards wait
+        for the model (up to FIT_TIMEOUT) while everything else goes on. The server releases it
+        should the holder's connection end."""
+        raw = self._conn.raw
+        name = "SELECT hashtextextended('digest model ' || current_schema() || ' ' || %s, 0)"
+        found = raw.execute(name, (key,)).fetchone()
+        lock = int(found[0]) if found else 0
+        raw.execute(f"SET lock_timeout = '{FIT_TIMEOUT}'")
+        try:
+            raw.execute("SELECT pg_advisory_lock(%s)", (lock,))
+        except psycopg.errors.LockNotAvailable:
+            raise StoreError(
+                f"{self.location}: waited {FIT_TIMEOUT} for another shard fitting the model",
+                hint="see that shard's log; a shard that died has let go of the lock",
+            ) from None
+        finally:
+            raw.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(psycopg.OperationalError):  # gone: the lock went with it
+                raw.execute("SELECT pg_advisory_unlock(%s)", (lock,))
 
     def check(self) -> list[str]:
         """What is wrong with the store: the server unreachable, or its tables missing."""

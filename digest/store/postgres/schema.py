@@ -176,6 +176,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO send_pacing (one, next_slot) VALUES (1, '1970-01-01T00:00:00+00:00');
     """,
+    # 3: sharded builds: the shared models and the shards done (SQLite's 9); `seq` orders the
+    # models as they were saved (the oldest are pruned)
+    """
+    CREATE TABLE models (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY,
+        key TEXT PRIMARY KEY,
+        data BYTEA NOT NULL
+    );
+    CREATE TABLE shards_done (
+        digest_date TEXT NOT NULL,
+        shards INTEGER NOT NULL,
+        shard INTEGER NOT NULL,
+        done TEXT NOT NULL,
+        PRIMARY KEY (digest_date, shards, shard)
+    );
+    """,
 )
 
 

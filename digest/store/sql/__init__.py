@@ -6,7 +6,8 @@ says what a backend gives them), composed into `SqlAggregates`.
 - built.py: the digests built, each reader's papers in order with why they were picked;
 - sources.py and runs.py: each source's last attempt and fetch, each command's run;
 - readers.py and signups.py: readers and their links' version, the subscribe form's budgets;
-- ledger.py, behind deliveries.py: the send ledger, sent exactly once.
+- ledger.py, behind deliveries.py: the send ledger, sent exactly once;
+- shards.py: what the shards of a sharded build share, the day's model and which are done.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from digest.store.sql.feedback import SqlFeedback
 from digest.store.sql.papers import SqlPapers
 from digest.store.sql.readers import SqlReaders
 from digest.store.sql.runs import SqlRuns
+from digest.store.sql.shards import SqlModels, SqlShards
 from digest.store.sql.signups import SqlSignups
 from digest.store.sql.sources import SqlSources
 
@@ -30,6 +32,8 @@ class SqlAggregates(
     SqlReaders,
     SqlSignups,
     SqlLedger,
+    SqlModels,
+    SqlShards,
 ):
     """Every aggregate; a backend's store is its connection class and these."""
 

@@ -10,6 +10,7 @@ them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import tempfile
@@ -147,6 +148,24 @@ class SqliteConnection(SqlBase):
                     self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot migrate the store: {exc}") from None
+
+    @contextmanager
+    def model_lock(self, key: str) -> Iterator[None]:
+        """Held while a shard fits the model of `key` (store/sql/shards.py): an exclusive lock
+        on a file beside the store (`<store>-model.lock`, one for every key), so that the other
+        shards wait for it without holding the store's write lock the while. The lock goes with
+        the process that holds it."""
+        lock = self.path.with_name(f"{self.path.name}-model.lock")
+        try:
+            handle = lock.open("ab")
+        except OSError as exc:
+            raise StoreError(f"{lock}: cannot lock the model: {exc}") from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def _transaction(self, *, shared: bool = False) -> Iterator[sqlite3.Connection]:

@@ -192,6 +192,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO send_pacing (one, next_slot) VALUES (1, '1970-01-01T00:00:00+00:00');
     """,
+    # 9: sharded builds: the fitted models the shards of a day share (pickled, by corpus key),
+    # and which shards of a day's set are done (the one that completes it publishes)
+    """
+    CREATE TABLE models (
+        key TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE shards_done (
+        digest_date TEXT NOT NULL,
+        shards INTEGER NOT NULL,
+        shard INTEGER NOT NULL,
+        done TEXT NOT NULL,
+        PRIMARY KEY (digest_date, shards, shard)
+    );
+    """,
 )
 
 
