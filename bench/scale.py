@@ -104,9 +104,12 @@ def sink(latency: float) -> Iterator[tuple[int, Connection]]:
     child = context.Process(target=_serve, args=(theirs, latency), daemon=True)
     child.start()
     try:
+        if not ours.poll(60):
+            raise RuntimeError("the SMTP sink did not start (see its traceback above)")
         yield ours.recv(), ours
     finally:
-        ours.send("stop")
+        if child.is_alive():
+            ours.send("stop")
         child.join(10)
 
 
