@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from digest import ingest, layout, modelcache, rank, sources
+from digest import ingest, layout, sources
 from digest.atomic import write_atomic
 from digest.config import Config, load_config
 from digest.config.checks import store_location
@@ -24,7 +25,8 @@ from digest.render.links import Links
 from digest.store import Run, Store
 from digest.tokens import Signer, signer_from_env
 
-Model = rank.Model
+if TYPE_CHECKING:
+    from digest import rank
 
 
 def source_kinds() -> list[str]:
@@ -150,6 +152,8 @@ def readers(store: Store) -> list[Profile]:
 
 def model(config: Config, store: Store, day: date) -> rank.Model:
     """The fitted model for `day`, cached under out/ while the corpus is unchanged."""
+    from digest import modelcache  # scikit-learn loads only where something ranks, not to send
+
     cache = config.out_dir / layout.CACHE
     return modelcache.model_for(store, day, window_days=config.window_days, cache_dir=cache)
 
@@ -163,6 +167,8 @@ def profile_terms(
 ) -> tuple[list[Term], list[Term]]:
     """The terms a reader is drawn to and kept from, by the newest date's model."""
     latest = store.latest_date()
+    from digest import rank
+
     fitted = model(config, store, latest) if latest else rank.fit([])
     return rank.profile_terms(fitted, (profile, list(liked)), list(disliked))
 
@@ -178,7 +184,6 @@ def digest_day(store: Store, requested: date | None) -> date:
 
 
 __all__ = [
-    "Model",
     "Run",
     "Store",
     "digest_day",

@@ -143,19 +143,26 @@ def finish(
     `refused` adds to those refused for good. `attempted` False gives a claim back untried
     (no session could be opened). False if the row is no longer ours."""
     stamp = now.isoformat()
-    row = conn.execute(
-        "SELECT refused FROM deliveries WHERE digest_date = ? AND reader = ? AND claimed_by = ?"
-        f" AND status IN ('sending', 'transmitting'){lock}",
-        (day.isoformat(), reader, by),
-    ).fetchone()
-    if row is None:
-        return False
-    conn.execute(
+    kept = None  # the addresses refused for good so far, with those refused now
+    if refused:
+        row = conn.execute(
+            "SELECT refused FROM deliveries WHERE digest_date = ? AND reader = ?"
+            f" AND claimed_by = ? AND status IN ('sending', 'transmitting'){lock}",
+            (day.isoformat(), reader, by),
+        ).fetchone()
+        if row is None:
+            return False
+        kept = json.dumps(json.loads(row["refused"]) + [list(r) for r in refused])
+    # one statement when nothing more was refused (the usual case): the row is ours only while
+    # it is claimed by `by`, which the WHERE checks
+    changed = conn.execute(
         """UPDATE deliveries SET status = ?, recipients = ?, attempts = attempts + ?,
                next_attempt = COALESCE(?, next_attempt), message_id = COALESCE(?, message_id),
-               code = ?, reply = ?, refused = ?, claimed_by = NULL, claimed_at = NULL,
-               updated = ?, sent_at = CASE WHEN ? IN ('sent', 'partial') THEN ? ELSE sent_at END
-           WHERE digest_date = ? AND reader = ?""",
+               code = ?, reply = ?, refused = COALESCE(?, refused), claimed_by = NULL,
+               claimed_at = NULL, updated = ?,
+               sent_at = CASE WHEN ? IN ('sent', 'partial') THEN ? ELSE sent_at END
+           WHERE digest_date = ? AND reader = ? AND claimed_by = ?
+             AND status IN ('sending', 'transmitting')""",
         (
             status,
             json.dumps(list(recipients)),
@@ -164,15 +171,16 @@ def finish(
             message_id,
             code,
             reply,
-            json.dumps(json.loads(row["refused"]) + [list(r) for r in refused]),
+            kept,
             stamp,
             status,
             stamp,
             day.isoformat(),
             reader,
+            by,
         ),
     )
-    return True
+    return changed.rowcount == 1
 
 
 def recover(
