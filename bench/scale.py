@@ -1,6 +1,15 @@
-"""Benchmark: a newsletter at scale on PostgreSQL: many send workers against a relay's latency.
+"""Benchmark: a newsletter at scale on PostgreSQL: sharded builds, many send workers.
 
-    python bench/scale.py [--pg URL] [--send 10000] [--workers 1,2,4,8] [--latency 0.02]
+    python bench/scale.py [--pg URL] [--readers 100000] [--send 10000] [--workers 1,2,4,8]
+                          [--latency 0.02] [--skip-build] [--skip-send]
+
+Build (`--readers` readers, keywords drawn from the day's titles, an address each): a day of
+the bundled example pages ingested with `digest ingest` into a fresh PostgreSQL schema (timed),
+then `digest build` of that day as one process, and as two `digest build --shard K/2` processes
+side by side on another copy of the same store: seconds and digests/s for each (every digest's
+Markdown, HTML and .eml written, a ledger row planned each; the shard that finishes last
+writes the feeds and the archive). The readers are added to an SQLite store once and moved to
+each PostgreSQL schema with `digest store copy` (not timed).
 
 Send (`--send` readers, the ratios do not depend on the count): a store with that many active
 readers, a small message each written as `digest build` writes it (`mail/<reader>/<date>.eml`) and
@@ -45,13 +54,28 @@ import psycopg  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
 
-from digest.app import sending, wiring  # noqa: E402
+from digest.app import sending, upkeep, wiring  # noqa: E402
 from digest.models import Profile  # noqa: E402
 from digest.store import Store  # noqa: E402
 
 DAY = date(2025, 8, 20)
 HOST = "127.0.0.1"
 SECRET = {"DIGEST_SECRET": "a-benchmark-secret-of-at-least-32-characters"}
+PAGE = ROOT / "examples" / "pages" / "000_136fd171620bccff.txt"
+BUILD = """\
+store: out/unused.sqlite3
+out_dir: {out}
+sources:
+  - {{name: aug, kind: hf_text, path: {page}, date: 2025-08-20}}
+delivery:
+  method: smtp
+  from: "Paper Digest <digest@example.org>"
+  base_url: https://digest.example.org/
+  smtp: {{host: 127.0.0.1, port: 25, security: none}}
+readers:
+  - name: ops
+    interests: {{keywords: [graphs]}}
+"""
 CONFIG = """\
 store: out/unused.sqlite3
 out_dir: {out}
@@ -222,10 +246,82 @@ def send(
     return run
 
 
+# -- the build runs ---------------------------------------------------------------------------
+
+
+def digest(config: Path, location: str, *args: str) -> subprocess.Popen[bytes]:
+    """`digest ARGS` on the store at `location`, as its own process."""
+    env = {
+        **os.environ,
+        **SECRET,
+        "DIGEST_STORE": location,
+        "DIGEST_NOW": "2025-08-21T06:00:00+00:00",
+    }
+    command = [sys.executable, "-m", "digest", "--config", str(config), "-q", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def finish(*running: subprocess.Popen[bytes]) -> None:
+    for process in running:
+        _, err = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"{process.args}: exit {process.returncode}: {err.decode()[-500:]}")
+
+
+def readers_store(folder: Path, server: str, count: int, config: Path) -> tuple[Path, float]:
+    """An SQLite store with the day ingested and `count` readers (copied into each schema a
+    run builds on), and the seconds `digest ingest` of the day takes on PostgreSQL."""
+    timed = fresh_schema(server)
+    began = time.perf_counter()
+    finish(digest(config, timed, "ingest"))
+    seconds = time.perf_counter() - began
+    template = folder / "template.sqlite3"
+    finish(digest(config, str(template), "ingest"))
+    now = datetime.now(UTC)
+    with Store.open(template) as store:
+        words = sorted({w.lower() for p in store.papers() for w in p.title.split() if len(w) > 6})
+        for n in range(count):
+            picked = tuple(words[(n * 7 + k * 13) % len(words)] for k in range(3))
+            name = f"r{n:06d}"
+            store.add_reader(Profile(name, keywords=picked, email=f"{name}@example.org"), now=now)
+    return template, seconds
+
+
+def build(folder: Path, server: str, count: int) -> None:
+    out = folder / "build"
+    config = folder / "build.yaml"
+    config.write_text(BUILD.format(out=out, page=PAGE), encoding="utf-8")
+    template, ingest_seconds = readers_store(folder, server, count, config)
+    print(f"build: {count:,} readers; ingest of the day {ingest_seconds:.1f} s", flush=True)
+    for shards in (1, 2):
+        target = fresh_schema(server)
+        upkeep.copy_store(template, target)
+        shutil.rmtree(out, ignore_errors=True)
+        began = time.perf_counter()
+        if shards == 1:
+            finish(digest(config, target, "build", "--date", str(DAY)))
+        else:
+            finish(
+                *(
+                    digest(config, target, "build", "--date", str(DAY), "--shard", f"{k}/{shards}")
+                    for k in range(1, shards + 1)
+                )
+            )
+        seconds = time.perf_counter() - began
+        print(
+            f"  {shards} shard{'s' if shards > 1 else ' '}: {seconds:6.1f} s, "
+            f"{count / seconds:6.1f} digests/s",
+            flush=True,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default=os.environ.get("DIGEST_TEST_PG"), help="a PostgreSQL URL")
+    parser.add_argument("--readers", type=int, default=100_000, help="readers built for")
     parser.add_argument("--send", type=int, default=10_000, help="readers sent to")
+    parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--skip-send", action="store_true")
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts, comma separated")
     parser.add_argument(
         "--latency", type=float, default=0.02, help="the sink's seconds per message"
@@ -236,6 +332,11 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="digest-scale-"))
     runs: list[Run] = []
     try:
+        if not args.skip_build:
+            with postgres(args.pg) as server:
+                build(folder, server, args.readers)
+        if args.skip_send:
+            return 0
         write_messages(folder / "out", readers)
         print(
             f"send: {len(readers):,} readers, a {args.latency * 1000:.0f} ms relay, "
