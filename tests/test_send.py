@@ -3,11 +3,13 @@ once through crashes, retries, pauses, unsubscribes and two senders at once (CON
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from smtpserver import SmtpServer
 
@@ -15,6 +17,7 @@ from digest.deliver.sender import Clock, Pacing, Sender, stamp_date
 from digest.deliver.smtp import Outcome, SmtpSettings, SmtpTransport
 from digest.models import Delivery, Profile
 from digest.store import Store
+from digest.store.postgres import connection as postgres_connection
 
 DAY = date(2025, 8, 20)
 START = datetime(2025, 8, 20, 6, 0, tzinfo=UTC)
@@ -61,9 +64,16 @@ def eml(name: str) -> bytes:
     ).encode()
 
 
-def built(tmp_path: Path, count: int, *, give_up: timedelta = timedelta(hours=20)) -> Store:
-    """A store with `count` active readers, their messages written and a ledger row each."""
-    store = Store.open(tmp_path / "store.sqlite3")
+def built(
+    tmp_path: Path,
+    count: int,
+    *,
+    give_up: timedelta = timedelta(hours=20),
+    location: Path | str | None = None,
+) -> Store:
+    """A store with `count` active readers, their messages written and a ledger row each; at
+    `location` (a PostgreSQL URL), else an SQLite file in `tmp_path`."""
+    store = Store.open(location or tmp_path / "store.sqlite3")
     names = [f"r{i:03d}" for i in range(count)]
     for name in names:
         store.add_reader(Profile(name, keywords=("x",), email=address(name)), now=START)
@@ -453,3 +463,52 @@ def test_progress_is_told_after_each_message(tmp_path):
         told.progress = lambda done, total, label: seen.append((done, total, label))
         told.send(DAY)
     assert seen == [(1, 3, "r000"), (2, 3, "r001"), (3, 3, "r002")]
+
+
+@pytest.mark.parametrize(
+    ("before", "step", "done", "recovered"),
+    [
+        ("sending", "hands the message over", "transmitting", "pending"),
+        ("transmitting", "records the server's reply", "sent", "unknown"),
+    ],
+)
+def test_a_recovery_never_takes_a_row_from_a_sender_still_at_work(
+    tmp_path, pg_url, monkeypatch, before, step, done, recovered
+):
+    """PostgreSQL: a sender's ledger writes lock only their rows, so one may come while another
+    sender recovers stale claims. Sender `w`, alive, claimed r001 longer ago than the lease; it
+    takes its next step (marks the row `transmitting`, or records `sent`) while a recovery is
+    under way. Either `w` got there first and the recovery leaves the row as `w` left it, or
+    `w` waits for the recovery and then finds the row no longer its own (and sends nothing, or
+    leaves it `unknown`); never both (`w` sends while the row waits for the next sender)."""
+    monkeypatch.setattr(postgres_connection, "LOCK_TIMEOUT", "50ms")  # a wait ends at once
+    w_id = "w:1:stale"
+
+    def w_steps(w: Store) -> bool:
+        if before == "sending":
+            return w.mark_transmitting(DAY, "r001", by=w_id)
+        return w.finish_delivery(DAY, "r001", by=w_id, status="sent", now=START)
+
+    with contextlib.closing(built(tmp_path, 2, location=pg_url)) as store:
+        assert store.claim_delivery(DAY, by="x:1:fresh", now=START + timedelta(minutes=40))
+        assert store.claim_delivery(DAY, by=w_id, now=START, reader="r001")
+        if before == "transmitting":
+            assert store.mark_transmitting(DAY, "r001", by=w_id)
+        took: list[bool | None] = []
+        with contextlib.closing(Store.open(pg_url)) as w:
+
+            def gone(claimed_by: str) -> bool:
+                # called inside the recovery's transaction, as it looks at the fresh claim
+                if not took:
+                    try:
+                        took.append(w_steps(w))
+                    except psycopg.errors.LockNotAvailable:
+                        took.append(None)  # w waits for the recovery to end
+                return False
+
+            later = START + timedelta(minutes=45)
+            store.recover_deliveries(DAY, now=later, lease=timedelta(minutes=30), gone=gone)
+            if took == [None]:
+                took[0] = w_steps(w)
+        assert took in ([True], [False])
+        assert row(store, "r001").status == (done if took[0] else recovered), step
