@@ -4,6 +4,10 @@ once through crashes, retries, pauses, unsubscribes and two senders at once (CON
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -512,3 +516,21 @@ def test_a_recovery_never_takes_a_row_from_a_sender_still_at_work(
                 took[0] = w_steps(w)
         assert took in ([True], [False])
         assert row(store, "r001").status == (done if took[0] else recovered), step
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_a_claim_of_a_sender_that_ended_unreaped_is_recovered_at_once(tmp_path):
+    """A sender killed with its parent is a zombie until its new parent reaps it (and the first
+    process of some containers never does): its pid is still taken, but it will never run again,
+    so its claims are recovered at once, not after the lease."""
+    time, store = FakeTime(), built(tmp_path, 1)
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped
+    try:
+        assert store.claim_delivery(DAY, by=f"{socket.gethostname()}:{child.pid}:x", now=START)
+        with SmtpServer() as server:
+            sender(store, server, tmp_path, time).send(DAY)
+            assert received(server) == Counter({address("r000"): 1})
+    finally:
+        child.wait()
+    assert statuses(store) == Counter(sent=1)
