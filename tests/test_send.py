@@ -1,5 +1,6 @@
-"""The send ledger and the sender against a real SMTP server (aiosmtpd on 127.0.0.1): exactly
-once through crashes, retries, pauses, unsubscribes and two senders at once (CONVENTIONS 2.2)."""
+"""The send ledger and the sender against a real SMTP server (aiosmtpd on 127.0.0.1), on SQLite
+and on PostgreSQL: exactly once through crashes, retries, pauses, unsubscribes and two senders at
+once (CONVENTIONS 2.2)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from pg import StoreLocation
 from smtpserver import SmtpServer
 
 from digest.deliver.sender import Clock, Pacing, Sender, stamp_date
@@ -73,11 +76,11 @@ def built(
     count: int,
     *,
     give_up: timedelta = timedelta(hours=20),
-    location: Path | str | None = None,
+    at: StoreLocation | None = None,
 ) -> Store:
-    """A store with `count` active readers, their messages written and a ledger row each; at
-    `location` (a PostgreSQL URL), else an SQLite file in `tmp_path`."""
-    store = Store.open(location or tmp_path / "store.sqlite3")
+    """A store with `count` active readers, their messages written and a ledger row each; on the
+    backend `at` names (an SQLite file in `tmp_path` without it); closed after the test."""
+    store = opened(store_file(tmp_path, at))
     names = [f"r{i:03d}" for i in range(count)]
     for name in names:
         store.add_reader(Profile(name, keywords=("x",), email=address(name)), now=START)
@@ -88,6 +91,30 @@ def built(
         DAY, [(n, [address(n)]) for n in names], now=START, give_up=START + give_up
     )
     return store
+
+
+_OPENED: list[Store] = []  # the stores a test opened, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
+def opened(location: Path | str) -> Store:
+    """The store at `location`, closed after the test (an open PostgreSQL connection left to
+    the garbage collector is an error)."""
+    store = Store.open(location)
+    _OPENED.append(store)
+    return store
+
+
+def store_file(tmp_path: Path, at: StoreLocation | None) -> Path | str:
+    """The store of a test in `tmp_path`, on the backend `at` names (SQLite without it)."""
+    path = tmp_path / "store.sqlite3"
+    return at(path) if at else path
 
 
 def sender(
@@ -129,9 +156,9 @@ def row(store: Store, name: str) -> Delivery:
     return found
 
 
-def test_every_reader_gets_their_digest_once_and_the_ledger_says_sent(tmp_path):
+def test_every_reader_gets_their_digest_once_and_the_ledger_says_sent(tmp_path, store_location):
     time = FakeTime()
-    store = built(tmp_path, 5)
+    store = built(tmp_path, 5, at=store_location)
     with SmtpServer() as server:
         report = sender(store, server, tmp_path, time).send(DAY)
         assert received(server) == Counter({address(f"r{i:03d}"): 1 for i in range(5)})
@@ -152,10 +179,12 @@ def test_every_reader_gets_their_digest_once_and_the_ledger_says_sent(tmp_path):
 
 
 @pytest.mark.parametrize("crash_at", [0, 3, 6])
-def test_a_crash_after_the_servers_reply_then_a_rerun_delivers_each_reader_once(tmp_path, crash_at):
+def test_a_crash_after_the_servers_reply_then_a_rerun_delivers_each_reader_once(
+    tmp_path, store_location, crash_at
+):
     """The crash falls between the server's 250 and the ledger's `sent`: that row is `unknown`
     (the server has it), never sent again; every other reader gets theirs on the rerun."""
-    time, store, n = FakeTime(), built(tmp_path, 7), 7
+    time, store, n = FakeTime(), built(tmp_path, 7, at=store_location), 7
 
     class Crash(Exception):
         pass
@@ -178,8 +207,8 @@ def test_a_crash_after_the_servers_reply_then_a_rerun_delivers_each_reader_once(
     assert "not sent again" in lost.reply
 
 
-def test_a_crash_before_data_leaves_a_claim_that_the_rerun_sends(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 4)
+def test_a_crash_before_data_leaves_a_claim_that_the_rerun_sends(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 4, at=store_location)
 
     class Crash(Exception):
         pass
@@ -210,11 +239,11 @@ def test_a_crash_before_data_leaves_a_claim_that_the_rerun_sends(tmp_path):
     assert statuses(store) == Counter(sent=4)
 
 
-def test_two_senders_at_once_deliver_each_reader_once(tmp_path):
+def test_two_senders_at_once_deliver_each_reader_once(tmp_path, store_location):
     time, n = FakeTime(), 40
-    built(tmp_path, n).close()
+    built(tmp_path, n, at=store_location).close()
     with SmtpServer() as server:
-        stores = [Store.open(tmp_path / "store.sqlite3") for _ in range(2)]
+        stores = [Store.open(store_file(tmp_path, store_location)) for _ in range(2)]
         senders = [sender(s, server, tmp_path, time) for s in stores]
         threads = [threading.Thread(target=s.send, args=(DAY,)) for s in senders]
         for thread in threads:
@@ -228,8 +257,8 @@ def test_two_senders_at_once_deliver_each_reader_once(tmp_path):
             s.close()
 
 
-def test_an_unsubscribe_between_build_and_send_suppresses_the_send(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 3)
+def test_an_unsubscribe_between_build_and_send_suppresses_the_send(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 3, at=store_location)
     store.set_reader_status("r001", "unsubscribed", now=START)
     store.set_reader_status("r002", "removed", now=START)
     with SmtpServer() as server:
@@ -240,8 +269,8 @@ def test_an_unsubscribe_between_build_and_send_suppresses_the_send(tmp_path):
     assert report.ledger == Counter(sent=1, suppressed=2)
 
 
-def test_a_temporary_refusal_is_retried_with_backoff_until_it_goes(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 2)
+def test_a_temporary_refusal_is_retried_with_backoff_until_it_goes(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 2, at=store_location)
     with SmtpServer() as server:
         server.rcpt_replies[address("r001")] = "450 4.2.1 mailbox busy"
         report = sender(store, server, tmp_path, time).send(DAY)
@@ -261,8 +290,8 @@ def test_a_temporary_refusal_is_retried_with_backoff_until_it_goes(tmp_path):
     assert row(store, "r001").status == "sent" and row(store, "r001").attempts == 2
 
 
-def test_wait_sleeps_until_each_retry_and_gives_up_at_the_deadline(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 1, give_up=timedelta(hours=1))
+def test_wait_sleeps_until_each_retry_and_gives_up_at_the_deadline(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 1, give_up=timedelta(hours=1), at=store_location)
     with SmtpServer() as server:
         server.rcpt_replies[address("r000")] = "451 4.3.0 try later"
         report = sender(store, server, tmp_path, time).send(DAY, wait=True)
@@ -305,8 +334,8 @@ def test_backoff_doubles_with_jitter_and_is_capped(tmp_path):
         ("451 4.3.0 local error", "deferred"),
     ],
 )
-def test_server_replies_after_data_are_recorded(tmp_path, reply, status):
-    time, store = FakeTime(), built(tmp_path, 1)
+def test_server_replies_after_data_are_recorded(tmp_path, store_location, reply, status):
+    time, store = FakeTime(), built(tmp_path, 1, at=store_location)
     with SmtpServer() as server:
         server.data_replies.append(reply)
         report = sender(store, server, tmp_path, time).send(DAY)
@@ -316,8 +345,8 @@ def test_server_replies_after_data_are_recorded(tmp_path, reply, status):
     assert report.failures and reply[4:] in report.failures[0]
 
 
-def test_a_recipient_refused_for_good_is_recorded_with_the_reply(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 2)
+def test_a_recipient_refused_for_good_is_recorded_with_the_reply(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 2, at=store_location)
     with SmtpServer() as server:
         server.rcpt_replies[address("r000")] = "550 5.1.1 user unknown"
         sender(store, server, tmp_path, time).send(DAY)
@@ -327,11 +356,11 @@ def test_a_recipient_refused_for_good_is_recorded_with_the_reply(tmp_path):
     assert done.refused == ((address("r000"), 550, "5.1.1 user unknown"),)
 
 
-def test_a_partly_accepted_send_retries_only_the_refused_recipient(tmp_path):
+def test_a_partly_accepted_send_retries_only_the_refused_recipient(tmp_path, store_location):
     """A row owed to two addresses: one takes it, the other says 450; the retry goes only to
     the one still owed (E-33)."""
     time = FakeTime()
-    store = Store.open(tmp_path / "store.sqlite3")
+    store = opened(store_file(tmp_path, store_location))
     store.add_reader(Profile("lab", keywords=("x",), email="a@example.org"), now=START)
     path = tmp_path / "mail" / "lab" / f"{DAY}.eml"
     path.parent.mkdir(parents=True)
@@ -352,8 +381,10 @@ def test_a_partly_accepted_send_retries_only_the_refused_recipient(tmp_path):
     assert row(store, "lab").status == "sent"
 
 
-def test_a_server_that_stalls_after_data_leaves_unknown_and_nothing_is_resent(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 1)
+def test_a_server_that_stalls_after_data_leaves_unknown_and_nothing_is_resent(
+    tmp_path, store_location
+):
+    time, store = FakeTime(), built(tmp_path, 1, at=store_location)
     with SmtpServer() as server:
         server.stall_after_data = True
         report = sender(store, server, tmp_path, time, timeout=0.3).send(DAY)
@@ -366,8 +397,10 @@ def test_a_server_that_stalls_after_data_leaves_unknown_and_nothing_is_resent(tm
     assert report.attempted == Counter(unknown=1) and again.attempted == Counter()
 
 
-def test_a_dropped_connection_mid_batch_is_reopened_and_nothing_sent_twice(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 10)
+def test_a_dropped_connection_mid_batch_is_reopened_and_nothing_sent_twice(
+    tmp_path, store_location
+):
+    time, store = FakeTime(), built(tmp_path, 10, at=store_location)
     with SmtpServer() as server:
         server.drop_after = 4
         sender(store, server, tmp_path, time, per_connection=25).send(DAY)
@@ -376,8 +409,8 @@ def test_a_dropped_connection_mid_batch_is_reopened_and_nothing_sent_twice(tmp_p
     assert statuses(store) == Counter(sent=10)
 
 
-def test_consecutive_failures_pause_the_day_until_resumed(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 6)
+def test_consecutive_failures_pause_the_day_until_resumed(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 6, at=store_location)
     with SmtpServer() as server:
         server.data_replies.extend(["451 4.3.0 try later"] * 3)
         report = sender(store, server, tmp_path, time, max_failures=3).send(DAY)
@@ -391,8 +424,8 @@ def test_consecutive_failures_pause_the_day_until_resumed(tmp_path):
     assert resumed.attempted == Counter(sent=3) and resumed.paused is None
 
 
-def test_sending_is_paced_to_the_rate(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 30)
+def test_sending_is_paced_to_the_rate(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 30, at=store_location)
     starts: list[float] = []
     with SmtpServer() as server:
         paced = sender(store, server, tmp_path, time, rate=10)
@@ -404,8 +437,8 @@ def test_sending_is_paced_to_the_rate(tmp_path):
     assert starts[-1] - starts[0] == pytest.approx(2.9)
 
 
-def test_no_session_leaves_every_row_waiting(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 3)
+def test_no_session_leaves_every_row_waiting(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 3, at=store_location)
     with SmtpServer() as server:
         port = server.port
     closed = Sender(
@@ -421,8 +454,8 @@ def test_no_session_leaves_every_row_waiting(tmp_path):
     assert all(d.attempts == 0 for d in store.deliveries(DAY))
 
 
-def test_a_missing_message_file_fails_that_row_only(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 2)
+def test_a_missing_message_file_fails_that_row_only(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 2, at=store_location)
     (tmp_path / "mail" / "r000" / f"{DAY}.eml").unlink()
     with SmtpServer() as server:
         report = sender(store, server, tmp_path, time).send(DAY)
@@ -433,10 +466,10 @@ def test_a_missing_message_file_fails_that_row_only(tmp_path):
     assert report.failures == [f"r000: {row(store, 'r000').reply}"]
 
 
-def test_a_stale_claim_from_a_stopped_process_is_recovered(tmp_path):
+def test_a_stale_claim_from_a_stopped_process_is_recovered(tmp_path, store_location):
     """A row claimed by a sender on this host whose process is gone is waiting again, and one
     that was transmitting is unknown."""
-    time, store = FakeTime(), built(tmp_path, 2)
+    time, store = FakeTime(), built(tmp_path, 2, at=store_location)
     claim = store.claim_delivery(DAY, by="elsewhere:1:x", now=START)
     assert claim is not None
     second = store.claim_delivery(DAY, by="elsewhere:1:x", now=START)
@@ -459,8 +492,8 @@ def test_stamp_date_replaces_only_the_header():
     assert b"Date: in the body" in body
 
 
-def test_progress_is_told_after_each_message(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 3)
+def test_progress_is_told_after_each_message(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 3, at=store_location)
     seen: list[tuple[int, int, str]] = []
     with SmtpServer() as server:
         told = sender(store, server, tmp_path, time)
@@ -493,7 +526,7 @@ def test_a_recovery_never_takes_a_row_from_a_sender_still_at_work(
             return w.mark_transmitting(DAY, "r001", by=w_id)
         return w.finish_delivery(DAY, "r001", by=w_id, status="sent", now=START)
 
-    with contextlib.closing(built(tmp_path, 2, location=pg_url)) as store:
+    with contextlib.closing(built(tmp_path, 2, at=StoreLocation("postgresql", pg_url))) as store:
         assert store.claim_delivery(DAY, by="x:1:fresh", now=START + timedelta(minutes=40))
         assert store.claim_delivery(DAY, by=w_id, now=START, reader="r001")
         if before == "transmitting":
