@@ -12,13 +12,16 @@ for every command the test runs; it opens the store its commands used with
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
@@ -94,3 +97,13 @@ class StoreLocation:
     def __call__(self, path: Path) -> Path | str:
         """Where the store the test would keep in the SQLite file `path` is on this backend."""
         return path if self.url is None else self.url
+
+
+def store_rows(location: Path | str, query: str) -> list[tuple[Any, ...]]:
+    """The rows of `query` in the store at `location` (an SQLite file, or a PostgreSQL URL), read
+    by SQL, past the store's code: what the store really holds."""
+    if isinstance(location, str):
+        with psycopg.connect(location) as conn:
+            return conn.execute(query).fetchall()
+    with contextlib.closing(sqlite3.connect(location)) as conn:
+        return conn.execute(query).fetchall()

@@ -10,21 +10,19 @@ script's (the installed entry point, not the store) on SQLite only.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from helpers import FIXTURES
+from pg import store_rows as query
 
 from digest.cli import main
 from digest.errors import ConfigError, DigestError, StoreError
@@ -95,15 +93,6 @@ def as_json(project: Path, capsys: pytest.CaptureFixture[str], *args: str) -> An
     capsys.readouterr()
     assert digest(project, *args, "--json") == 0
     return json.loads(capsys.readouterr().out)
-
-
-def query(location: Path | str, sql: str) -> list[tuple[Any, ...]]:
-    """The rows of `sql` in the store at `location`: an SQLite file, or a PostgreSQL URL."""
-    if isinstance(location, str):
-        with psycopg.connect(location) as conn:
-            return conn.execute(sql).fetchall()
-    with contextlib.closing(sqlite3.connect(location)) as conn:
-        return conn.execute(sql).fetchall()
 
 
 def test_the_pages_as_these_tests_read_them() -> None:
