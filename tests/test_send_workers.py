@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pg import StoreLocation
 from smtpserver import SmtpServer
 
 from digest.app import sending, wiring
@@ -44,11 +45,10 @@ ANSWERED = 20  # messages the server answers before it holds back its answers, a
 WORKERS = 4  # ... the workers killed at once, when each waits on an answer
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("pg_url"))
-    return str(tmp_path / "out" / "store.sqlite3")
+@pytest.fixture
+def location(store_location: StoreLocation, tmp_path: Path) -> str:
+    """The store of each test, on SQLite and on PostgreSQL."""
+    return str(store_location(tmp_path / "out" / "store.sqlite3"))
 
 
 def planned(location: str, folder: Path, count: int) -> list[str]:
