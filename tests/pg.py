@@ -3,15 +3,25 @@
 `eval "$(.ci/postgres start)"` starts a throwaway server and sets DIGEST_TEST_PG (and `make test-pg`
 runs the tests against one). Without a server the tests that need it skip, except under CI
 (`CI` set), where they fail: there they must run.
+
+A test that touches the store runs on both backends by asking for the `store_location` fixture
+(conftest.py): once on SQLite as it is written, once in a fresh schema, which DIGEST_STORE names
+for every command the test runs; it opens the store its commands used with
+`Store.open(store_location(<the SQLite path>))`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
@@ -74,3 +84,26 @@ def fresh_schema(server: str) -> Iterator[str]:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(sql.SQL("SET lock_timeout = {}").format(DROP_LOCK_TIMEOUT))
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLocation:
+    """The backend a test runs on: SQLite (the file the test names) or a schema of its own on the
+    test PostgreSQL, at `url`."""
+
+    backend: str  # "sqlite" or "postgresql"
+    url: str | None = None
+
+    def __call__(self, path: Path) -> Path | str:
+        """Where the store the test would keep in the SQLite file `path` is on this backend."""
+        return path if self.url is None else self.url
+
+
+def store_rows(location: Path | str, query: str) -> list[tuple[Any, ...]]:
+    """The rows of `query` in the store at `location` (an SQLite file, or a PostgreSQL URL), read
+    by SQL, past the store's code: what the store really holds."""
+    if isinstance(location, str):
+        with psycopg.connect(location) as conn:
+            return conn.execute(query).fetchall()
+    with contextlib.closing(sqlite3.connect(location)) as conn:
+        return conn.execute(query).fetchall()

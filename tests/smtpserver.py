@@ -8,7 +8,10 @@ Scripting is read by the server thread as it goes, so a test may change it while
 runs: `rcpt_replies` (address -> reply), `data_replies` (a queue, one reply per message, then
 "250 OK"), `mail_reply` (None: accept), `stall_after_data` (receive the message, then answer
 nothing until `release()` or the client hangs up), `drop_after` (close each connection after it
-accepted that many messages). Any scripted reply starting with 421 closes the connection after
+accepted that many messages), `on_message` (called on the server thread with each message
+recorded and how many there are now, before the reply: a test may kill the client there).
+`cut` lists the recipients of each message whose client hung up in the middle of its DATA.
+Any scripted reply starting with 421 closes the connection after
 it is sent, as a real server does. Each of these is one dict/deque/attribute operation, which
 the GIL makes atomic; what the server records is guarded by a lock, and `messages` and
 `auth_attempts` return snapshots.
@@ -26,7 +29,7 @@ import socket
 import ssl
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -134,8 +137,12 @@ class _Smtp(SMTP):
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         data = bytearray()
         while not (data.endswith(_TERMINATOR) or data == b".\r\n"):
-            block = await self._reader.read(1 << 16)
+            try:
+                block = await self._reader.read(1 << 16)
+            except ConnectionError:
+                block = b""
             if not block:
+                self.handler.note_cut(self.envelope.rcpt_tos)
                 return  # the client hung up; aiosmtpd cleans up
             data += block
         if self.data_size_limit and len(data) - 3 > self.data_size_limit:
@@ -163,17 +170,23 @@ class Handler:
         self.mail_reply: str | None = None
         self.stall_after_data = False
         self.drop_after: int | None = None
+        self.on_message: Callable[[Received, int], None] | None = None
         self.sessions = 0
         self.live: set[_Smtp] = set()  # open connections, touched only by the server thread
         self._auth = auth
         self._lock = threading.Lock()
         self._messages: list[Received] = []
+        self._cut: list[tuple[str, ...]] = []
         self._auth_attempts: list[AuthAttempt] = []
         self._release = asyncio.Event()
 
     def note(self, attempt: AuthAttempt) -> None:
         with self._lock:
             self._auth_attempts.append(attempt)
+
+    def note_cut(self, recipients: list[str]) -> None:
+        with self._lock:
+            self._cut.append(tuple(recipients))
 
     async def handle_MAIL(
         self, server: _Smtp, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -219,6 +232,9 @@ class Handler:
         )
         with self._lock:
             self._messages.append(message)
+            count = len(self._messages)
+        if self.on_message is not None:
+            self.on_message(message, count)
 
     def authenticate(
         self, server: _Smtp, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -235,6 +251,11 @@ class Handler:
     def messages(self) -> list[Received]:
         with self._lock:
             return list(self._messages)
+
+    @property
+    def cut(self) -> list[tuple[str, ...]]:
+        with self._lock:
+            return list(self._cut)
 
     @property
     def auth_attempts(self) -> list[AuthAttempt]:
@@ -321,8 +342,22 @@ class SmtpServer:
         self.handler.drop_after = count
 
     @property
+    def on_message(self) -> Callable[[Received, int], None] | None:
+        return self.handler.on_message
+
+    @on_message.setter
+    def on_message(self, hook: Callable[[Received, int], None] | None) -> None:
+        self.handler.on_message = hook
+
+    @property
     def messages(self) -> list[Received]:
         return self.handler.messages
+
+    @property
+    def cut(self) -> list[tuple[str, ...]]:
+        """The recipients of each message cut off in the middle of its DATA (the client hung
+        up before its end), in order."""
+        return self.handler.cut
 
     @property
     def sessions(self) -> int:

@@ -3,17 +3,17 @@
 Each test builds its own project under tmp_path (the three fixture pages, a config.yaml with three
 readers and pinned dates) and calls `digest.cli.main` in-process; one test runs the installed
 console script. Expected counts are read from the pages themselves (`page_papers`), not from the
-package's parser.
+package's parser. The tests that touch the store run on SQLite and on PostgreSQL (`store_location`);
+those about the SQLite file itself (its format, --store naming another file) and the console
+script's (the installed entry point, not the store) on SQLite only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from helpers import FIXTURES
+from pg import store_rows as query
 
 from digest.cli import main
 from digest.errors import ConfigError, DigestError, StoreError
@@ -94,11 +95,6 @@ def as_json(project: Path, capsys: pytest.CaptureFixture[str], *args: str) -> An
     return json.loads(capsys.readouterr().out)
 
 
-def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        return conn.execute(sql).fetchall()
-
-
 def test_the_pages_as_these_tests_read_them() -> None:
     assert [len(PAGE_PAPERS[name]) for name in (AUG, JUN, MAR)] == [81, 129, 75]
     assert sum(len(p) for p in PAGE_PAPERS.values()) == 285 > UNIQUE
@@ -108,6 +104,7 @@ def test_the_pages_as_these_tests_read_them() -> None:
     )
 
 
+@pytest.mark.usefixtures("store_location")
 def test_run_writes_every_readers_digest_for_every_date(project: Path, capsys) -> None:
     assert digest(project, "run") == 0
     out, err = output(capsys)
@@ -158,6 +155,7 @@ def test_the_store_after_run_is_a_real_sqlite_file_in_wal_mode(project: Path, ca
     assert query(store, "SELECT command, summary FROM runs") == [("run", err[-1])]
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_failing_configured_source_does_not_stop_the_run(project: Path, capsys) -> None:
     shutil.copy(BAD / "titles_only.txt", project / "pages" / "broken.txt")
     config = CONFIG.replace(
@@ -174,7 +172,9 @@ def test_a_failing_configured_source_does_not_stop_the_run(project: Path, capsys
     assert not (project / "out/digests/ada/2025-01-01.md").exists()
 
 
-def test_reingesting_adds_nothing_and_overlaps_are_one_paper(project: Path, capsys) -> None:
+def test_reingesting_adds_nothing_and_overlaps_are_one_paper(
+    project: Path, capsys, store_location
+) -> None:
     assert digest(project, "ingest") == 0
     before = {day: as_json(project, capsys, "papers", "--date", day) for day in DATES}
     assert digest(project, "ingest") == 0
@@ -182,7 +182,7 @@ def test_reingesting_adds_nothing_and_overlaps_are_one_paper(project: Path, caps
     assert err[-1].startswith("digest ingest: 3 sources ok, 0 failed; 285 papers seen, 0 new;")
     after = {day: as_json(project, capsys, "papers", "--date", day) for day in DATES}
     assert after == before
-    assert query(project / STORE, "SELECT count(*) FROM papers")[0][0] == UNIQUE
+    assert query(store_location(project / STORE), "SELECT count(*) FROM papers")[0][0] == UNIQUE
     by_title = {p["title"]: p for papers in after.values() for p in papers}
     assert len(by_title) == len({p["id"] for p in by_title.values()}) == UNIQUE
     on_pages = {}
@@ -195,6 +195,7 @@ def test_reingesting_adds_nothing_and_overlaps_are_one_paper(project: Path, caps
     assert 3 in on_pages.values()  # and one is on all three
 
 
+@pytest.mark.usefixtures("store_location")
 def test_papers_json_is_one_document_with_texts_kept_exactly(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
     capsys.readouterr()
@@ -216,6 +217,7 @@ def test_papers_json_is_one_document_with_texts_kept_exactly(project: Path, caps
     assert any("10.9\\% increase" in a for a in PAGE_PAPERS[JUN].values())
 
 
+@pytest.mark.usefixtures("store_location")
 def test_papers_without_json_lists_ids_and_titles(project: Path, capsys) -> None:
     assert digest(project, "ingest", "--source", "aug") == 0
     capsys.readouterr()
@@ -227,6 +229,7 @@ def test_papers_without_json_lists_ids_and_titles(project: Path, capsys) -> None
     assert err == ["digest papers: 81 papers on 2025-08-20"]
 
 
+@pytest.mark.usefixtures("store_location")
 def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
     capsys.readouterr()
@@ -270,6 +273,7 @@ def test_rank_json_is_the_digest_order_with_reasons(project: Path, capsys) -> No
         assert line.endswith(f"  [{paper['why']}]")
 
 
+@pytest.mark.usefixtures("store_location")
 def test_rank_prints_near_misses_after_the_matches(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
     capsys.readouterr()
@@ -295,7 +299,7 @@ def test_rank_prints_near_misses_after_the_matches(project: Path, capsys) -> Non
 
 
 def test_build_keeps_near_misses_in_the_markdown_the_feeds_and_the_store(
-    project: Path, capsys
+    project: Path, capsys, store_location
 ) -> None:
     assert digest(project, "ingest", "--source", "aug") == 0
     ranked = as_json(project, capsys, "rank", "ada", "--date", "2025-08-20")["papers"]
@@ -308,12 +312,13 @@ def test_build_keeps_near_misses_in_the_markdown_the_feeds_and_the_store(
     feed = (project / "out/feeds/ada.atom").read_text("utf-8")
     assert feed.count('<category term="Loosely related"/>') == len(near)
     rows = query(
-        project / STORE,
+        store_location(project / STORE),
         "SELECT position, reasons FROM digest_papers WHERE reader = 'ada' ORDER BY position",
     )
     assert ['"loose": true' in reasons for _, reasons in rows] == [p["loose"] for p in ranked]
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_thin_day_is_shown_as_thin(project: Path, capsys) -> None:
     """grace typed five phrases; on this page one paper holds any of them whole. Papers that
     share only a word split off a phrase ("view", "fields", "3d") are neither matches nor
@@ -326,6 +331,7 @@ def test_a_thin_day_is_shown_as_thin(project: Path, capsys) -> None:
         assert {t["term"].lower() for t in paper["terms"]} <= typed
 
 
+@pytest.mark.usefixtures("store_location")
 def test_an_unknown_reader_names_the_known_ones(project: Path, capsys) -> None:
     assert digest(project, "ingest", "--source", "aug") == 0
     capsys.readouterr()
@@ -335,6 +341,7 @@ def test_an_unknown_reader_names_the_known_ones(project: Path, capsys) -> None:
     assert err == ["error: unknown reader 'bob' (known: ada, alan, grace)"]
 
 
+@pytest.mark.usefixtures("store_location")
 def test_without_date_commands_use_the_newest_date(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
     assert as_json(project, capsys, "rank", "alan")["date"] == "2025-08-20"
@@ -348,21 +355,26 @@ def test_without_date_commands_use_the_newest_date(project: Path, capsys) -> Non
 
 
 @pytest.mark.parametrize("args", [["papers"], ["rank", "ada"], ["build"]])
-def test_an_empty_store_is_a_clear_error(project: Path, capsys, args: list[str]) -> None:
+def test_an_empty_store_is_a_clear_error(
+    project: Path, capsys, args: list[str], store_location
+) -> None:
     assert digest(project, *args) == 1
     out, err = output(capsys)
     assert out == ""
-    assert err == [f"error: {project.resolve() / STORE}: no papers yet (run `digest ingest` first)"]
+    store = store_location(project.resolve() / STORE)
+    assert err == [f"error: {store}: no papers yet (run `digest ingest` first)"]
 
 
-def test_an_adhoc_file_takes_the_date_given_over_its_header(project: Path, capsys) -> None:
+def test_an_adhoc_file_takes_the_date_given_over_its_header(
+    project: Path, capsys, store_location
+) -> None:
     adhoc = project / "downloads" / "latest.txt"
     adhoc.parent.mkdir()
     shutil.copy(PAGES / MAR, adhoc)  # its header says `Mar 12`
     assert digest(project, "ingest", str(adhoc), "--date", "2024-01-05") == 0
     _, err = output(capsys)
     assert err[-1].startswith("digest ingest: 1 sources ok, 0 failed; 75 papers seen, 75 new;")
-    store = project / STORE
+    store = store_location(project / STORE)
     assert query(store, "SELECT DISTINCT digest_date, source FROM sightings") == [
         ("2024-01-05", "file:latest.txt")
     ]
@@ -371,6 +383,7 @@ def test_an_adhoc_file_takes_the_date_given_over_its_header(project: Path, capsy
     assert all(p["dates"] == ["2024-01-05"] for p in papers)
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_page_without_a_date_fails_alone(project: Path, capsys) -> None:
     code = digest(project, "ingest", str(PAGES / AUG), str(PAGES / JUN))
     assert code == 1  # one source failed
@@ -385,10 +398,10 @@ def test_a_page_without_a_date_fails_alone(project: Path, capsys) -> None:
     assert {p["title"] for p in papers} == set(PAGE_PAPERS[AUG])
 
 
-def test_broken_files_among_good_ones_harm_nothing(project: Path, capsys) -> None:
+def test_broken_files_among_good_ones_harm_nothing(project: Path, capsys, store_location) -> None:
     assert digest(project, "ingest", "--source", "aug") == 0
     before = as_json(project, capsys, "papers", "--date", "2025-08-20")
-    store = project / STORE
+    store = store_location(project / STORE)
     count = query(store, "SELECT count(*) FROM papers")[0][0]
     assert count == 81
     junk = project / "junk"
@@ -427,6 +440,7 @@ def test_broken_files_among_good_ones_harm_nothing(project: Path, capsys) -> Non
     assert all(p["sources"] == [f"file:{MAR}", "aug"] for p in both)
 
 
+@pytest.mark.usefixtures("store_location")
 def test_the_kind_comes_from_the_flag_or_the_extension(project: Path, capsys) -> None:
     odd = project / "page.dat"
     shutil.copy(PAGES / MAR, odd)
@@ -442,6 +456,7 @@ def test_the_kind_comes_from_the_flag_or_the_extension(project: Path, capsys) ->
     assert err[-1].startswith("digest ingest: 1 sources ok, 0 failed; 75 papers seen, 75 new;")
 
 
+@pytest.mark.usefixtures("store_location")
 def test_local_file_names_are_plain_paths(project: Path, capsys) -> None:
     odd = project / "what?.txt"  # not a URL query
     shutil.copy(PAGES / MAR, odd)
@@ -516,6 +531,7 @@ def test_the_store_flag_overrides_the_config(project: Path, capsys) -> None:
     assert digest(project, "papers") == 1  # the config's store is still empty
 
 
+@pytest.mark.usefixtures("store_location")
 def test_debug_raises_what_is_otherwise_one_line(project: Path, capsys) -> None:
     assert digest(project, "rank", "nobody") == 1
     _, err = output(capsys)
@@ -543,6 +559,7 @@ def test_the_console_script_runs(project: Path) -> None:
     assert len(list((project / "out" / "digests").glob("*/*.md"))) == 9
 
 
+@pytest.mark.usefixtures("store_location")
 def test_feedback_is_stored_and_changes_the_next_ranking(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
     config_before = (project / "config.yaml").read_bytes()
@@ -562,6 +579,7 @@ def test_feedback_is_stored_and_changes_the_next_ranking(project: Path, capsys) 
     assert err[-1].startswith("error: no paper 'no such paper' in the store")
 
 
+@pytest.mark.usefixtures("store_location")
 def test_config_dislikes_and_exclusions_shape_the_ranking(project: Path, capsys) -> None:
     assert digest(project, "ingest") == 0
     first = as_json(project, capsys, "rank", "alan", "--date", "2025-08-20")["papers"]

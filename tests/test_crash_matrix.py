@@ -1,4 +1,5 @@
-"""`digest run` killed at every one of its write steps in turn, then run again, ends as a clean run.
+"""`digest run` killed at every one of its write steps in turn, then run again, ends as a clean run,
+on SQLite and on PostgreSQL.
 
 A first run with DIGEST_CRASH_COUNT lists the steps of a whole run (every store commit, every
 atomic file replace, the site swapped in, every SMTP MAIL, RCPT and DATA, and the end of each
@@ -11,7 +12,8 @@ handed over in full (the end of DATA sent) before the outcome was committed is l
 instead of `sent`, and is not sent again.
 
 Each run is a real process (`python -c ... main()`), reading local fixture pages and sending to
-a real SMTP server on 127.0.0.1.
+a real SMTP server on 127.0.0.1. On PostgreSQL each project's store is a fresh schema of its own
+on the test server, named by DIGEST_STORE (so a kill during its first migrations is a step too).
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 from helpers import FIXTURES
+from pg import fresh_schema, pg_server_or_skip
 from smtpserver import SmtpServer
 
 NOW = "2025-08-20T06:30:00+00:00"
@@ -174,7 +179,26 @@ class Runner:
         self._process.stdout.close()
 
 
-def outcome(home: Path, server: SmtpServer) -> Outcome:
+@contextlib.contextmanager
+def store_for(pg: str | None) -> Iterator[dict[str, str]]:
+    """The environment that puts a project's store in place: nothing for SQLite (config.yaml's
+    `store:`, in the project), DIGEST_STORE naming a fresh schema on PostgreSQL server `pg`."""
+    if pg is None:
+        yield {}
+        return
+    with fresh_schema(pg) as url:
+        yield {"DIGEST_STORE": url}
+
+
+def connect(home: Path, env: dict[str, str]) -> contextlib.closing[Any]:
+    """A connection to the project's store, on whichever backend `env` puts it."""
+    url = env.get("DIGEST_STORE")
+    return contextlib.closing(
+        psycopg.connect(url) if url else sqlite3.connect(home / "out" / "store.sqlite3")
+    )
+
+
+def outcome(home: Path, server: SmtpServer, env: dict[str, str]) -> Outcome:
     out = home / "out"
     # the model cache by name only: a model pickled after another was loaded from the cache
     # shares its objects differently (same model, other bytes); what it ranks is compared
@@ -183,7 +207,7 @@ def outcome(home: Path, server: SmtpServer) -> Outcome:
         for path in sorted(out.rglob("*"))
         if path.is_file() and path.name not in STORE_FILES
     }
-    with contextlib.closing(sqlite3.connect(out / "store.sqlite3")) as conn:
+    with connect(home, env) as conn:
         tables = {t: sorted(conn.execute(sql).fetchall()) for t, sql in TABLES.items()}
         ledger = dict(conn.execute("SELECT reader, status FROM deliveries").fetchall())
     received: dict[str, list[bytes]] = {}
@@ -194,9 +218,10 @@ def outcome(home: Path, server: SmtpServer) -> Outcome:
 
 
 @contextlib.contextmanager
-def served_project(home: Path) -> Iterator[tuple[Path, SmtpServer]]:
-    with SmtpServer() as server:
-        yield project(home, server.port), server
+def served_project(home: Path, pg: str | None) -> Iterator[tuple[Path, SmtpServer, dict[str, str]]]:
+    """A new project, its SMTP server, and the environment that names its store."""
+    with SmtpServer() as server, store_for(pg) as env:
+        yield project(home, server.port), server, env
 
 
 def in_flight(steps: list[str], crash_at: int) -> int:
@@ -213,19 +238,19 @@ def in_flight(steps: list[str], crash_at: int) -> int:
 
 
 def crash_and_rerun(
-    runner: Runner, home: Path, steps: list[str], crash_at: int, clean: Outcome
+    runner: Runner, home: Path, pg: str | None, steps: list[str], crash_at: int, clean: Outcome
 ) -> tuple[int, list[str]]:
     """Run killed at step `crash_at`, run again, and compare with the clean run; returns the
     number of messages left `unknown` and every difference found."""
     problems: list[str] = []
-    with served_project(home) as (home, server):
-        code, said = runner.run(home, DIGEST_CRASH_AT=str(crash_at))
+    with served_project(home, pg) as (home, server, env):
+        code, said = runner.run(home, DIGEST_CRASH_AT=str(crash_at), **env)
         if code != -signal.SIGKILL:
             return 0, [f"step {crash_at}: not killed (exit {code}): {said[-500:]}"]
-        rerun, said = runner.run(home)
+        rerun, said = runner.run(home, **env)
         # the server records a message before it answers; the rerun has ended, so every
         # message handed over is recorded by now
-        got = outcome(home, server)
+        got = outcome(home, server, env)
     unknown = [r for r, status in got.ledger.items() if status == "unknown"]
     expected_unknown = in_flight(steps, crash_at)
     if len(unknown) != expected_unknown:
@@ -249,12 +274,16 @@ def crash_and_rerun(
     return len(unknown), [f"step {crash_at} ({steps[crash_at - 1]}): {p}" for p in problems]
 
 
-def test_a_run_killed_at_any_write_step_then_run_again_ends_as_a_clean_run(tmp_path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_run_killed_at_any_write_step_then_run_again_ends_as_a_clean_run(
+    tmp_path: Path, backend: str
+) -> None:
+    pg = pg_server_or_skip() if backend == "postgresql" else None
     counted = tmp_path / "steps.txt"
-    with served_project(tmp_path / "clean") as (home, server):
-        first = digest_run(home, DIGEST_CRASH_COUNT=str(counted))
+    with served_project(tmp_path / "clean", pg) as (home, server, env):
+        first = digest_run(home, DIGEST_CRASH_COUNT=str(counted), **env)
         assert first.returncode == 0, first.stderr.decode()
-        clean = outcome(home, server)
+        clean = outcome(home, server, env)
     lines = counted.read_text("utf-8").splitlines()
     steps = [line.split(" ", 1)[1] for line in lines]
     assert [int(line.split(" ", 1)[0]) for line in lines] == list(range(1, len(steps) + 1))
@@ -277,7 +306,7 @@ def test_a_run_killed_at_any_write_step_then_run_again_ends_as_a_clean_run(tmp_p
         runner = Runner()
         try:
             return [
-                crash_and_rerun(runner, tmp_path / f"crash-{n}", steps, n, clean)
+                crash_and_rerun(runner, tmp_path / f"crash-{n}", pg, steps, n, clean)
                 for n in range(first, len(steps) + 1, WORKERS)
             ]
         finally:
@@ -287,7 +316,10 @@ def test_a_run_killed_at_any_write_step_then_run_again_ends_as_a_clean_run(tmp_p
         results = [r for part in pool.map(share, range(1, WORKERS + 1)) for r in part]
     problems = [p for _, found in results for p in found]
     unknown = sum(count for count, _ in results)
-    print(f"crash matrix: {len(steps)} write steps, each killed and rerun; {unknown} left unknown")
+    print(
+        f"crash matrix ({backend}): {len(steps)} write steps, each killed and rerun;"
+        f" {unknown} left unknown"
+    )
     print(", ".join(f"{n} {name}" for name, n in sorted(kinds.items())))
     assert problems == [], "\n".join(problems)
     # every step was covered: one killed run per counted step, and a kill after the end of

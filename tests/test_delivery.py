@@ -1,5 +1,6 @@
 """Delivery end to end: the list headers of a signed message (CONVENTIONS E-01..E-08), and
-`digest run` / `send` / `status` / `readers` against a real SMTP server with STARTTLS and AUTH."""
+`digest run` / `send` / `status` / `readers` against a real SMTP server with STARTTLS and AUTH,
+the commands that touch the store on SQLite and on PostgreSQL (`store_location`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from smtpserver import SmtpServer, ca_pem
 from test_email import NOW, SITE, digest, paper
 from test_serve import TestClient  # imported there without the httpx2 warning of Starlette
 
-from digest.app import sending
+from digest.app import sending, wiring
 from digest.cli import main
 from digest.config import load_config
 from digest.models import Profile, Site
@@ -159,6 +160,7 @@ readers:
   - name: nomail
     interests: {{keywords: [diffusion]}}
 """
+STORE = Path("out/store.sqlite3")  # config.yaml's store:, unless DIGEST_STORE names another
 AUTH = ", username_env: SMTP_USER, password_env: SMTP_PASSWORD"
 DAY = date(2025, 8, 20)
 
@@ -190,6 +192,7 @@ def run(project_dir: Path, *args: str) -> int:
     return main(["--config", str(project_dir / "config.yaml"), *args])
 
 
+@pytest.mark.usefixtures("store_location")
 def test_run_ingests_builds_and_sends_each_reader_once_over_starttls(
     tmp_path, environment_for_smtp, capsys
 ) -> None:
@@ -217,7 +220,7 @@ def test_run_ingests_builds_and_sends_each_reader_once_over_starttls(
 
 
 def test_an_untrusted_certificate_stops_the_send_and_nothing_is_lost(
-    tmp_path, environment_for_smtp, monkeypatch, capsys
+    tmp_path, environment_for_smtp, monkeypatch, capsys, store_location
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
     with SmtpServer(tls="starttls", auth=(USER, PASSWORD)) as server:
@@ -226,17 +229,17 @@ def test_an_untrusted_certificate_stops_the_send_and_nothing_is_lost(
         assert server.messages == [] and server.auth_attempts == []
         err = capsys.readouterr().err
         assert "certificate" in err and PASSWORD not in err
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         assert Counter(d.status for d in store.deliveries(DAY)) == Counter(pending=3)
 
 
 def test_unsubscribed_before_the_send_gets_nothing_and_status_says_why(
-    tmp_path, environment_for_smtp, capsys
+    tmp_path, environment_for_smtp, capsys, store_location
 ) -> None:
     with SmtpServer(tls="starttls", auth=(USER, PASSWORD)) as server:
         home = project(tmp_path, server)
         assert run(home, "ingest") == run(home, "build") == 0
-        with Store.open(home / "out/store.sqlite3") as store:
+        with Store.open(store_location(home / STORE)) as store:
             assert store.set_reader_status("grace", "unsubscribed", now=NOW)
         capsys.readouterr()
         assert run(home, "send", "--dry-run") == 0
@@ -254,7 +257,7 @@ def test_unsubscribed_before_the_send_gets_nothing_and_status_says_why(
 
 
 def test_a_preview_goes_to_the_given_address_outside_the_ledger(
-    tmp_path, environment_for_smtp, capsys
+    tmp_path, environment_for_smtp, capsys, store_location
 ) -> None:
     with SmtpServer(tls="starttls", auth=(USER, PASSWORD)) as server:
         home = project(tmp_path, server)
@@ -263,7 +266,7 @@ def test_a_preview_goes_to_the_given_address_outside_the_ledger(
         (only,) = server.messages
         assert only.recipients == ("me@example.net",)
         assert parse(only.content)["To"] == "me@example.net"
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         assert Counter(d.status for d in store.deliveries(DAY)) == Counter(pending=3)
 
 
@@ -277,14 +280,16 @@ def test_smtp_without_the_secret_is_a_clear_config_error(tmp_path, monkeypatch, 
     assert "delivery.secret_env: the environment variable DIGEST_SECRET is not set" in err
 
 
-def test_two_send_processes_at_once_deliver_each_reader_once(tmp_path, monkeypatch) -> None:
+def test_two_send_processes_at_once_deliver_each_reader_once(
+    tmp_path, monkeypatch, store_location
+) -> None:
     """Two `digest send` processes on one store: every reader gets exactly one message."""
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     with SmtpServer() as server:
         # paced to 15 a second, so that both processes are still sending when the other starts
         home = project(tmp_path, server, security="none", rate=15)
         assert run(home, "ingest") == run(home, "build") == 0
-        with Store.open(home / "out/store.sqlite3") as store:
+        with Store.open(store_location(home / STORE)) as store:
             # more readers, so the two processes overlap: copies of ada's message
             source = home / "out/mail/ada/2025-08-20.eml"
             extra = [f"reader{i:02d}" for i in range(40)]
@@ -315,11 +320,11 @@ def test_two_send_processes_at_once_deliver_each_reader_once(tmp_path, monkeypat
         got = Counter(r for m in server.messages for r in m.recipients)
         assert len(got) == 43 and set(got.values()) == {1}
         assert server.sessions == 2
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         assert Counter(d.status for d in store.deliveries(DAY)) == Counter(sent=43)
 
 
-def test_readers_add_list_remove_and_import(tmp_path, monkeypatch, capsys) -> None:
+def test_readers_add_list_remove_and_import(tmp_path, monkeypatch, capsys, store_location) -> None:
     with SmtpServer() as server:
         home = project(tmp_path, server, security="none")
     assert (
@@ -356,14 +361,14 @@ def test_readers_add_list_remove_and_import(tmp_path, monkeypatch, capsys) -> No
     # a removed reader can be added again, with new links
     assert run(home, "readers", "add", "carol", "--email", "c@b.org", "--keywords", "x") == 0
     assert "added carol <c@b.org> again" in capsys.readouterr().out
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         carol = store.subscriber("carol")
         assert carol is not None and carol.status == "active" and carol.origin == "cli"
         assert carol.token_version == 1 and carol.profile.email == "c@b.org"
 
 
 def test_the_links_in_a_sent_email_work_on_digest_serve(
-    tmp_path, environment_for_smtp, capsys
+    tmp_path, environment_for_smtp, capsys, store_location
 ) -> None:
     """The whole loop: the unsubscribe and feedback links of a message the server received,
     followed on `digest serve`'s app; the next send leaves the reader out."""
@@ -371,7 +376,7 @@ def test_the_links_in_a_sent_email_work_on_digest_serve(
         home = project(tmp_path, server)
         assert run(home, "run") == 0
         mails = {m.recipients[0]: parse(m.content) for m in server.messages}
-    config = load_config(home / "config.yaml", kinds=SOURCES.keys())
+    config = wiring.load(home / "config.yaml")  # as `digest serve` reads it: DIGEST_STORE too
     app = create_app(config, signer=SIGNER, confirm=lambda profile, url: None)
     ada = mails["ada@example.org"]
     unsubscribe = unsubscribe_uris(ada)[1][1:-1]
@@ -385,7 +390,7 @@ def test_the_links_in_a_sent_email_work_on_digest_serve(
         # RFC 8058: what a mailbox provider POSTs, no cookies, no redirect
         done = client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
         assert done.status_code == 200 and "location" not in done.headers
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         assert store.subscriber("ada").status == "unsubscribed"
         liked, _ = store.feedback("ada")
         assert len(liked) == 1 and liked[0].id in html
@@ -397,11 +402,13 @@ def test_the_links_in_a_sent_email_work_on_digest_serve(
         home = project(tmp_path, server)
         assert run(home, "send", "--date", "2025-08-21") == 0
         assert server.messages == []
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         assert [d.status for d in store.deliveries(date(2025, 8, 21))] == ["suppressed"]
 
 
-def test_a_run_of_several_dates_mails_only_the_newest(tmp_path, environment_for_smtp) -> None:
+def test_a_run_of_several_dates_mails_only_the_newest(
+    tmp_path, environment_for_smtp, store_location
+) -> None:
     with SmtpServer(tls="starttls", auth=(USER, PASSWORD)) as server:
         home = project(tmp_path, server)
         config = home / "config.yaml"
@@ -415,7 +422,7 @@ def test_a_run_of_several_dates_mails_only_the_newest(tmp_path, environment_for_
         assert run(home, "run") == 0
         assert len(server.messages) == 3
         assert all(b"2025-08-20" in m.content for m in server.messages)
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         assert store.delivery_dates() == [DAY]  # June was built, kept and written, not mailed
     assert (home / "out/digests/ada/2025-06-02.md").exists()
 

@@ -1,6 +1,7 @@
 """The scheduled jobs (digest/app/jobs.py) on a real store, real files, a real HTTP server for the
 heartbeat and a real SMTP server: run reports, honest digests, alerts, weekly readers, backups,
-and `digest status` saying when the last good run is too old."""
+and `digest status` saying when the last good run is too old. The jobs run on SQLite and on
+PostgreSQL (`store_location`), but for the SQLite file's own (a damaged file, a backup's copy)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from helpers import FIXTURES
 from httpserver import Reply, serve
 from smtpserver import SmtpServer
 
+from digest.app import wiring
 from digest.app.jobs import Operator
 from digest.cli import main
-from digest.config import Config, load_config
+from digest.config import Config
 from digest.deliver.smtp import SmtpSettings, SmtpTransport
 from digest.schedule import stale
-from digest.sources import SOURCES
 from digest.store import Store
 
 NOW = datetime(2025, 8, 20, 5, 0, tzinfo=UTC)  # 01:00 in New York, after the day's announcement
@@ -68,7 +69,7 @@ def project(tmp_path: Path, *, method: str = "files", port: int = 25) -> Config:
     shutil.copy(FIXTURES / "bad" / "truncated_after_title.txt", tmp_path / "pages")
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG.format(method=method, port=port), encoding="utf-8")
-    return load_config(path, kinds=SOURCES.keys())
+    return wiring.load(path)  # as the commands read it: DIGEST_STORE names the store, when set
 
 
 def operator(config: Config, *, environ: dict[str, str] | None = None, **more) -> Operator:
@@ -81,6 +82,7 @@ def alerts(config: Config) -> list[email.message.EmailMessage]:
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in found]
 
 
+@pytest.mark.usefixtures("store_location")
 def test_each_job_is_recorded_as_a_run_report(tmp_path):
     config = project(tmp_path)
     jobs = operator(config)
@@ -99,6 +101,7 @@ def test_each_job_is_recorded_as_a_run_report(tmp_path):
     assert "4 digests written, 0 failed" in build["summary"]
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_digest_built_while_a_source_had_failed_says_so_at_the_top(tmp_path):
     config = project(tmp_path)
     jobs = operator(config)
@@ -115,6 +118,7 @@ def test_a_digest_built_while_a_source_had_failed_says_so_at_the_top(tmp_path):
     assert "Note: the source broken failed" in text and "the source broken failed" in html
 
 
+@pytest.mark.usefixtures("store_location")
 def test_no_empty_email_unless_the_reader_asked_for_one(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     config = project(tmp_path, method="smtp")
@@ -128,6 +132,7 @@ def test_no_empty_email_unless_the_reader_asked_for_one(tmp_path, monkeypatch):
     assert (config.out_dir / "digests/quiet/2025-08-20.md").exists()  # still built, as a file
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_source_failing_twice_in_a_row_alerts_the_operator_once(tmp_path):
     config = project(tmp_path)
     jobs = operator(config)
@@ -159,6 +164,7 @@ def test_a_failed_run_alerts_and_sends_no_heartbeat(tmp_path):
     assert "cannot open the store: file is not a database" in alert.get_content()
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_run_that_went_well_requests_the_heartbeat(tmp_path):
     config = project(tmp_path)
     jobs = operator(config)
@@ -169,6 +175,7 @@ def test_a_run_that_went_well_requests_the_heartbeat(tmp_path):
         assert len(server.requests("/ping/abc")) == 1
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_weekly_reader_gets_the_weeks_best_at_their_time(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     with SmtpServer() as server:
@@ -204,6 +211,7 @@ def test_stale_says_when_the_last_good_run_is_older_than_the_schedule_allows(tmp
     assert stale(config, None, NOW) == "no run has succeeded yet"
 
 
+@pytest.mark.usefixtures("store_location")
 def test_status_shows_the_runs_and_the_warning(tmp_path, capsys):
     config = project(tmp_path)
     jobs = operator(config)
@@ -235,6 +243,7 @@ def _no_real_secret(monkeypatch):
     monkeypatch.delenv("HEARTBEAT_URL", raising=False)
 
 
+@pytest.mark.usefixtures("store_location")
 def test_digest_schedule_left_running_ingests_builds_and_stops_cleanly(tmp_path):
     """The real command in its own process: on a fresh store every job's last time falls within
     the grace, so ingest, build and the sends run once, in that order; SIGTERM ends it."""
@@ -283,6 +292,7 @@ def test_digest_schedule_left_running_ingests_builds_and_stops_cleanly(tmp_path)
     assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ info: digest schedule build", err, re.M)
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_day_with_no_announcements_emails_only_the_readers_who_asked(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     config = project(tmp_path, method="smtp")
@@ -302,6 +312,7 @@ def test_a_day_with_no_announcements_emails_only_the_readers_who_asked(tmp_path,
     assert not (config.out_dir / f"digests/ada/{thursday}.md").exists()
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_paused_send_alerts_the_operator(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     with SmtpServer() as server:

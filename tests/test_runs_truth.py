@@ -2,7 +2,8 @@
 it was first announced on), every path alerts by the same rules, log lines never land on a
 progress bar, and `digest status` reports every command's runs, manual ones included.
 
-Real store files, real fixture pages, a real SMTP server; the commands run in-process."""
+Real stores (SQLite files, and PostgreSQL schemas: `store_location`; a damaged store file's test
+on SQLite only), real fixture pages, a real SMTP server; the commands run in-process."""
 
 from __future__ import annotations
 
@@ -12,21 +13,20 @@ import json
 import logging
 import re
 import shutil
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from helpers import FIXTURES
+from pg import store_rows
 from smtpserver import SmtpServer
 
+from digest.app import wiring
 from digest.app.jobs import Operator
 from digest.cli import _log_to_stderr, main
 from digest.cli.common import progress_bar
-from digest.config import Config, load_config
+from digest.config import Config
 from digest.deliver.smtp import SmtpSettings, SmtpTransport
-from digest.sources import SOURCES
 
 PAGES = FIXTURES / "pages"
 AUG, JUN = "000_136fd171620bccff.txt", "002_3cd0b1d1c34a916a.txt"
@@ -68,7 +68,7 @@ def warnings(err: str) -> list[str]:
 # -- dates are facts ------------------------------------------------------------------------
 
 
-def test_run_for_another_date_leaves_a_fixed_page_its_date(project, capsys):
+def test_run_for_another_date_leaves_a_fixed_page_its_date(project, capsys, store_location):
     assert digest(project, "ingest") == 0
     june, august = on(project, capsys, "2025-06-02"), on(project, capsys, "2025-08-20")
     assert june and august - june  # some papers are on both pages, most on one
@@ -77,11 +77,12 @@ def test_run_for_another_date_leaves_a_fixed_page_its_date(project, capsys):
     assert on(project, capsys, "2025-06-02") == june  # the August page was not re-dated
     assert on(project, capsys, "2025-08-20") == august
     assert "1 digests written" in err and warnings(err) == []
-    with closing(sqlite3.connect(project / "out/store.sqlite3")) as conn:
-        query = "SELECT candidates FROM digests WHERE digest_date = '2025-06-02'"
-        assert conn.execute(query).fetchall() == [(len(june),)]  # of June's papers, not both
+    query = "SELECT candidates FROM digests WHERE digest_date = '2025-06-02'"
+    store = store_location(project / "out/store.sqlite3")
+    assert store_rows(store, query) == [(len(june),)]  # of June's papers, not both
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_paper_keeps_the_date_it_was_first_announced_on_unless_redated(project, capsys):
     assert digest(project, "ingest", "--source", "aug") == 0
     august = on(project, capsys, "2025-08-20")
@@ -93,6 +94,7 @@ def test_a_paper_keeps_the_date_it_was_first_announced_on_unless_redated(project
     assert on(project, capsys, "2025-08-20") == set()
 
 
+@pytest.mark.usefixtures("store_location")
 def test_date_names_the_files_given_and_the_dated_sources(project, capsys):
     (project / "daily").mkdir()
     shutil.copy(PAGES / AUG, project / "daily" / "2025-08-21.txt")
@@ -121,6 +123,7 @@ def test_date_names_the_files_given_and_the_dated_sources(project, capsys):
         ("2025-07-01", "no papers were announced on 2025-07-01 (the store has 2025-06-02 to"),
     ],
 )
+@pytest.mark.usefixtures("store_location")
 def test_building_a_date_without_papers_warns_once(project, capsys, day, said):
     assert digest(project, "ingest") == 0
     capsys.readouterr()
@@ -161,7 +164,7 @@ def operated(project: Path, *, method: str = "files", port: int = 25) -> Config:
         + "readers:",
     )
     config.write_text(text.replace("    interests:", "    email: ada@example.org\n    interests:"))
-    return load_config(config, kinds=SOURCES.keys())
+    return wiring.load(config)  # as the commands read it: DIGEST_STORE names the store, when set
 
 
 def alert_subjects(config: Config) -> list[str]:
@@ -178,6 +181,7 @@ def scheduled(config: Config, days: int = 0, **more: object) -> Operator:
     return Operator(config, clock=lambda: NOW + timedelta(days=days), environ={}, **more)
 
 
+@pytest.mark.usefixtures("store_location")
 def test_digest_run_alerts_a_failing_source_once_and_once_more_when_it_recovers(project):
     config = operated(project)
     assert digest(project, "run") == 1  # the broken source failed: a flake, maybe
@@ -197,6 +201,7 @@ def test_digest_run_alerts_a_failing_source_once_and_once_more_when_it_recovers(
     assert len(alert_subjects(config)) == 2
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_streak_begun_by_manual_runs_alerts_at_the_next_scheduled_failure(project):
     config = operated(project)
     assert digest(project, "ingest") == 1
@@ -217,6 +222,7 @@ def to_ops(server: SmtpServer) -> list[email.message.EmailMessage]:
     return [parse(m.content) for m in server.messages if m.recipients == ("ops@example.org",)]
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_manual_send_that_pauses_alerts_the_operator(project, monkeypatch):
     with SmtpServer() as server:
         smtp_project(project, server, monkeypatch)
@@ -230,6 +236,7 @@ def test_a_manual_send_that_pauses_alerts_the_operator(project, monkeypatch):
     assert "sending 2025-08-20 paused" in alert.get_content()
 
 
+@pytest.mark.usefixtures("store_location")
 def test_status_clears_a_failed_send_once_a_manual_send_succeeds(project, capsys, monkeypatch):
     with SmtpServer() as server:
         config = smtp_project(project, server, monkeypatch)

@@ -1,20 +1,30 @@
-"""The send ledger and the sender against a real SMTP server (aiosmtpd on 127.0.0.1): exactly
-once through crashes, retries, pauses, unsubscribes and two senders at once (CONVENTIONS 2.2)."""
+"""The send ledger and the sender against a real SMTP server (aiosmtpd on 127.0.0.1), on SQLite
+and on PostgreSQL: exactly once through crashes, retries, pauses, unsubscribes and two senders at
+once (CONVENTIONS 2.2)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
+from pg import StoreLocation
 from smtpserver import SmtpServer
 
 from digest.deliver.sender import Clock, Pacing, Sender, stamp_date
 from digest.deliver.smtp import Outcome, SmtpSettings, SmtpTransport
 from digest.models import Delivery, Profile
 from digest.store import Store
+from digest.store.postgres import connection as postgres_connection
 
 DAY = date(2025, 8, 20)
 START = datetime(2025, 8, 20, 6, 0, tzinfo=UTC)
@@ -61,9 +71,16 @@ def eml(name: str) -> bytes:
     ).encode()
 
 
-def built(tmp_path: Path, count: int, *, give_up: timedelta = timedelta(hours=20)) -> Store:
-    """A store with `count` active readers, their messages written and a ledger row each."""
-    store = Store.open(tmp_path / "store.sqlite3")
+def built(
+    tmp_path: Path,
+    count: int,
+    *,
+    give_up: timedelta = timedelta(hours=20),
+    at: StoreLocation | None = None,
+) -> Store:
+    """A store with `count` active readers, their messages written and a ledger row each; on the
+    backend `at` names (an SQLite file in `tmp_path` without it); closed after the test."""
+    store = opened(store_file(tmp_path, at))
     names = [f"r{i:03d}" for i in range(count)]
     for name in names:
         store.add_reader(Profile(name, keywords=("x",), email=address(name)), now=START)
@@ -74,6 +91,30 @@ def built(tmp_path: Path, count: int, *, give_up: timedelta = timedelta(hours=20
         DAY, [(n, [address(n)]) for n in names], now=START, give_up=START + give_up
     )
     return store
+
+
+_OPENED: list[Store] = []  # the stores a test opened, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
+def opened(location: Path | str) -> Store:
+    """The store at `location`, closed after the test (an open PostgreSQL connection left to
+    the garbage collector is an error)."""
+    store = Store.open(location)
+    _OPENED.append(store)
+    return store
+
+
+def store_file(tmp_path: Path, at: StoreLocation | None) -> Path | str:
+    """The store of a test in `tmp_path`, on the backend `at` names (SQLite without it)."""
+    path = tmp_path / "store.sqlite3"
+    return at(path) if at else path
 
 
 def sender(
@@ -115,9 +156,9 @@ def row(store: Store, name: str) -> Delivery:
     return found
 
 
-def test_every_reader_gets_their_digest_once_and_the_ledger_says_sent(tmp_path):
+def test_every_reader_gets_their_digest_once_and_the_ledger_says_sent(tmp_path, store_location):
     time = FakeTime()
-    store = built(tmp_path, 5)
+    store = built(tmp_path, 5, at=store_location)
     with SmtpServer() as server:
         report = sender(store, server, tmp_path, time).send(DAY)
         assert received(server) == Counter({address(f"r{i:03d}"): 1 for i in range(5)})
@@ -138,10 +179,12 @@ def test_every_reader_gets_their_digest_once_and_the_ledger_says_sent(tmp_path):
 
 
 @pytest.mark.parametrize("crash_at", [0, 3, 6])
-def test_a_crash_after_the_servers_reply_then_a_rerun_delivers_each_reader_once(tmp_path, crash_at):
+def test_a_crash_after_the_servers_reply_then_a_rerun_delivers_each_reader_once(
+    tmp_path, store_location, crash_at
+):
     """The crash falls between the server's 250 and the ledger's `sent`: that row is `unknown`
     (the server has it), never sent again; every other reader gets theirs on the rerun."""
-    time, store, n = FakeTime(), built(tmp_path, 7), 7
+    time, store, n = FakeTime(), built(tmp_path, 7, at=store_location), 7
 
     class Crash(Exception):
         pass
@@ -164,8 +207,8 @@ def test_a_crash_after_the_servers_reply_then_a_rerun_delivers_each_reader_once(
     assert "not sent again" in lost.reply
 
 
-def test_a_crash_before_data_leaves_a_claim_that_the_rerun_sends(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 4)
+def test_a_crash_before_data_leaves_a_claim_that_the_rerun_sends(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 4, at=store_location)
 
     class Crash(Exception):
         pass
@@ -196,11 +239,11 @@ def test_a_crash_before_data_leaves_a_claim_that_the_rerun_sends(tmp_path):
     assert statuses(store) == Counter(sent=4)
 
 
-def test_two_senders_at_once_deliver_each_reader_once(tmp_path):
+def test_two_senders_at_once_deliver_each_reader_once(tmp_path, store_location):
     time, n = FakeTime(), 40
-    built(tmp_path, n).close()
+    built(tmp_path, n, at=store_location).close()
     with SmtpServer() as server:
-        stores = [Store.open(tmp_path / "store.sqlite3") for _ in range(2)]
+        stores = [Store.open(store_file(tmp_path, store_location)) for _ in range(2)]
         senders = [sender(s, server, tmp_path, time) for s in stores]
         threads = [threading.Thread(target=s.send, args=(DAY,)) for s in senders]
         for thread in threads:
@@ -214,8 +257,8 @@ def test_two_senders_at_once_deliver_each_reader_once(tmp_path):
             s.close()
 
 
-def test_an_unsubscribe_between_build_and_send_suppresses_the_send(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 3)
+def test_an_unsubscribe_between_build_and_send_suppresses_the_send(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 3, at=store_location)
     store.set_reader_status("r001", "unsubscribed", now=START)
     store.set_reader_status("r002", "removed", now=START)
     with SmtpServer() as server:
@@ -226,8 +269,8 @@ def test_an_unsubscribe_between_build_and_send_suppresses_the_send(tmp_path):
     assert report.ledger == Counter(sent=1, suppressed=2)
 
 
-def test_a_temporary_refusal_is_retried_with_backoff_until_it_goes(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 2)
+def test_a_temporary_refusal_is_retried_with_backoff_until_it_goes(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 2, at=store_location)
     with SmtpServer() as server:
         server.rcpt_replies[address("r001")] = "450 4.2.1 mailbox busy"
         report = sender(store, server, tmp_path, time).send(DAY)
@@ -247,8 +290,8 @@ def test_a_temporary_refusal_is_retried_with_backoff_until_it_goes(tmp_path):
     assert row(store, "r001").status == "sent" and row(store, "r001").attempts == 2
 
 
-def test_wait_sleeps_until_each_retry_and_gives_up_at_the_deadline(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 1, give_up=timedelta(hours=1))
+def test_wait_sleeps_until_each_retry_and_gives_up_at_the_deadline(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 1, give_up=timedelta(hours=1), at=store_location)
     with SmtpServer() as server:
         server.rcpt_replies[address("r000")] = "451 4.3.0 try later"
         report = sender(store, server, tmp_path, time).send(DAY, wait=True)
@@ -291,8 +334,8 @@ def test_backoff_doubles_with_jitter_and_is_capped(tmp_path):
         ("451 4.3.0 local error", "deferred"),
     ],
 )
-def test_server_replies_after_data_are_recorded(tmp_path, reply, status):
-    time, store = FakeTime(), built(tmp_path, 1)
+def test_server_replies_after_data_are_recorded(tmp_path, store_location, reply, status):
+    time, store = FakeTime(), built(tmp_path, 1, at=store_location)
     with SmtpServer() as server:
         server.data_replies.append(reply)
         report = sender(store, server, tmp_path, time).send(DAY)
@@ -302,8 +345,8 @@ def test_server_replies_after_data_are_recorded(tmp_path, reply, status):
     assert report.failures and reply[4:] in report.failures[0]
 
 
-def test_a_recipient_refused_for_good_is_recorded_with_the_reply(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 2)
+def test_a_recipient_refused_for_good_is_recorded_with_the_reply(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 2, at=store_location)
     with SmtpServer() as server:
         server.rcpt_replies[address("r000")] = "550 5.1.1 user unknown"
         sender(store, server, tmp_path, time).send(DAY)
@@ -313,11 +356,11 @@ def test_a_recipient_refused_for_good_is_recorded_with_the_reply(tmp_path):
     assert done.refused == ((address("r000"), 550, "5.1.1 user unknown"),)
 
 
-def test_a_partly_accepted_send_retries_only_the_refused_recipient(tmp_path):
+def test_a_partly_accepted_send_retries_only_the_refused_recipient(tmp_path, store_location):
     """A row owed to two addresses: one takes it, the other says 450; the retry goes only to
     the one still owed (E-33)."""
     time = FakeTime()
-    store = Store.open(tmp_path / "store.sqlite3")
+    store = opened(store_file(tmp_path, store_location))
     store.add_reader(Profile("lab", keywords=("x",), email="a@example.org"), now=START)
     path = tmp_path / "mail" / "lab" / f"{DAY}.eml"
     path.parent.mkdir(parents=True)
@@ -338,8 +381,10 @@ def test_a_partly_accepted_send_retries_only_the_refused_recipient(tmp_path):
     assert row(store, "lab").status == "sent"
 
 
-def test_a_server_that_stalls_after_data_leaves_unknown_and_nothing_is_resent(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 1)
+def test_a_server_that_stalls_after_data_leaves_unknown_and_nothing_is_resent(
+    tmp_path, store_location
+):
+    time, store = FakeTime(), built(tmp_path, 1, at=store_location)
     with SmtpServer() as server:
         server.stall_after_data = True
         report = sender(store, server, tmp_path, time, timeout=0.3).send(DAY)
@@ -352,8 +397,10 @@ def test_a_server_that_stalls_after_data_leaves_unknown_and_nothing_is_resent(tm
     assert report.attempted == Counter(unknown=1) and again.attempted == Counter()
 
 
-def test_a_dropped_connection_mid_batch_is_reopened_and_nothing_sent_twice(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 10)
+def test_a_dropped_connection_mid_batch_is_reopened_and_nothing_sent_twice(
+    tmp_path, store_location
+):
+    time, store = FakeTime(), built(tmp_path, 10, at=store_location)
     with SmtpServer() as server:
         server.drop_after = 4
         sender(store, server, tmp_path, time, per_connection=25).send(DAY)
@@ -362,8 +409,8 @@ def test_a_dropped_connection_mid_batch_is_reopened_and_nothing_sent_twice(tmp_p
     assert statuses(store) == Counter(sent=10)
 
 
-def test_consecutive_failures_pause_the_day_until_resumed(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 6)
+def test_consecutive_failures_pause_the_day_until_resumed(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 6, at=store_location)
     with SmtpServer() as server:
         server.data_replies.extend(["451 4.3.0 try later"] * 3)
         report = sender(store, server, tmp_path, time, max_failures=3).send(DAY)
@@ -377,8 +424,8 @@ def test_consecutive_failures_pause_the_day_until_resumed(tmp_path):
     assert resumed.attempted == Counter(sent=3) and resumed.paused is None
 
 
-def test_sending_is_paced_to_the_rate(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 30)
+def test_sending_is_paced_to_the_rate(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 30, at=store_location)
     starts: list[float] = []
     with SmtpServer() as server:
         paced = sender(store, server, tmp_path, time, rate=10)
@@ -390,8 +437,8 @@ def test_sending_is_paced_to_the_rate(tmp_path):
     assert starts[-1] - starts[0] == pytest.approx(2.9)
 
 
-def test_no_session_leaves_every_row_waiting(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 3)
+def test_no_session_leaves_every_row_waiting(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 3, at=store_location)
     with SmtpServer() as server:
         port = server.port
     closed = Sender(
@@ -407,8 +454,8 @@ def test_no_session_leaves_every_row_waiting(tmp_path):
     assert all(d.attempts == 0 for d in store.deliveries(DAY))
 
 
-def test_a_missing_message_file_fails_that_row_only(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 2)
+def test_a_missing_message_file_fails_that_row_only(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 2, at=store_location)
     (tmp_path / "mail" / "r000" / f"{DAY}.eml").unlink()
     with SmtpServer() as server:
         report = sender(store, server, tmp_path, time).send(DAY)
@@ -419,10 +466,10 @@ def test_a_missing_message_file_fails_that_row_only(tmp_path):
     assert report.failures == [f"r000: {row(store, 'r000').reply}"]
 
 
-def test_a_stale_claim_from_a_stopped_process_is_recovered(tmp_path):
+def test_a_stale_claim_from_a_stopped_process_is_recovered(tmp_path, store_location):
     """A row claimed by a sender on this host whose process is gone is waiting again, and one
     that was transmitting is unknown."""
-    time, store = FakeTime(), built(tmp_path, 2)
+    time, store = FakeTime(), built(tmp_path, 2, at=store_location)
     claim = store.claim_delivery(DAY, by="elsewhere:1:x", now=START)
     assert claim is not None
     second = store.claim_delivery(DAY, by="elsewhere:1:x", now=START)
@@ -445,11 +492,78 @@ def test_stamp_date_replaces_only_the_header():
     assert b"Date: in the body" in body
 
 
-def test_progress_is_told_after_each_message(tmp_path):
-    time, store = FakeTime(), built(tmp_path, 3)
+def test_progress_is_told_after_each_message(tmp_path, store_location):
+    time, store = FakeTime(), built(tmp_path, 3, at=store_location)
     seen: list[tuple[int, int, str]] = []
     with SmtpServer() as server:
         told = sender(store, server, tmp_path, time)
         told.progress = lambda done, total, label: seen.append((done, total, label))
         told.send(DAY)
     assert seen == [(1, 3, "r000"), (2, 3, "r001"), (3, 3, "r002")]
+
+
+@pytest.mark.parametrize(
+    ("before", "step", "done", "recovered"),
+    [
+        ("sending", "hands the message over", "transmitting", "pending"),
+        ("transmitting", "records the server's reply", "sent", "unknown"),
+    ],
+)
+def test_a_recovery_never_takes_a_row_from_a_sender_still_at_work(
+    tmp_path, pg_url, monkeypatch, before, step, done, recovered
+):
+    """PostgreSQL: a sender's ledger writes lock only their rows, so one may come while another
+    sender recovers stale claims. Sender `w`, alive, claimed r001 longer ago than the lease; it
+    takes its next step (marks the row `transmitting`, or records `sent`) while a recovery is
+    under way. Either `w` got there first and the recovery leaves the row as `w` left it, or
+    `w` waits for the recovery and then finds the row no longer its own (and sends nothing, or
+    leaves it `unknown`); never both (`w` sends while the row waits for the next sender)."""
+    monkeypatch.setattr(postgres_connection, "LOCK_TIMEOUT", "50ms")  # a wait ends at once
+    w_id = "w:1:stale"
+
+    def w_steps(w: Store) -> bool:
+        if before == "sending":
+            return w.mark_transmitting(DAY, "r001", by=w_id)
+        return w.finish_delivery(DAY, "r001", by=w_id, status="sent", now=START)
+
+    with contextlib.closing(built(tmp_path, 2, at=StoreLocation("postgresql", pg_url))) as store:
+        assert store.claim_delivery(DAY, by="x:1:fresh", now=START + timedelta(minutes=40))
+        assert store.claim_delivery(DAY, by=w_id, now=START, reader="r001")
+        if before == "transmitting":
+            assert store.mark_transmitting(DAY, "r001", by=w_id)
+        took: list[bool | None] = []
+        with contextlib.closing(Store.open(pg_url)) as w:
+
+            def gone(claimed_by: str) -> bool:
+                # called inside the recovery's transaction, as it looks at the fresh claim
+                if not took:
+                    try:
+                        took.append(w_steps(w))
+                    except psycopg.errors.LockNotAvailable:
+                        took.append(None)  # w waits for the recovery to end
+                return False
+
+            later = START + timedelta(minutes=45)
+            store.recover_deliveries(DAY, now=later, lease=timedelta(minutes=30), gone=gone)
+            if took == [None]:
+                took[0] = w_steps(w)
+        assert took in ([True], [False])
+        assert row(store, "r001").status == (done if took[0] else recovered), step
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_a_claim_of_a_sender_that_ended_unreaped_is_recovered_at_once(tmp_path):
+    """A sender killed with its parent is a zombie until its new parent reaps it (and the first
+    process of some containers never does): its pid is still taken, but it will never run again,
+    so its claims are recovered at once, not after the lease."""
+    time, store = FakeTime(), built(tmp_path, 1)
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped
+    try:
+        assert store.claim_delivery(DAY, by=f"{socket.gethostname()}:{child.pid}:x", now=START)
+        with SmtpServer() as server:
+            sender(store, server, tmp_path, time).send(DAY)
+            assert received(server) == Counter({address("r000"): 1})
+    finally:
+        child.wait()
+    assert statuses(store) == Counter(sent=1)

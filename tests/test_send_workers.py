@@ -1,17 +1,23 @@
 """Many senders on one ledger: `digest send --workers N` (processes side by side, each with its
 own store and SMTP connection) against a real SMTP server, on SQLite and on PostgreSQL; the
 newsletter's rate shared through the store by every sender; claims in batches that other senders
-skip. Each reader gets their message once, whatever the number of senders.
+skip. Each reader gets their message once, whatever the number of senders; and when every
+sender is killed at once and the send run again, at most once (the rest `unknown`).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pg import StoreLocation
 from smtpserver import SmtpServer
 
 from digest.app import sending, wiring
@@ -34,13 +40,15 @@ readers:
     interests: {{keywords: [graphs]}}
 """
 ENV = {"DIGEST_SECRET": "a-test-secret-of-at-least-32-characters!"}
+MAIN = [sys.executable, "-c", "import sys; from digest.cli import main; sys.exit(main())"]
+ANSWERED = 20  # messages the server answers before it holds back its answers, and ...
+WORKERS = 4  # ... the workers killed at once, when each waits on an answer
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("pg_url"))
-    return str(tmp_path / "out" / "store.sqlite3")
+@pytest.fixture
+def location(store_location: StoreLocation, tmp_path: Path) -> str:
+    """The store of each test, on SQLite and on PostgreSQL."""
+    return str(store_location(tmp_path / "out" / "store.sqlite3"))
 
 
 def planned(location: str, folder: Path, count: int) -> list[str]:
@@ -128,3 +136,66 @@ def test_send_slots_are_shared_by_every_sender_on_the_store(location: str) -> No
     with Store.open(location) as store:  # a sender after a pause starts at its own time
         later = NOW + timedelta(hours=1)
         assert store.take_send_slots(now=later, interval=tick, count=1) == later
+
+
+def test_workers_killed_at_once_then_sent_again_deliver_each_message_at_most_once(
+    tmp_path: Path, location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`digest send --workers 4` killed whole (SIGKILL to its process group: the command and
+    every worker at once) with a message of each worker in flight: once the server has taken
+    ANSWERED messages it answers no more, and when each worker waits on its answer (4 more
+    taken), all die. Then `digest send` again until nothing is due (the dead workers' claims
+    come back at once: their pids are gone). No reader gets their message twice; every row is
+    sent (the server took it once) or `unknown`: the server took it and the ledger never heard
+    (each worker's last), or its DATA was cut off by the kill."""
+    names = planned(location, tmp_path, 60)
+    config = tmp_path / "config.yaml"
+    log = tmp_path / "send.log"
+    group: list[int] = []
+
+    def kill_all(message: object, count: int) -> None:
+        if count == ANSWERED:
+            server.stall_after_data = True  # from the next message on, no answers
+        elif count == ANSWERED + WORKERS:  # each worker waits on one: kill them all
+            os.killpg(group[0], signal.SIGKILL)
+
+    with SmtpServer() as server, log.open("wb") as said:
+        # a worker waits long for its answer: the last to start may take seconds to import
+        text = CONFIG.format(port=server.port).replace("timeout: 10", "timeout: 60")
+        config.write_text(text, encoding="utf-8")
+        server.on_message = kill_all
+        command = [*MAIN, "--config", str(config), "send", "--date", str(DAY)]
+        sending_process = subprocess.Popen(
+            [*command, "--workers", str(WORKERS)],
+            env=os.environ | ENV | {"DIGEST_STORE": location},
+            stdout=said,
+            stderr=said,
+            start_new_session=True,
+        )
+        group.append(sending_process.pid)  # the group's id: it leads a session of its own
+        assert sending_process.wait(timeout=120) == -signal.SIGKILL, log.read_text()
+        server.on_message, server.stall_after_data = None, False
+        unanswered = {to for m in server.messages[ANSWERED:] for to in m.recipients}
+        monkeypatch.setenv("DIGEST_SECRET", ENV["DIGEST_SECRET"])
+        for _ in range(3):
+            main(["--config", str(config), "send", "--date", str(DAY), "--store", location])
+            with Store.open(location) as store:
+                if store.next_due(DAY) is None:
+                    break
+        received = Counter(to for message in server.messages for to in message.recipients)
+        cut = {to for recipients in server.cut for to in recipients}
+    with Store.open(location) as store:
+        ledger = {row.reader: row.status for row in store.deliveries(DAY)}
+    address = {name: f"{name}@example.org" for name in names}
+    unknown = {name for name, status in ledger.items() if status == "unknown"}
+    print(
+        f"{len(names)} rows, {WORKERS} workers killed at once with {len(unanswered)} messages"
+        f" unanswered; {len(unknown)} unknown, {len(cut)} cut off in DATA"
+    )
+    assert len(unanswered) == WORKERS and set(received) <= set(address.values())
+    assert max(received.values()) == 1  # nobody got theirs twice
+    assert set(ledger) == set(names) and set(ledger.values()) <= {"sent", "unknown"}, ledger
+    assert all(received[address[name]] == 1 for name in set(names) - unknown)
+    # unknown: taken by the server but never recorded, or cut off in its DATA; not sent again
+    assert all(received[address[name]] or address[name] in cut for name in unknown)
+    assert unanswered <= {address[name] for name in unknown}

@@ -1,7 +1,8 @@
 """`digest serve`: the reader links (E-03, E-04), the subscribe form, health, the archive.
 
-A real SQLite store in tmp_path, the real app through Starlette's TestClient, and once a real
-uvicorn on 127.0.0.1. Time comes from a clock the test moves.
+A real store (an SQLite file in tmp_path, and a PostgreSQL schema: every test of a project runs on
+both, see `store_location`), the real app through Starlette's TestClient, and once a real uvicorn
+on 127.0.0.1. Time comes from a clock the test moves.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from pg import StoreLocation
 from starlette.exceptions import StarletteDeprecationWarning
 
-from digest.config import Config, load_config
+from digest.app import wiring
+from digest.config import Config
 from digest.errors import StoreError
 from digest.models import Paper, Profile
 from digest.render.links import Links
-from digest.sources import SOURCES
 from digest.store import Store
 from digest.tokens import Signer
 from digest.web import create_app, forms, server
@@ -101,10 +103,10 @@ def paper(title: str, arxiv_id: str | None = None) -> Paper:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
+def project(tmp_path: Path, store_location: StoreLocation) -> Iterator[Project]:
     config_path = tmp_path / "config.yaml"
     config_path.write_text(textwrap.dedent(CONFIG), encoding="utf-8")
-    config = load_config(config_path, kinds=SOURCES.keys())
+    config = wiring.load(config_path)  # as `digest serve` reads it: DIGEST_STORE too
     signer = Signer.from_text(SECRET)
     clock = Clock()
     with Store.open(config.store) as store:

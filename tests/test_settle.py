@@ -1,5 +1,6 @@
 """Settling an `unknown` ledger row by hand (`digest send --settle DATE READER --as sent|resend`)
-once the relay's log has been read: against a real SMTP server and a real store, through the CLI.
+once the relay's log has been read: against a real SMTP server and a real store (SQLite, and
+PostgreSQL), through the CLI.
 The `unknown` row is made the way it happens: a sender stops between the server's reply and the
 ledger's record of it."""
 
@@ -10,8 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from pg import StoreLocation
 from smtpserver import SmtpServer
-from test_delivery import DAY, SECRET, project, run
+from test_delivery import DAY, SECRET, STORE, project, run
 
 from digest.deliver.sender import Sender
 from digest.deliver.smtp import Outcome, SmtpSettings, SmtpTransport
@@ -28,12 +30,12 @@ def crash_after_ada(row: Delivery, outcome: Outcome) -> None:
         raise Crash  # the server has ada's message; the ledger never heard its reply
 
 
-def with_ada_unknown(home: Path, server: SmtpServer) -> None:
+def with_ada_unknown(home: Path, server: SmtpServer, at: StoreLocation) -> None:
     """Build the day, send ada's message and stop before the ledger records the reply; then
     `digest send` finds ada's row `unknown` and sends the others."""
     assert run(home, "ingest") == run(home, "build") == 0
     settings = SmtpSettings(server.host, server.port, security="none", timeout=5.0)
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(at(home / STORE)) as store:
         crashing = Sender(
             store,
             SmtpTransport(settings),
@@ -44,11 +46,11 @@ def with_ada_unknown(home: Path, server: SmtpServer) -> None:
         with pytest.raises(Crash):
             crashing.send(DAY, reader="ada")
     assert run(home, "send") == 0
-    assert statuses(home) == Counter(sent=2, unknown=1)
+    assert statuses(home, at) == Counter(sent=2, unknown=1)
 
 
-def statuses(home: Path) -> Counter[str]:
-    with Store.open(home / "out/store.sqlite3") as store:
+def statuses(home: Path, at: StoreLocation) -> Counter[str]:
+    with Store.open(at(home / STORE)) as store:
         return Counter(d.status for d in store.deliveries(DAY))
 
 
@@ -61,23 +63,25 @@ def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
 
 
-def test_resend_puts_an_unknown_row_back_and_the_next_send_transmits_it(tmp_path, capsys):
+def test_resend_puts_an_unknown_row_back_and_the_next_send_transmits_it(
+    tmp_path, capsys, store_location
+):
     with SmtpServer() as server:
         home = project(tmp_path, server, security="none")
-        with_ada_unknown(home, server)
+        with_ada_unknown(home, server, store_location)
         assert received(server)["ada@example.org"] == 1
         capsys.readouterr()
         assert run(home, "send", "--settle", str(DAY), "ada", "--as", "resend") == 0
         err = capsys.readouterr().err
         assert f"{DAY} ada: unknown -> pending" in err and "next `digest send` sends it" in err
-        assert statuses(home) == Counter(sent=2, pending=1)
+        assert statuses(home, store_location) == Counter(sent=2, pending=1)
         assert run(home, "send") == 0
         assert received(server)["ada@example.org"] == 2  # the lost one, and the one resent
         assert run(home, "send") == 0  # settled for good: never a third
         assert received(server) == Counter(
             {"ada@example.org": 2, "grace@example.org": 1, "alan@example.org": 1}
         )
-    assert statuses(home) == Counter(sent=3)
+    assert statuses(home, store_location) == Counter(sent=3)
     capsys.readouterr()
     assert run(home, "status") == 0
     out = capsys.readouterr().out
@@ -86,15 +90,17 @@ def test_resend_puts_an_unknown_row_back_and_the_next_send_transmits_it(tmp_path
     assert "ada: unknown -> pending (resend) by " in line and "@" in line.split(" by ")[1]
 
 
-def test_sent_marks_an_unknown_row_delivered_and_nothing_is_resent(tmp_path, capsys):
+def test_sent_marks_an_unknown_row_delivered_and_nothing_is_resent(
+    tmp_path, capsys, store_location
+):
     with SmtpServer() as server:
         home = project(tmp_path, server, security="none")
-        with_ada_unknown(home, server)
+        with_ada_unknown(home, server, store_location)
         note = "relay log: 250 queued as 4F2A"
         assert run(home, "send", "--settle", str(DAY), "ada", "--as", "sent", "--note", note) == 0
         assert run(home, "send") == 0
         assert received(server)["ada@example.org"] == 1
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         (ada,) = [d for d in store.deliveries(DAY) if d.reader == "ada"]
         assert ada.status == "sent" and ada.sent_at is not None
         assert "settled by" in ada.reply and note in ada.reply
@@ -106,10 +112,10 @@ def test_sent_marks_an_unknown_row_delivered_and_nothing_is_resent(tmp_path, cap
     assert event["actor"] and event["at"]
 
 
-def test_only_unknown_rows_are_settled_with_one_line_each(tmp_path, capsys):
+def test_only_unknown_rows_are_settled_with_one_line_each(tmp_path, capsys, store_location):
     with SmtpServer() as server:
         home = project(tmp_path, server, security="none")
-        with_ada_unknown(home, server)
+        with_ada_unknown(home, server, store_location)
         capsys.readouterr()
         assert run(home, "status") == 0
         assert f"`digest send --settle {DAY} READER --as sent`" in capsys.readouterr().out
@@ -131,6 +137,6 @@ def test_only_unknown_rows_are_settled_with_one_line_each(tmp_path, capsys):
         assert "the row is sent, not unknown" in capsys.readouterr().err
         assert run(home, "send") == 0
         assert received(server)["ada@example.org"] == 1
-    with Store.open(home / "out/store.sqlite3") as store:
+    with Store.open(store_location(home / STORE)) as store:
         assert [(e.reader, e.action) for e in store.ledger_history(DAY)] == [("ada", "sent")]
         assert Counter(d.status for d in store.deliveries(DAY)) == Counter(sent=3)

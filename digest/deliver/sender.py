@@ -349,8 +349,8 @@ def message_id(message: bytes) -> str | None:
 
 def _gone(claimed_by: str) -> bool:
     """Whether the sender that claimed a row has stopped: one of this process that is no longer
-    running, or a process of this host that no longer exists. (Senders on other hosts are only
-    recovered after the lease.)"""
+    running, or a process of this host that no longer exists or has ended unreaped (see
+    `_ended`). (Senders on other hosts are only recovered after the lease.)"""
     host, _, rest = claimed_by.partition(":")
     pid_text, _, _ = rest.partition(":")
     if host != socket.gethostname() or not pid_text.isdigit():
@@ -365,4 +365,17 @@ def _gone(claimed_by: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    return _ended(pid)
+
+
+def _ended(pid: int) -> bool:
+    """Whether process `pid` has ended and only waits to be reaped (a zombie; read from Linux's
+    /proc, False where there is none). A sender killed with its parent stays one until its new
+    parent reaps it, which the first process of some containers never does: its pid is still
+    taken, but it will never run again."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text("ascii", errors="replace")
+    except OSError:
+        return False
+    state = stat.rpartition(")")[2].split()[:1]  # the name before it may hold anything
+    return state in (["Z"], ["X"])

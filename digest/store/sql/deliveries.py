@@ -102,7 +102,9 @@ class SqlLedger(SqlBase):
         self, day: date, *, now: datetime, lease: timedelta, gone: Callable[[str], bool]
     ) -> int:
         with self._transaction():
-            return ledger.recover(self._conn, day, now=utc(now), lease=lease, gone=gone)
+            return ledger.recover(
+                self._conn, day, now=utc(now), lease=lease, gone=gone, lock=self.dialect.row_lock
+            )
 
     def expire_deliveries(self, day: date, *, now: datetime) -> int:
         with self._transaction():

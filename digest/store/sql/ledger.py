@@ -190,14 +190,18 @@ def recover(
     now: datetime,
     lease: timedelta,
     gone: Callable[[str], bool],
+    lock: str = "",
 ) -> int:
     """Rows left claimed by a sender that stopped (`gone(claimed_by)`, or claimed longer ago than
     `lease`): a claim that never reached the server is waiting again; one that may have is
-    `unknown`. Returns how many rows were recovered."""
+    `unknown`. Returns how many rows were recovered. Run inside a transaction; `lock` holds the
+    rows read until it ends, so a sender still at work (a claim past the lease) cannot mark one
+    `transmitting` or record its outcome between the read and the write: it waits, then finds
+    the row no longer its own, or had done so before, and the row is read as it left it."""
     stale = (now - lease).isoformat()
     rows = conn.execute(
-        """SELECT * FROM deliveries WHERE digest_date = ?
-           AND status IN ('sending', 'transmitting')""",
+        f"""SELECT * FROM deliveries WHERE digest_date = ?
+            AND status IN ('sending', 'transmitting'){lock}""",
         (day.isoformat(),),
     ).fetchall()
     count = 0
