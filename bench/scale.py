@@ -371,7 +371,7 @@ def main() -> int:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"peak memory (max RSS): this process {own:.0f} MiB, "
-        f"the largest worker or sink {children:.0f} MiB"
+        f"the largest child (a build, a worker or the sink) {children:.0f} MiB"
     )
     bad = [r for r in runs if r.duplicates or r.missing or r.unsent]
     if bad:
