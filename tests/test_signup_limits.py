@@ -4,7 +4,6 @@ field that only bots fill in. A real store in tmp_path, the real app, a clock th
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,15 +15,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pg import store_rows
 from test_serve import CONFIG, NOW, SECRET, Clock, TestClient
 
-from digest.config import Config, load_config
+from digest.app import wiring
+from digest.config import Config
 from digest.errors import ConfigError
 from digest.models import Profile
-from digest.sources import SOURCES
 from digest.store import Store
 from digest.tokens import Signer
 from digest.web import create_app
+
+# every test on SQLite and on PostgreSQL: the budgets live in the store, shared by every process
+pytestmark = pytest.mark.usefixtures("store_location")
 
 
 @dataclass
@@ -43,8 +46,7 @@ class Form:
             return [s.name for s in store.subscribers()]
 
     def counted(self) -> int:
-        with sqlite3.connect(self.config.store) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM signup_requests").fetchone()[0])
+        return int(store_rows(self.config.store, "SELECT COUNT(*) FROM signup_requests")[0][0])
 
 
 @contextmanager
@@ -53,7 +55,7 @@ def form_app(tmp_path: Path, budgets: str = "") -> Iterator[Form]:
     if budgets:
         text = text.replace("confirm_hours: 48}", f"confirm_hours: 48, {budgets}}}")
     (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    config = load_config(tmp_path / "config.yaml", kinds=SOURCES.keys())
+    config = wiring.load(tmp_path / "config.yaml")  # as digest serve reads it: DIGEST_STORE too
     with Store.open(config.store) as store:
         store.sync_readers(config.readers, now=NOW)
     clock = Clock()
@@ -141,11 +143,10 @@ def test_the_budget_holds_across_processes(tmp_path):
             from pathlib import Path
             warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
-            from digest.config import load_config
-            from digest.sources import SOURCES
+            from digest.app import wiring
             from digest.tokens import Signer
             from digest.web import create_app
-            config = load_config(Path({str(form.config.path)!r}), kinds=SOURCES.keys())
+            config = wiring.load(Path({str(form.config.path)!r}))
             now = datetime.datetime.fromisoformat({NOW.isoformat()!r})
             app = create_app(config, signer=Signer.from_text({SECRET!r}),
                              confirm=lambda p, link: None, clock=lambda: now)
