@@ -21,6 +21,7 @@ import feedparser
 import markdown
 import pytest
 from helpers import stored
+from pg import StoreLocation
 
 from digest.app.build import message_path, plan_sends
 from digest.cli.commands import _rank_json
@@ -245,8 +246,10 @@ class Tags(HTMLParser):
 # -- the store, and sending ----------------------------------------------------------------------
 
 
-def test_near_misses_go_through_the_store_to_the_feeds_and_the_archive(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "digest.sqlite3") as store:
+def test_near_misses_go_through_the_store_to_the_feeds_and_the_archive(
+    tmp_path: Path, store_location: StoreLocation
+) -> None:
+    with Store.open(store_location(tmp_path / "digest.sqlite3")) as store:
         store.add_papers(
             "page",
             [Paper(title=t, abstract="About graphs.", digest_date=DAY) for t in ("Match", "Near")],
@@ -264,7 +267,9 @@ def test_near_misses_go_through_the_store_to_the_feeds_and_the_archive(tmp_path:
     assert out["site"].index("loose-heading") < out["site"].index(">Near<")
 
 
-def test_a_digest_of_near_misses_alone_is_mailed_and_an_empty_one_is_not(tmp_path: Path) -> None:
+def test_a_digest_of_near_misses_alone_is_mailed_and_an_empty_one_is_not(
+    tmp_path: Path, store_location: StoreLocation
+) -> None:
     (tmp_path / "config.yaml").write_text(
         "delivery:\n  method: smtp\n  smtp: {host: 127.0.0.1}\n"
         "readers:\n"
@@ -279,7 +284,7 @@ def test_a_digest_of_near_misses_alone_is_mailed_and_an_empty_one_is_not(tmp_pat
         Digest(bob, DAY, (), 81, NOW),
     ]
     written = {message_path(config, name, DAY) for name in ("ada", "bob")}
-    with Store.open(config.store) as store:
+    with Store.open(store_location(config.store)) as store:
         store.sync_readers(config.readers, now=NOW)
         store.add_papers("page", [Paper(title="Near", abstract="x", digest_date=DAY)], now=NOW)
         plan_sends(config, store, digests, written, day=DAY, now=NOW)
