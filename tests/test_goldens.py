@@ -229,3 +229,29 @@ def test_the_goldens_show_what_they_are_meant_to_pin() -> None:
         assert "More like this" not in read[name], name
     assert "Message-ID: <digest-2025-01-02.alan@example.org>" in read["email.headers"]
     assert "Date: Thu, 02 Jan 2025 06:30:00 +0000" in read["email.headers"]
+
+
+def test_a_run_on_postgresql_writes_every_file_a_run_on_sqlite_writes(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's backend shows in no output: the same run on PostgreSQL writes every file of
+    out/ (digests, messages, feeds, the archive) byte for byte as on SQLite."""
+    monkeypatch.delenv("DIGEST_STORE", raising=False)
+    on_sqlite = files(run(tmp_path / "sqlite", secret=SECRET))
+    monkeypatch.setenv("DIGEST_STORE", pg_url)
+    on_postgresql = files(run(tmp_path / "postgresql", secret=SECRET))
+    assert not any(name.endswith(".sqlite3") for name in on_postgresql)  # the store is elsewhere
+    assert len(on_sqlite) > 20 and sorted(on_postgresql) == sorted(on_sqlite)
+    differing = [name for name in on_sqlite if on_postgresql[name] != on_sqlite[name]]
+    assert differing == []
+
+
+def files(out: Path) -> dict[str, bytes]:
+    """Every file under `out`, by its path there, but for the store and the model cache."""
+    return {
+        str(path.relative_to(out)): path.read_bytes()
+        for path in sorted(out.rglob("*"))
+        if path.is_file()
+        and not path.name.startswith("store.sqlite3")
+        and path.relative_to(out).parts[0] != "cache"
+    }
