@@ -8,6 +8,7 @@ import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from helpers import FIXTURES
 
 from digest.app import flow, wiring
@@ -34,6 +35,7 @@ def project(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("store_location")
 def test_a_run_ingests_builds_and_is_recorded_as_its_report(tmp_path):
     config = wiring.load(project(tmp_path))
     with wiring.open_store(config.store, config, now=NOW) as store:

@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 import pytest
 from helpers import FIXTURES
 from httpserver import Reply, Server, serve
+from pg import StoreLocation
 
 from digest import ingest
 from digest.config import Config, SourceConfig
@@ -33,8 +34,9 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "store.db") as opened:
+def store(tmp_path: Path, store_location: StoreLocation) -> Iterator[Store]:
+    """Each test's store, on SQLite and on PostgreSQL."""
+    with Store.open(store_location(tmp_path / "store.db")) as opened:
         yield opened
 
 
