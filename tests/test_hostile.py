@@ -46,7 +46,11 @@ FEED_TITLE = "Network pruning txt.exe by an entity-encoded override"  # from &#x
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("hostile")
+    return hostile_run(tmp_path_factory.mktemp("hostile"))
+
+
+def hostile_run(project: Path) -> Path:
+    """`digest run` of the hostile pages and feed into `project`; its output directory."""
     shutil.copytree(HOSTILE, project / "hostile")
     (project / "config.yaml").write_text(
         """\
@@ -156,3 +160,19 @@ def test_feeds_parse_cleanly_and_their_content_is_harmless(out: Path) -> None:
             for content in entry.get("content", []):
                 assert_harmless(content.value, f"{path} content")
         assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", raw.decode("utf-8")), path
+
+
+def test_the_hostile_papers_pass_through_a_postgresql_store_as_harmlessly(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same run with the store on PostgreSQL (which refuses a NUL in text that SQLite
+    keeps): every paper of the text page is stored, and every output is as harmless."""
+    monkeypatch.setenv("DIGEST_STORE", pg_url)
+    out = hostile_run(tmp_path)
+    with Store.open(pg_url) as store:
+        titles = {paper.title for paper in store.papers() if "page" in paper.sources}
+    assert titles == set(PAGE_TITLES)
+    made = outputs(out, ".md", ".html", ".xml", ".atom", ".json", ".eml")
+    assert len(made) > 10 and not (out / "store.sqlite3").exists()
+    for path in made:
+        assert_harmless(path.read_text("utf-8", errors="replace"), str(path))
