@@ -330,14 +330,14 @@ def _alert(jobs: Jobs, subject: str, text: str) -> None:
         log.error("could not alert the operator (%s): %s", subject, error)
 
 
-def lock_path(config: Config) -> Path:
-    """The one-scheduler lock: `schedule.lock`, or beside the SQLite store (a PostgreSQL
-    store's: in the output directory)."""
+def lock_path(config: Config) -> Path | None:
+    """The one-scheduler lock file: `schedule.lock`, or beside the SQLite store; None for a
+    PostgreSQL store, which holds the lock itself (see `scheduler_lock`)."""
     if config.schedule.lock:
         return config.schedule.lock
     if isinstance(config.store, Path):
         return config.store.with_name(config.store.name + ".schedule.lock")
-    return config.out_dir / "schedule.lock"
+    return None
 
 
 class SchedulerLock:
@@ -388,9 +388,11 @@ def scheduler_lock(config: Config) -> SchedulerLock | PostgresSchedulerLock:
     """The lock that keeps one scheduler per store: on PostgreSQL, an advisory lock in the store
     itself (schedulers on different hosts see it), unless `schedule.lock` names a file; on
     SQLite, the lock file (`schedule.lock`, or beside the store)."""
-    if isinstance(config.store, str) and config.schedule.lock is None:
+    path = lock_path(config)
+    if path is None:
+        assert isinstance(config.store, str)  # a postgresql:// URL
         return PostgresSchedulerLock(config.store)
-    return SchedulerLock(lock_path(config))
+    return SchedulerLock(path)
 
 
 def run(config: Config, readers: Sequence[Profile], jobs: Jobs) -> int:

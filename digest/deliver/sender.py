@@ -137,7 +137,8 @@ class Sender:
         self.after_send = after_send  # a hook between the server's reply and the ledger (tests)
         self.progress = progress  # told (done, total, reader) after each message, from 2 on
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        self._slots: deque[datetime] = deque()  # send slots reserved, not yet used
+        self._slot = datetime.min.replace(tzinfo=UTC)  # the next send slot reserved ...
+        self._slots_left = 0  # ... and how many of the reserved block are left
         self._claimed: deque[Delivery] = deque()  # rows claimed, not yet sent
         self._only: dict[str, Any] = {}
 
@@ -318,12 +319,15 @@ class Sender:
         on the store: each send waits for a slot of the store's shared pacing, reserved a short
         block at a time (`block` seconds of slots) so that pacing costs one transaction per block,
         not per message."""
-        if not self._slots:
-            interval = timedelta(seconds=1.0 / self.pacing.rate)
+        interval = timedelta(seconds=1.0 / self.pacing.rate)
+        if not self._slots_left:
             count = max(1, int(self.pacing.rate * self.pacing.block))
-            start = self.store.take_send_slots(now=self.clock.now(), interval=interval, count=count)
-            self._slots.extend(start + interval * n for n in range(count))
-        wait = (self._slots.popleft() - self.clock.now()).total_seconds()
+            self._slot = self.store.take_send_slots(
+                now=self.clock.now(), interval=interval, count=count
+            )
+            self._slots_left = count
+        slot, self._slot, self._slots_left = self._slot, self._slot + interval, self._slots_left - 1
+        wait = (slot - self.clock.now()).total_seconds()
         if wait > 0:
             self.clock.sleep(wait)
 

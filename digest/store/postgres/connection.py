@@ -151,17 +151,7 @@ class PostgresConnection(SqlBase):
         made by an older digest. Another program's tables and a schema version this digest
         cannot know are refused with a StoreError, as is a server that cannot be reached."""
         url = str(location)
-        shown = without_password(url)
-        try:
-            conn = psycopg.connect(
-                url,
-                autocommit=True,
-                row_factory=_rows,
-                connect_timeout=CONNECT_SECONDS,
-                application_name="digest",
-            )
-        except psycopg.Error as exc:
-            raise StoreError(f"{shown}: cannot open the store: {_one_line(exc)}") from None
+        conn = _connect(url, application_name="digest")
         with contextlib.ExitStack() as opening:
             store = cls(conn, url)
             opening.enter_context(store)  # closed again on any failure
@@ -370,7 +360,7 @@ class PostgresConnection(SqlBase):
                     "--format=custom",
                     f"--schema={schema[0] if schema else 'public'}",
                     f"--file={partial}",
-                    _base_url(self.url),
+                    self.url,  # the same server and database; its schema named apart
                 ],
                 capture_output=True,
                 text=True,
@@ -385,9 +375,20 @@ class PostgresConnection(SqlBase):
             partial.unlink(missing_ok=True)
 
 
-def _base_url(url: str) -> str:
-    """The URL pg_dump is given: the same server and database (its schema is named apart)."""
-    return url
+def _connect(url: str, *, application_name: str) -> psycopg.Connection[Row]:
+    """A connection to the store's server, in autocommit, its rows read as `Row`s; a server that
+    cannot be reached is one StoreError naming the store (never its password)."""
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=True,
+            row_factory=_rows,
+            connect_timeout=CONNECT_SECONDS,
+            application_name=application_name,
+        )
+    except psycopg.Error as exc:
+        shown = without_password(url)
+        raise StoreError(f"{shown}: cannot open the store: {_one_line(exc)}") from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -406,15 +407,7 @@ class SchedulerLock:
         self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> None:
-        try:
-            conn = psycopg.connect(
-                self.url,
-                autocommit=True,
-                connect_timeout=CONNECT_SECONDS,
-                application_name="digest schedule",
-            )
-        except psycopg.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the store: {_one_line(exc)}") from None
+        conn = _connect(self.url, application_name="digest schedule")
         schema = conn.execute("SELECT current_schema()").fetchone()
         if schema is None or schema[0] is None:
             conn.close()

@@ -44,12 +44,11 @@ class Dialect:
     insertion_order: str  # a column that orders a table's rows as they were inserted
     claim_lock: str  # appended to the claim's SELECT: row locks that other senders skip
     row_lock: str  # appended to a SELECT whose rows the transaction then updates
+    json_field: str  # the JSON text under `{key}` of the JSON document in `{column}`
 
     def json_text(self, column: str, key: str) -> str:
         """The JSON text under `key` of the JSON document in `column`."""
-        if self.name == "sqlite":
-            return f"json_extract({column}, '$.{key}')"
-        return f"({column}::json ->> '{key}')"
+        return self.json_field.format(column=column, key=key)
 
 
 SQLITE = Dialect(
@@ -58,6 +57,7 @@ SQLITE = Dialect(
     insertion_order="rowid",
     claim_lock="",  # BEGIN IMMEDIATE already holds the whole file's write lock
     row_lock="",
+    json_field="json_extract({column}, '$.{key}')",
 )
 POSTGRESQL = Dialect(
     "postgresql",
@@ -65,6 +65,7 @@ POSTGRESQL = Dialect(
     insertion_order="seq",
     claim_lock=" FOR UPDATE OF d SKIP LOCKED",
     row_lock=" FOR UPDATE",
+    json_field="({column}::json ->> '{key}')",
 )
 
 
