@@ -20,8 +20,9 @@ import pytest
 from pg import StoreLocation
 from smtpserver import SmtpServer
 
-from digest.app import sending, wiring
+from digest.app import senders, sending, wiring
 from digest.cli import main
+from digest.errors import ConfigError, DeliveryError
 from digest.models import Profile
 from digest.store import Store
 
@@ -101,6 +102,40 @@ def test_digest_send_workers_from_the_command_line(
         assert len(server.messages) == 12
     assert code == 0
     assert "sending 2025-08-20: 12 sent (ledger: 12 sent)" in capsys.readouterr().err
+
+
+def test_a_transport_that_cannot_be_made_stops_the_send_before_any_worker_starts(
+    tmp_path: Path, location: str
+) -> None:
+    planned(location, tmp_path, 5)
+    text = CONFIG.format(port=1).replace("method: smtp", "method: files")
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    config = wiring.load(tmp_path / "config.yaml", environ={"DIGEST_STORE": location})
+    with Store.open(location) as store, pytest.raises(ConfigError, match="sends nothing"):
+        sending.send_day(config, store, DAY, workers=2, environ=ENV)
+    with Store.open(location) as store:
+        assert {row.status for row in store.deliveries(DAY)} == {"pending"}
+
+
+def test_workers_that_end_without_a_report_are_one_error(
+    tmp_path: Path, location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies before it could report (here: an interpreter that exits at once)
+    makes the send fail, saying so, once every worker has ended; nothing was claimed."""
+    planned(location, tmp_path, 5)
+    dying = tmp_path / "python"
+    dying.write_text("#!/bin/sh\nexit 3\n", encoding="utf-8")
+    dying.chmod(0o755)
+    monkeypatch.setattr(senders.sys, "executable", str(dying))
+    with SmtpServer() as server:
+        (tmp_path / "config.yaml").write_text(CONFIG.format(port=server.port), encoding="utf-8")
+        config = wiring.load(tmp_path / "config.yaml", environ={"DIGEST_STORE": location})
+        with Store.open(location) as store, pytest.raises(DeliveryError) as caught:
+            sending.send_day(config, store, DAY, workers=2, environ=ENV)
+        assert not server.messages
+    assert str(caught.value) == "2 of 2 send workers failed: exit status 3, no report"
+    with Store.open(location) as store:
+        assert {row.status for row in store.deliveries(DAY)} == {"pending"}
 
 
 def test_workers_must_be_a_positive_number(capsys) -> None:

@@ -6,9 +6,6 @@ deliverer (deliver/__init__.py).
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
-import os
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -17,10 +14,11 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from digest import layout, render
-from digest.app.wiring import links_for, sender_clock
+from digest.app.senders import send_in_workers, send_one_process
+from digest.app.wiring import links_for
 from digest.config import Config
 from digest.deliver import deliverer, smtp
-from digest.deliver.sender import Clock, Pacing, Sender, SendReport, Transport, stamp_date
+from digest.deliver.sender import Clock, SendReport, Transport, stamp_date
 from digest.errors import DeliveryError
 from digest.models import WAITING, Artifact, Profile
 from digest.render import email
@@ -28,10 +26,6 @@ from digest.render.email.mime import POLICY
 from digest.store import Store
 
 log = logging.getLogger("digest")
-
-
-def pacing(config: Config) -> Pacing:
-    return Pacing(rate=config.delivery.rate, max_failures=config.delivery.max_failures)
 
 
 def send_day(
@@ -53,54 +47,18 @@ def send_day(
     each with its own store connection and its own SMTP connection (see `send_in_workers`)."""
     if workers > 1 and reader is None:
         return send_in_workers(config, store, day, workers=workers, wait=wait, environ=environ)
-    chosen = deliverer(config)
-    if transport is None or not chosen.sends:  # a ConfigError when the method sends nothing
-        transport = chosen.transport(config, environ)
-    sender = Sender(
+    return send_one_process(
+        config,
         store,
-        transport,
-        mail_dir=config.out_dir / layout.MAIL,
-        envelope_from=config.site.address,
-        pacing=pacing(config),
-        clock=clock or Clock(),
+        day,
+        wait=wait,
+        transport=transport,
+        clock=clock,
+        environ=environ,
+        reader=reader,
+        retries_only=retries_only,
         progress=progress,
     )
-    return sender.send(day, wait=wait, reader=reader, retries_only=retries_only)
-
-
-def send_in_workers(
-    config: Config,
-    store: Store,
-    day: date,
-    *,
-    workers: int,
-    wait: bool = False,
-    environ: Mapping[str, str] | None = None,
-) -> SendReport:
-    """`workers` sender processes on one day's ledger: each claims waiting rows in batches
-    (other senders skip them), paces itself by the store's shared rate, and sends through an
-    SMTP connection of its own; their reports are added up. Processes are started fresh
-    (spawn), so none shares a connection with this one."""
-    jobs = [(config, store.location, day, wait, dict(environ or os.environ))] * workers
-    with mp.get_context("spawn").Pool(workers) as pool:
-        parts = pool.map(_worker, jobs)
-    total = SendReport(day)
-    for part in parts:
-        total.attempted.update(part.attempted)
-        total.failures += part.failures
-        total.paused = total.paused or part.paused
-        total.stopped = total.stopped or part.stopped
-    total.ledger = Counter(d.status for d in store.deliveries(day))
-    total.next_due = store.next_due(day)
-    total.paused = total.paused or store.sending_paused(day)
-    return total
-
-
-def _worker(job: tuple[Config, Path | str, date, bool, dict[str, str]]) -> SendReport:
-    """One sender process of `send_in_workers`."""
-    config, location, day, wait, environ = job
-    with Store.open(location) as store:
-        return send_day(config, store, day, wait=wait, clock=sender_clock(), environ=environ)
 
 
 def due(store: Store, day: date, now: datetime) -> list[tuple[str, str]]:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import ingest, layout, sources
+from digest.app.senders import now, sender_clock
 from digest.atomic import write_atomic
 from digest.config import Config, load_config
 from digest.config.checks import store_location
 from digest.deliver import deliverer
-from digest.deliver.sender import Clock
 from digest.errors import ConfigError, DigestError, StoreError
 from digest.models import Profile, SourceOutcome, StoredPaper, Term
 from digest.render.links import Links
@@ -58,29 +58,6 @@ def open_store(location: Path | str, readers_of: Config | None = None, *, now: d
         store.sync_readers(readers_of.readers, now=now)
         opening.pop_all()
     return store
-
-
-def now() -> datetime:
-    """The time now; DIGEST_NOW (an ISO 8601 time with its UTC offset) stops the clock there,
-    so that a run can be repeated byte for byte."""
-    fixed = os.environ.get("DIGEST_NOW")
-    if not fixed:
-        return datetime.now().astimezone()
-    try:
-        moment = datetime.fromisoformat(fixed)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ConfigError(
-            f"DIGEST_NOW: expected an ISO 8601 time with its UTC offset, got {fixed!r}",
-            hint="like 2025-08-20T06:30:00+00:00, or unset it",
-        )
-    return moment
-
-
-def sender_clock() -> Clock:
-    """The sender's clock for a command: the real one, or DIGEST_NOW's (see `now`)."""
-    return Clock(now=now) if os.environ.get("DIGEST_NOW") else Clock()
 
 
 def sends(config: Config) -> bool:

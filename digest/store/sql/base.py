@@ -79,9 +79,13 @@ class SqlBase:
     dialect: Dialect
     errors: tuple[type[Exception], ...]  # the driver's errors
 
-    def _transaction(self, *, shared: bool = False) -> AbstractContextManager[Db]:
+    def _transaction(
+        self, *, shared: bool = False, single: bool = False
+    ) -> AbstractContextManager[Db]:
         """All or nothing. Writers take turns (SQLite's write lock, PostgreSQL's store lock),
-        except `shared` transactions of the ledger's hot path, which lock only their rows."""
+        except `shared` transactions of the ledger's hot path, which lock only their rows.
+        `single`: the block runs one statement, which a server may run as its own transaction
+        (a round trip instead of three)."""
         raise NotImplementedError
 
     # -- whole tables, for copying a store into another (store/copy.py) ----------------------

@@ -70,7 +70,7 @@ class SqlLedger(SqlBase):
             )
 
     def mark_transmitting(self, day: date, reader: str, *, by: str) -> bool:
-        with self._transaction(shared=True):
+        with self._transaction(shared=True, single=True):
             return ledger.transmitting(self._conn, day, reader, by=by)
 
     def finish_delivery(
@@ -86,7 +86,8 @@ class SqlLedger(SqlBase):
         """Record how an attempt ended (see ledger.finish for the outcome's keys)."""
         if isinstance(outcome.get("next_attempt"), datetime):
             outcome["next_attempt"] = utc(outcome["next_attempt"])
-        with self._transaction(shared=True):
+        # one UPDATE unless addresses were refused (then a locked read of those refused before)
+        with self._transaction(shared=True, single=not outcome.get("refused")):
             return ledger.finish(
                 self._conn,
                 day,

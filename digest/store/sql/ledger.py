@@ -82,18 +82,22 @@ def claim(
         ).fetchall()
         if not rows:
             break
+        mine = []
         for row in rows:
             if row["reader_status"] != "active":
                 why = f"reader {row['reader_status'] or 'deleted'} before sending"
                 _settle(conn, row, "suppressed", now, reply=why)
-                continue
+            else:
+                mine.append(row)
+        if mine:  # one statement for the batch: the rows are locked, their status as read
             conn.execute(
-                """UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?,
-                       updated = ?
-                   WHERE digest_date = ? AND reader = ? AND status = ?""",
-                (by, stamp, stamp, row["digest_date"], row["reader"], row["status"]),
+                f"""UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?,
+                        updated = ?
+                    WHERE digest_date = ? AND reader IN ({_marks(mine)})
+                      AND status IN ('pending', 'deferred')""",
+                (by, stamp, stamp, day.isoformat(), *(r["reader"] for r in mine)),
             )
-            claimed.append(delivery(row, status="sending"))
+            claimed += [delivery(r, status="sending") for r in mine]
     return claimed
 
 
@@ -373,5 +377,5 @@ def _settle(conn: Db, row: Row, status: str, now: datetime, *, reply: str) -> No
     )
 
 
-def _marks(items: Sequence[str]) -> str:
+def _marks(items: Sequence[object]) -> str:
     return ", ".join("?" * len(items))

@@ -168,9 +168,12 @@ class SqliteConnection(SqlBase):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
-    def _transaction(self, *, shared: bool = False) -> Iterator[sqlite3.Connection]:
+    def _transaction(
+        self, *, shared: bool = False, single: bool = False
+    ) -> Iterator[sqlite3.Connection]:
         """All-or-nothing: a failure anywhere rolls the whole block back. Every transaction
-        takes the file's write lock (BEGIN IMMEDIATE), `shared` ones too."""
+        takes the file's write lock (BEGIN IMMEDIATE), `shared` and `single` ones too (a local
+        file has no round trips to save)."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
