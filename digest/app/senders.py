@@ -1,9 +1,10 @@
-"""The sender processes of a day's send: one in this process, or `workers` side by side (see
-`send_in_workers`), each with its own store connection and SMTP connection.
+"""A day's send (`send_day`): one sender in this process, or `workers` side by side (see
+`send_in_workers`), each with its own store connection and SMTP connection. sending.py, which
+holds the rest of delivery, offers it as its own.
 
-Kept apart from sending.py and light to import: a worker is a fresh process (spawn) that
-imports this module, and the store, config and delivery modules under it, before it sends its
-first message; the building, rendering and fetching modules are not among them.
+Kept apart from sending.py and light to import: a worker is a fresh interpreter that imports
+this module, and the store, config and delivery modules under it, before it sends its first
+message; the building, rendering and fetching modules are not among them.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def pacing(config: Config) -> Pacing:
     return Pacing(rate=config.delivery.rate, max_failures=config.delivery.max_failures)
 
 
-def send_one_process(
+def send_day(
     config: Config,
     store: Store,
     day: date,
@@ -67,8 +68,13 @@ def send_one_process(
     reader: str | None = None,
     retries_only: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
+    workers: int = 1,
 ) -> SendReport:
-    """What is due of `day`'s ledger sent by one sender in this process (see sending.send_day)."""
+    """Send what is due of `day`'s ledger (only `reader`'s row, or only retries, when asked;
+    see deliver/sender.py). With `workers` above 1, that many processes send side by side,
+    each with its own store connection and its own SMTP connection (see `send_in_workers`)."""
+    if workers > 1 and reader is None:
+        return send_in_workers(config, store, day, workers=workers, wait=wait, environ=environ)
     chosen = deliverer(config)
     if transport is None or not chosen.sends:  # a ConfigError when the method sends nothing
         transport = chosen.transport(config, environ)
@@ -159,7 +165,7 @@ def _worker(result: BinaryIO) -> None:
     config, location, day, wait, environ = pickle.load(sys.stdin.buffer)
     try:
         with Store.open(location) as store:
-            report: SendReport | str = send_one_process(
+            report: SendReport | str = send_day(
                 config, store, day, wait=wait, clock=sender_clock(), environ=environ
             )
     except DigestError as exc:

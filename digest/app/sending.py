@@ -6,7 +6,7 @@ deliverer (deliver/__init__.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -14,11 +14,11 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from digest import layout, render
-from digest.app.senders import send_in_workers, send_one_process
+from digest.app.senders import send_day as send_day
 from digest.app.wiring import links_for
 from digest.config import Config
 from digest.deliver import deliverer, smtp
-from digest.deliver.sender import Clock, SendReport, Transport, stamp_date
+from digest.deliver.sender import Transport, stamp_date
 from digest.errors import DeliveryError
 from digest.models import WAITING, Artifact, Profile
 from digest.render import email
@@ -26,39 +26,6 @@ from digest.render.email.mime import POLICY
 from digest.store import Store
 
 log = logging.getLogger("digest")
-
-
-def send_day(
-    config: Config,
-    store: Store,
-    day: date,
-    *,
-    wait: bool = False,
-    transport: Transport | None = None,
-    clock: Clock | None = None,
-    environ: Mapping[str, str] | None = None,
-    reader: str | None = None,
-    retries_only: bool = False,
-    progress: Callable[[int, int, str], None] | None = None,
-    workers: int = 1,
-) -> SendReport:
-    """Send what is due of `day`'s ledger (only `reader`'s row, or only retries, when asked;
-    see deliver/sender.py). With `workers` above 1, that many processes send side by side,
-    each with its own store connection and its own SMTP connection (see `send_in_workers`)."""
-    if workers > 1 and reader is None:
-        return send_in_workers(config, store, day, workers=workers, wait=wait, environ=environ)
-    return send_one_process(
-        config,
-        store,
-        day,
-        wait=wait,
-        transport=transport,
-        clock=clock,
-        environ=environ,
-        reader=reader,
-        retries_only=retries_only,
-        progress=progress,
-    )
 
 
 def due(store: Store, day: date, now: datetime) -> list[tuple[str, str]]:
