@@ -6,7 +6,7 @@ the store hands out are in rows.py.
 
 from __future__ import annotations
 
-from digest.store.protocol import Store
+from digest.store.protocol import Store, StorePool
 from digest.store.rows import FetchState, IngestResult, Run, RunSources
 from digest.store.sqlite import SqliteStore, is_store
 from digest.store.sqlite.schema import MIGRATIONS
@@ -19,5 +19,6 @@ __all__ = [
     "RunSources",
     "SqliteStore",
     "Store",
+    "StorePool",
     "is_store",
 ]

@@ -239,6 +239,15 @@ class Upkeep(Protocol):
     def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None: ...
 
 
+class StorePool(Protocol):
+    """Stores for a process that uses several at a time (`digest serve`'s request threads):
+    each `store()` block has one of its own. See `Store.pool`."""
+
+    def store(self) -> AbstractContextManager[Store]: ...
+
+    def close(self) -> None: ...
+
+
 class Store(
     Papers,
     Feedback,
@@ -270,3 +279,19 @@ class Store(
         from digest.store.sqlite import SqliteStore
 
         return SqliteStore.open(Path(location))
+
+    @staticmethod
+    def pool(location: str | Path, *, size: int) -> StorePool:
+        """Stores at `location` for up to `size` threads at a time: PostgreSQL connections
+        kept open and lent (store/postgres/pool.py); an SQLite file opened for each block (a
+        local file has no connection worth keeping, and its connections belong to one thread).
+        The store is checked (and migrated) once, here."""
+        from digest.store.postgres.connection import is_url
+
+        if is_url(location):
+            from digest.store.postgres.pool import PostgresPool
+
+            return PostgresPool(str(location), size=size)
+        from digest.store.sqlite import SqlitePool
+
+        return SqlitePool(Path(location))

@@ -12,7 +12,8 @@ Routes (tokens from digest.tokens, each signed for one purpose):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -33,7 +34,7 @@ from digest.render import environment
 from digest.store import Store
 from digest.tokens import Signer
 from digest.web import reader, signup
-from digest.web.core import Confirm, Web
+from digest.web.core import Confirm, Stores, Web
 from digest.web.guard import Guard
 
 log = logging.getLogger("digest")
@@ -63,7 +64,12 @@ def create_app(
     `confirm(profile, link)` mails a new subscriber their confirmation link; `clock` gives the
     time (timezone-aware; now by default)."""
     web = Web(
-        config, signer, confirm, clock or partial(datetime.now, UTC), environment(config.templates)
+        config,
+        signer,
+        confirm,
+        clock or partial(datetime.now, UTC),
+        environment(config.templates),
+        Stores(config.store),
     )
     site = _Archive(directory=config.out_dir / layout.SITE, html=True, check_dir=False)
     # private feeds: served by name, behind their token
@@ -79,7 +85,17 @@ def create_app(
         routes=routes,
         middleware=[Middleware(Guard)],
         exception_handlers={HTTPException: partial(_error, web)},
+        lifespan=partial(_lifespan, web),
     )
+
+
+@asynccontextmanager
+async def _lifespan(web: Web, app: Starlette) -> AsyncIterator[None]:
+    """The store's pooled connections closed when the server stops."""
+    try:
+        yield
+    finally:
+        web.stores.close()
 
 
 def server(

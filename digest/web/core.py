@@ -1,16 +1,20 @@
 """What every page of `digest serve` shares: the config, the token check, the store, the pages.
 
-The store is opened per request in a worker thread: SQLite connections belong to one thread, and
-waiting for the write lock (a build or a send may hold it) must not stall the event loop. A token
+Each request uses the store in a worker thread, on a store of its own from the store's pool
+(`Stores`): SQLite connections belong to one thread, and waiting for the write lock (a build or
+a send may hold it) must not stall the event loop. A token
 that does not verify, for whatever reason, is a 404 like any other, so nobody can tell a forged
 token from a revoked one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -23,7 +27,7 @@ from starlette.responses import HTMLResponse
 from digest.config import Config
 from digest.models import Profile, Subscriber
 from digest.render.links import Links
-from digest.store import Store
+from digest.store import Store, StorePool
 from digest.tokens import Purpose, Signer
 
 T = TypeVar("T")
@@ -40,6 +44,35 @@ ERRORS = {
 }
 
 
+POOL_SIZE = 8  # store connections kept for the requests (PostgreSQL; SQLite opens per request)
+
+
+class Stores:
+    """The pool of stores the requests use (`Store.pool`), made at the first request, so that
+    serve starts, and says so on /healthz, while the store cannot be opened yet; each request
+    that finds it so gets the StoreError, and the next one tries again."""
+
+    def __init__(self, location: str | Path, *, size: int = POOL_SIZE) -> None:
+        self.location, self.size = location, size
+        self._pool: StorePool | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = Store.pool(self.location, size=self.size)
+            pool = self._pool
+        with pool.store() as store:
+            yield store
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
 @dataclass(frozen=True, slots=True)
 class Web:
     config: Config
@@ -47,6 +80,7 @@ class Web:
     confirm: Confirm
     clock: Callable[[], datetime]
     env: jinja2.Environment
+    stores: Stores
 
     @property
     def app_path(self) -> str:
@@ -63,11 +97,11 @@ class Web:
         return Links(self.config.site.base_url, self.config.app_url, self.signer, {reader: version})
 
     async def run(self, work: Callable[[Store], T]) -> T:
-        """`work(store)` in a worker thread, on a store opened for it alone."""
+        """`work(store)` in a worker thread, on a store of its own while it runs."""
         return await run_in_threadpool(self._with_store, work)
 
     def _with_store(self, work: Callable[[Store], T]) -> T:
-        with Store.open(self.config.store) as store:
+        with self.stores.store() as store:
             return work(store)
 
     def subscriber(self, store: Store, token: str, purpose: Purpose) -> Subscriber:

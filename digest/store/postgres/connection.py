@@ -111,7 +111,7 @@ class Row(tuple[Any, ...]):
         return list(self._names)
 
 
-def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+def row_maker(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
     names = {c.name: i for i, c in enumerate(cursor.description or ())}
     return lambda values: Row(values, names)
 
@@ -175,7 +175,7 @@ class PostgresConnection(SqlBase):
             self._lock_key = int(key[0]) if key else 0
             self._migrate()
         except psycopg.Error as exc:
-            raise StoreError(f"{self.location}: cannot open the store: {_one_line(exc)}") from None
+            raise StoreError(f"{self.location}: cannot open the store: {one_line(exc)}") from None
 
     def _version(self) -> tuple[int | None, list[str]]:
         """The store's schema version (None when unmarked), and the tables in its schema."""
@@ -218,7 +218,7 @@ class PostgresConnection(SqlBase):
         """Close; a server error on the way out becomes one StoreError naming the store."""
         self.close()
         if isinstance(exc, psycopg.Error):
-            raise StoreError(f"{self.location}: {_one_line(exc)}") from exc
+            raise StoreError(f"{self.location}: {one_line(exc)}") from exc
 
     @contextmanager
     def _transaction(self, *, shared: bool = False, single: bool = False) -> Iterator[Db]:
@@ -336,7 +336,7 @@ class PostgresConnection(SqlBase):
         try:
             version, _ = self._version()
         except psycopg.Error as exc:
-            return [_one_line(exc)]
+            return [one_line(exc)]
         if version != len(MIGRATIONS):
             return [f"store schema v{version}, expected v{len(MIGRATIONS)}"]
         return []
@@ -392,16 +392,16 @@ def _connect(url: str, *, application_name: str) -> psycopg.Connection[Row]:
         return psycopg.connect(
             url,
             autocommit=True,
-            row_factory=_rows,
+            row_factory=row_maker,
             connect_timeout=CONNECT_SECONDS,
             application_name=application_name,
         )
     except psycopg.Error as exc:
         shown = without_password(url)
-        raise StoreError(f"{shown}: cannot open the store: {_one_line(exc)}") from None
+        raise StoreError(f"{shown}: cannot open the store: {one_line(exc)}") from None
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 

@@ -12,6 +12,9 @@ the aggregates' SQL (store/sql/, the same for every backend) over one SQLite fil
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.store.sql import SqlAggregates
@@ -20,12 +23,29 @@ from digest.store.sqlite.connection import SqliteConnection, is_store
 if TYPE_CHECKING:
     from digest.store.protocol import Store
 
-__all__ = ["SqliteStore", "is_store"]
+__all__ = ["SqlitePool", "SqliteStore", "is_store"]
 
 
 class SqliteStore(SqliteConnection, SqlAggregates):
     """A digest store on one SQLite file, implementing the `Store` protocol (store/protocol.py).
     Use `Store.open(path)`; close with `close()` or `with`."""
+
+
+class SqlitePool:
+    """`Store.pool` for an SQLite file: the file opened for each block (connections belong to
+    one thread; opening a local file costs little), checked and migrated once, here."""
+
+    def __init__(self, path: Path) -> None:
+        SqliteStore.open(path).close()  # a StoreError for a file this digest cannot use
+        self.path = path
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        with SqliteStore.open(self.path) as store:
+            yield store
+
+    def close(self) -> None:
+        """Nothing is kept open between blocks."""
 
 
 if TYPE_CHECKING:
