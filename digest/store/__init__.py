@@ -6,7 +6,7 @@ the store hands out are in rows.py.
 
 from __future__ import annotations
 
-from digest.store.protocol import Store, StorePool
+from digest.store.protocol import Store, StorePool, pool
 from digest.store.rows import FetchState, IngestResult, Run, RunSources
 from digest.store.sqlite import SqliteStore, is_store
 from digest.store.sqlite.schema import MIGRATIONS
@@ -21,4 +21,5 @@ __all__ = [
     "Store",
     "StorePool",
     "is_store",
+    "pool",
 ]

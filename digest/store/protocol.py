@@ -262,7 +262,8 @@ class Store(
     Upkeep,
     Protocol,
 ):
-    """Everything a store keeps. `Store.open(location)` opens the store there."""
+    """Everything a store keeps. `Store.open(location)` opens the store there; `pool` (below)
+    gives stores to a process that uses several at a time."""
 
     @staticmethod
     def open(location: str | Path) -> Store:
@@ -280,18 +281,18 @@ class Store(
 
         return SqliteStore.open(Path(location))
 
-    @staticmethod
-    def pool(location: str | Path, *, size: int) -> StorePool:
-        """Stores at `location` for up to `size` threads at a time: PostgreSQL connections
-        kept open and lent (store/postgres/pool.py); an SQLite file opened for each block (a
-        local file has no connection worth keeping, and its connections belong to one thread).
-        The store is checked (and migrated) once, here."""
-        from digest.store.postgres.connection import is_url
 
-        if is_url(location):
-            from digest.store.postgres.pool import PostgresPool
+def pool(location: str | Path, *, size: int) -> StorePool:
+    """Stores at `location` for up to `size` threads at a time: PostgreSQL connections
+    kept open and lent (store/postgres/pool.py); an SQLite file opened for each block (a
+    local file has no connection worth keeping, and its connections belong to one thread).
+    The store is checked (and migrated) once, here."""
+    from digest.store.postgres.connection import is_url
 
-            return PostgresPool(str(location), size=size)
-        from digest.store.sqlite import SqlitePool
+    if is_url(location):
+        from digest.store.postgres.pool import PostgresPool
 
-        return SqlitePool(Path(location))
+        return PostgresPool(str(location), size=size)
+    from digest.store.sqlite import SqlitePool
+
+    return SqlitePool(Path(location))

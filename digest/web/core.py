@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse
 from digest.config import Config
 from digest.models import Profile, Subscriber
 from digest.render.links import Links
-from digest.store import Store, StorePool
+from digest.store import Store, StorePool, pool
 from digest.tokens import Purpose, Signer
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ POOL_SIZE = 8  # store connections kept for the requests (PostgreSQL; SQLite ope
 
 
 class Stores:
-    """The pool of stores the requests use (`Store.pool`), made at the first request, so that
+    """The pool of stores the requests use (store.pool), made at the first request, so that
     serve starts, and says so on /healthz, while the store cannot be opened yet; each request
     that finds it so gets the StoreError, and the next one tries again."""
 
@@ -61,16 +61,16 @@ class Stores:
     def store(self) -> Iterator[Store]:
         with self._lock:
             if self._pool is None:
-                self._pool = Store.pool(self.location, size=self.size)
-            pool = self._pool
-        with pool.store() as store:
+                self._pool = pool(self.location, size=self.size)
+            stores = self._pool
+        with stores.store() as store:
             yield store
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
+            stores, self._pool = self._pool, None
+        if stores is not None:
+            stores.close()
 
 
 @dataclass(frozen=True, slots=True)
