@@ -1,7 +1,8 @@
 """The archive site and the HTML email in a real browser: Debian's headless Chromium, driven by
 Playwright (never a downloaded browser), against pages served from 127.0.0.1.
 
-Skips without Chromium, unless CI is set: there it must run.
+Skips without Chromium, unless CI is set: there it must run. The pages are built by `digest run`
+on SQLite and on PostgreSQL (`store_location`).
 Screenshots go to the test's own folder (tmp_path / "screenshots").
 """
 
@@ -83,8 +84,9 @@ readers:
     assert main(["--config", str(project / "config.yaml"), "run"]) == 0
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium for the module's tests (each opens pages of its own): a launch is seconds."""
     if not Path(CHROMIUM).exists():
         pytest.fail("CI is set but chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
@@ -97,6 +99,7 @@ def browser():
             chromium.close()
 
 
+@pytest.mark.usefixtures("store_location")
 def test_search_finds_a_known_paper_and_day_links_work(served, browser, tmp_path: Path) -> None:
     base, out = served
     build(out.parent, base)
@@ -139,6 +142,7 @@ def test_search_finds_a_known_paper_and_day_links_work(served, browser, tmp_path
     assert errors == []
 
 
+@pytest.mark.usefixtures("store_location")
 def test_the_email_in_light_and_dark(served, browser, tmp_path: Path) -> None:
     base, out = served
     build(out.parent, base)

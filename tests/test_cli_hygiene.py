@@ -1,5 +1,6 @@
 """The command line's manners: every argument explained and checked by argparse, a closed pipe
-ended quietly, errors on one line, log lines written as sentences."""
+ended quietly, errors on one line, log lines written as sentences. The commands that open the
+store here (`status`, `run`) run on SQLite and on PostgreSQL (`store_location`)."""
 
 from __future__ import annotations
 
@@ -115,14 +116,16 @@ def _closed_pipe_run(
         os.close(write)
 
 
-@pytest.mark.parametrize(
-    ("args", "buffered"),
-    [(["status", "--json"], False), (["status", "--json"], True), (["--help"], False)],
-)
-def test_a_closed_pipe_ends_quietly_as_sigpipe_would(
-    project: Path, args: list[str], buffered: bool
-) -> None:
-    done = _closed_pipe_run(args, project, buffered=buffered)
+@pytest.mark.usefixtures("store_location")
+@pytest.mark.parametrize("buffered", [False, True])
+def test_a_closed_pipe_ends_quietly_as_sigpipe_would(project: Path, buffered: bool) -> None:
+    done = _closed_pipe_run(["status", "--json"], project, buffered=buffered)
+    assert done.stderr == ""
+    assert done.returncode == PIPE_CLOSED == 141
+
+
+def test_help_to_a_closed_pipe_ends_quietly_too(project: Path) -> None:
+    done = _closed_pipe_run(["--help"], project)
     assert done.stderr == ""
     assert done.returncode == PIPE_CLOSED == 141
 
@@ -134,6 +137,7 @@ def test_an_error_with_a_closed_pipe_is_still_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: ")
 
 
+@pytest.mark.usefixtures("store_location")
 def test_the_bundled_example_runs_with_readable_log_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

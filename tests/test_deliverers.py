@@ -1,7 +1,8 @@
 """The deliverer registry (digest/deliver/__init__.py): every entry answers every question the
 program asks of a delivery method, what an entry says it needs is what config.yaml requires,
 no code outside the registry and the config branches on a method's name, and a new entry is
-all a new channel takes."""
+all a new channel takes (its plan, send and alert through the store on SQLite and on
+PostgreSQL, `store_location`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers import FIXTURES
+from pg import StoreLocation
 from smtpserver import SmtpServer
 
 import digest
@@ -220,7 +222,7 @@ def test_what_an_entry_needs_is_what_the_config_requires(name: str, tmp_path: Pa
 
 
 def test_a_new_entry_is_planned_sent_and_alerted_through_with_no_other_change(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_location: StoreLocation
 ) -> None:
     """A `relay` method (SMTP without signed links) added to the registry alone: the build
     plans its ledger, the send job sends through it, an alert goes by it."""
@@ -229,7 +231,11 @@ def test_a_new_entry_is_planned_sent_and_alerted_through_with_no_other_change(
     monkeypatch.delenv("DIGEST_SECRET", raising=False)
     with SmtpServer() as server:
         loaded = load(tmp_path, config_text("smtp", port=server.port))
-        config = replace(loaded, delivery=replace(loaded.delivery, method="relay"))
+        config = replace(
+            loaded,
+            store=store_location(Path(loaded.store)),
+            delivery=replace(loaded.delivery, method="relay"),
+        )
         jobs = Operator(config, clock=lambda: NOW, environ={})
         jobs.ingest()
         jobs.build()

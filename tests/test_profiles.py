@@ -1,5 +1,6 @@
 """Rich profiles: weighted keywords, excluded terms, followed authors, popularity, diversity,
-explanations naming the closest liked paper; and the fitted model cached on disk."""
+explanations naming the closest liked paper; and the fitted model cached on disk. The corpus
+window read from the store runs on SQLite and on PostgreSQL (`store_location`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from helpers import stored
+from pg import StoreLocation
 from test_rank import CORPUS, names
 
 from digest import learn, modelcache, rank
@@ -136,9 +138,11 @@ def test_the_model_is_cached_until_the_corpus_changes(tmp_path: Path) -> None:
     assert isinstance(pickle.loads(path.read_bytes()), rank.Model)
 
 
-def test_the_corpus_window_reads_only_the_days_asked_for(tmp_path: Path) -> None:
+def test_the_corpus_window_reads_only_the_days_asked_for(
+    tmp_path: Path, store_location: StoreLocation
+) -> None:
     now = datetime(2025, 9, 1, tzinfo=UTC)
-    with Store.open(tmp_path / "s.sqlite3") as store:
+    with Store.open(store_location(tmp_path / "s.sqlite3")) as store:
         for day in (date(2025, 5, 1), date(2025, 8, 1), date(2025, 8, 20)):
             paper = Paper(title=f"Paper of {day}", abstract="", digest_date=day)
             store.add_papers("s", [paper], now=now)

@@ -1,5 +1,10 @@
 """The scheduler: fire times across DST changes, weekday names, catching up missed runs within
-the grace, one scheduler per store, and a SIGTERM that lets the running job finish."""
+the grace, one scheduler per store, a SIGTERM that lets the running job finish, and the retry job.
+
+What touches a store runs on SQLite and on PostgreSQL (`store_location`): a second scheduler
+process refused (the lock file beside an SQLite store, the advisory lock in a PostgreSQL one),
+the lock released at SIGTERM, the retry job. The lock file's own test stays on SQLite; the
+jobs the scheduler is tested with elsewhere here are fakes that touch no store."""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ import itertools
 import logging
 import os
 import queue
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -24,8 +32,14 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from helpers import FIXTURES
+from pg import StoreLocation
+from smtpserver import SmtpServer
 
+from digest.app import wiring
+from digest.app.jobs import Operator
 from digest.config import Config, JobTime, load_config
+from digest.deliver.smtp import SmtpSettings, SmtpTransport
 from digest.errors import DigestError
 from digest.schedule import (
     JobSpec,
@@ -37,7 +51,10 @@ from digest.schedule import (
     lock_path,
     missed,
     next_runs,
+    scheduler_lock,
 )
+from digest.store import Store
+from digest.store.postgres.connection import without_password
 
 KINDS = {"hf_text"}
 WAIT = 10.0  # seconds: the most any test waits for a scheduler thread or a process
@@ -513,7 +530,7 @@ RUN_SCRIPT = """
 import logging, sys, time
 from pathlib import Path
 from digest import schedule
-from digest.config import load_config
+from digest.app import wiring
 from digest.errors import DigestError
 
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
@@ -543,7 +560,7 @@ def spy(*args, **kwargs):
 
 
 schedule.build_scheduler = spy
-config = load_config(Path(sys.argv[1]), kinds={"hf_text"})
+config = wiring.load(Path(sys.argv[1]))  # as the command reads it: DIGEST_STORE too
 try:
     code = schedule.run(config, [], Jobs())
 except DigestError as error:
@@ -555,9 +572,10 @@ sys.exit(code)
 HOLD_SCRIPT = """
 import sys
 from pathlib import Path
-from digest.schedule import SchedulerLock
+from digest.app import wiring
+from digest.schedule import scheduler_lock
 
-with SchedulerLock(Path(sys.argv[1])):
+with scheduler_lock(wiring.load(Path(sys.argv[1]))):
     print("locked", flush=True)
     sys.stdin.read()
 """
@@ -613,14 +631,26 @@ class Lines:
         self.thread.join(WAIT)  # the process has ended: its stdout is at its end
 
 
-def test_a_second_scheduler_process_on_the_store_exits_at_once(tmp_path):
+def holder_named(store_location: StoreLocation, tmp_path: Path, pid: int) -> str:
+    """How a refused scheduler names the one holding the store's lock, process `pid` here: the
+    lock file and its pid on SQLite; on PostgreSQL the store, the server process holding its lock
+    (which an administrator may end), and the scheduler that session serves: its pid and host."""
+    if store_location.url is None:
+        lock = tmp_path / "data" / "store.sqlite3.schedule.lock"
+        return re.escape(f"{lock} is held by pid {pid}")
+    return (
+        re.escape(f"{without_password(store_location.url)} is held by server process ")
+        + r"\d+ from \S+ "
+        + re.escape(f"(digest schedule pid {pid} on {socket.gethostname()})")
+    )
+
+
+def test_a_second_scheduler_process_on_the_store_exits_at_once(tmp_path, store_location):
     config_path = ingest_due_now(tmp_path)
-    lock = tmp_path / "data" / "store.sqlite3.schedule.lock"
-    lock.parent.mkdir()
     hold = script(tmp_path, "hold.py", HOLD_SCRIPT)
     run = script(tmp_path, "run.py", RUN_SCRIPT)
     with subprocess.Popen(
-        [sys.executable, str(hold), str(lock)],
+        [sys.executable, str(hold), str(config_path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -639,15 +669,18 @@ def test_a_second_scheduler_process_on_the_store_exits_at_once(tmp_path):
         held.close()
 
     assert second.returncode == 1
-    assert second.stderr.strip().splitlines()[-1] == (
-        f"error: another scheduler is running on this store: {lock} is held by pid {holder.pid}"
-        " (one `digest schedule` per store; stop that one first)"
-    )
+    refused = second.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        "error: another scheduler is running on this store: "
+        + holder_named(store_location, tmp_path, holder.pid)
+        + re.escape(" (one `digest schedule` per store; stop that one first)"),
+        refused,
+    ), refused
     assert "started" not in second.stdout and not (tmp_path / "done").exists()
     assert elapsed < WAIT / 2
 
 
-def test_sigterm_lets_the_running_job_finish(tmp_path):
+def test_sigterm_lets_the_running_job_finish(tmp_path, store_location):
     config_path = ingest_due_now(tmp_path)
     done = tmp_path / "done"
     run = script(tmp_path, "run.py", RUN_SCRIPT)
@@ -667,3 +700,72 @@ def test_sigterm_lets_the_running_job_finish(tmp_path):
     stopping = log.index("SIGTERM: stopping once the running job has finished")
     assert stopping < log.index("ingest finished") < log.index("scheduler stopped")
     assert log.rstrip().endswith("scheduler stopped")
+    with scheduler_lock(wiring.load(config_path)):  # released: the next scheduler may start
+        pass
+
+
+# --- the retry job on the store ------------------------------------------------------------------
+
+SECRET = "a secret of more than sixteen bytes"
+AUG = "000_136fd171620bccff.txt"
+SENDING = f"""\
+store: out/store.sqlite3
+sources:
+  - {{name: aug, kind: hf_text, path: {AUG}, date: 2025-08-20}}
+delivery:
+  method: smtp
+  from: "Paper Digest <digest@example.org>"
+  base_url: https://digest.example.org/
+  rate: 1000
+  smtp: {{host: 127.0.0.1, port: {{port}}, security: none, timeout: 10}}
+readers:
+  - name: ada
+    email: ada@example.org
+    interests: {{keywords: [network pruning, quantization]}}
+  - name: lin
+    email: lin@example.org
+    interests: {{keywords: [knowledge distillation]}}
+"""
+
+
+@pytest.mark.usefixtures("store_location")
+def test_the_retry_job_sends_a_deferred_message_once_its_time_has_come(tmp_path, monkeypatch):
+    """The jobs the scheduler runs, on the store: ingest, build, a send per reader (ada's
+    deferred by the server), then the retry job, which sends ada's message when its retry time
+    has come, once, and records a run only when it did something."""
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    shutil.copy(FIXTURES / "pages" / AUG, tmp_path / AUG)
+    now = [utc(2025, 8, 20, 5)]  # 01:00 in New York, after the day's announcement
+    with SmtpServer() as server:
+        path = tmp_path / "config.yaml"
+        path.write_text(SENDING.replace("{port}", str(server.port)), encoding="utf-8")
+        config = wiring.load(path)  # as the command reads it: DIGEST_STORE names the store
+        settings = SmtpSettings("127.0.0.1", server.port, security="none", timeout=10)
+        jobs = Operator(
+            config,
+            clock=lambda: now[0],
+            environ={"DIGEST_SECRET": SECRET},
+            transport=lambda: SmtpTransport(settings),
+        )
+        jobs.ingest()
+        jobs.build()
+        server.data_replies.append("451 4.3.0 try later")
+        jobs.send("ada")
+        jobs.send("lin")
+        now[0] += timedelta(minutes=1)
+        jobs.retry()  # ada's retry is not due yet: nothing sent, no run recorded
+        assert [m.recipients for m in server.messages] == [("lin@example.org",)]
+        now[0] += timedelta(hours=2)
+        jobs.retry()
+        jobs.retry()  # nothing more is due
+        sent = [m.recipients for m in server.messages]
+    assert sent == [("lin@example.org",), ("ada@example.org",)]
+    assert jobs.last_run("retry") == now[0]
+    with Store.open(config.store) as store:
+        commands = [run["command"] for run in reversed(store.runs(20))]
+        statuses = {d.reader: d.status for d in store.deliveries(date(2025, 8, 20))}
+    assert commands == [
+        *("schedule:ingest", "schedule:build", "schedule:send:ada", "schedule:send:lin"),
+        "schedule:retry",
+    ]
+    assert statuses == {"ada": "sent", "lin": "sent"}

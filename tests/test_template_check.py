@@ -1,4 +1,5 @@
-"""A template's error names its file and line: in a build, whatever the output."""
+"""A template's error names its file and line: in a build, whatever the output (on SQLite and on
+PostgreSQL, `store_location`), and in `digest config check`, which opens no store."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers import FIXTURES
+from pg import StoreLocation, store_rows
 
 from digest.cli import main
 
@@ -22,7 +24,8 @@ readers:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_location: StoreLocation) -> Path:
+    """A project whose sources are ingested, on SQLite and on PostgreSQL: a build reads them."""
     shutil.copytree(FIXTURES / "pages", tmp_path / "pages")
     (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
     (tmp_path / "mine").mkdir()
@@ -169,7 +172,7 @@ def test_config_check_reports_every_broken_template_at_once(
 
 
 def test_config_check_passes_the_shipped_templates(
-    unbuilt: Path, capsys: pytest.CaptureFixture[str]
+    unbuilt: Path, capsys: pytest.CaptureFixture[str], store_location: StoreLocation
 ) -> None:
     # a user template that extends the shipped one it replaces, and a reader's own
     (unbuilt / "mine" / "digest.html").write_text(
@@ -182,6 +185,9 @@ def test_config_check_passes_the_shipped_templates(
     )
     code, err = _check(unbuilt, capsys)
     assert (code, err) == (0, [])
+    if store_location.url is not None:  # DIGEST_STORE's store is not opened either
+        tables = "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+        assert store_rows(store_location.url, tables) == [(0,)]
 
 
 def test_config_check_passes_the_bundled_config(

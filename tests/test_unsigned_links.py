@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import FIXTURES
+from pg import StoreLocation
 
 from digest.cli import main
 
@@ -48,7 +49,8 @@ def _outputs(out: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_location: StoreLocation) -> Path:
+    """The fixture pages ingested and built, on SQLite and on PostgreSQL."""
     shutil.copytree(FIXTURES / "pages", tmp_path / "pages")
     (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
     monkeypatch.chdir(tmp_path)

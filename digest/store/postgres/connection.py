@@ -21,6 +21,7 @@ import functools
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -409,6 +410,8 @@ class SchedulerLock:
     """One scheduler per PostgreSQL store: a session-level advisory lock of the store's schema,
     held on a connection of its own for as long as the scheduler runs. The server drops it when
     that connection ends, however the process ends, so a crashed scheduler never blocks the next.
+    A second scheduler is refused with a line naming the server process holding the lock and the
+    scheduler it serves (the session's application_name: its pid and host).
     """
 
     def __init__(self, url: str) -> None:
@@ -417,7 +420,8 @@ class SchedulerLock:
         self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> None:
-        conn = _connect(self.url, application_name="digest schedule")
+        named = f"digest schedule pid {os.getpid()} on {socket.gethostname()}"
+        conn = _connect(self.url, application_name=named[:63])  # the server keeps 63 bytes
         schema = conn.execute("SELECT current_schema()").fetchone()
         if schema is None or schema[0] is None:
             conn.close()
@@ -426,13 +430,16 @@ class SchedulerLock:
         taken = conn.execute(f"SELECT pg_try_advisory_lock({key})").fetchone()
         if not (taken and taken[0]):
             holder = conn.execute(
-                "SELECT a.pid, a.client_addr FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-                f" WHERE l.locktype = 'advisory' AND l.granted"
+                "SELECT a.application_name, a.pid, a.client_addr"
+                " FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                " WHERE l.locktype = 'advisory' AND l.granted"
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 f" AND (l.classid::bigint << 32) | l.objid::bigint = {key}"
             ).fetchone()
             conn.close()
             who = (
-                f"server process {holder[0]} from {holder[1] or 'a local socket'}"
+                f"server process {holder[1]} from {holder[2] or 'a local socket'}"
+                f" ({holder[0] or 'a session of unknown name'})"
                 if holder
                 else "another session"
             )
