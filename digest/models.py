@@ -10,7 +10,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -164,9 +164,61 @@ class Profile:
     public: bool = False  # digests and feed published on the archive site (private by default)
     note: str = ""  # Markdown the operator writes for this reader, shown atop their digests
     send: SendTime = SendTime()  # when their digest goes out (by `digest schedule`)
+    paused: bool = False  # no digest is built for them (so none is sent) until unpaused
 
     def weight(self, index: int) -> float:
         return self.weights[index] if index < len(self.weights) else 1.0
+
+
+DAILY = "daily"  # a ReaderSettings cadence: a digest every day (else a weekday: once a week)
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderSettings:
+    """What a reader set on their own page (`digest serve`): each field None until they change
+    it. A set field wins over the newsletter's profile of the reader (config.yaml's entry, or what
+    they subscribed with); the others follow it, so the operator's later changes still reach
+    them. Never written into config.yaml."""
+
+    keywords: tuple[str, ...] | None = None
+    weights: tuple[float, ...] | None = None  # with `keywords`: one each, or () for 1.0 each
+    exclude: tuple[str, ...] | None = None
+    authors: tuple[str, ...] | None = None
+    top_k: int | None = None
+    time: str | None = None  # HH:MM, in their time zone
+    timezone: str | None = None  # an IANA zone name
+    cadence: str | None = None  # DAILY, or a weekly digest's weekday (`mon` ... `sun`)
+    paused: bool | None = None
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The names of the fields the reader set (`weights` goes with `keywords`)."""
+        return tuple(
+            name for name in _SETTINGS if name != "weights" and getattr(self, name) is not None
+        )
+
+    def applied(self, profile: Profile) -> Profile:
+        """`profile` with the fields the reader set put over it. `min_papers` never exceeds
+        the reader's own `top_k` (config.yaml's rule, kept whatever the operator changes)."""
+        values: dict[str, Any] = {}
+        if self.keywords is not None:
+            values["keywords"], values["weights"] = self.keywords, self.weights or ()
+        for name in ("exclude", "authors", "top_k", "paused"):
+            if (value := getattr(self, name)) is not None:
+                values[name] = value
+        if self.top_k is not None:
+            values["min_papers"] = min(profile.min_papers, self.top_k)
+        send = profile.send
+        if self.time is not None:
+            send = replace(send, time=self.time)
+        if self.timezone is not None:
+            send = replace(send, timezone=self.timezone)
+        if self.cadence is not None:
+            send = replace(send, weekday=None if self.cadence == DAILY else self.cadence)
+        return replace(profile, send=send, **values) if values or send != profile.send else profile
+
+
+_SETTINGS = tuple(f.name for f in fields(ReaderSettings))
 
 
 class Term(NamedTuple):
@@ -273,7 +325,9 @@ class Subscriber:
     `pending` readers subscribed by the form and have not confirmed (nothing is sent to them);
     `active` readers get digests; `unsubscribed` ones asked to stop; `removed` ones were taken
     out by the operator (or from config.yaml). `token_version` is signed into their links:
-    bumping it revokes every link given out before."""
+    bumping it revokes every link given out before. `profile` is the one digests are built from:
+    `base` (config.yaml's entry, or what they subscribed with) with the reader's `own` settings
+    put over it."""
 
     profile: Profile
     status: str
@@ -281,6 +335,13 @@ class Subscriber:
     token_version: int
     created: datetime
     updated: datetime
+    own: ReaderSettings = ReaderSettings()  # what the reader set on their page
+    base: Profile | None = None  # the profile before `own`; None: `profile` itself
+
+    @property
+    def newsletter(self) -> Profile:
+        """The newsletter's profile of the reader, before their own settings."""
+        return self.base or self.profile
 
     @property
     def name(self) -> str:

@@ -294,3 +294,15 @@ def test_near_misses_and_min_papers_survive_the_readers_table(store: Store) -> N
         )
     old = store.subscriber("ada").profile  # type: ignore[union-attr]
     assert (old.near_misses, old.min_papers, old.top_k) == (3, 0, 5)
+
+
+def test_a_config_entry_stored_before_a_profile_key_existed_is_unchanged(store: Store) -> None:
+    """A digest that adds a key to Profile does not replace every config reader's stored
+    profile (nor undo what they edited since) at its first sync."""
+    ada = Profile(name="ada", keywords=("graph",))
+    store.sync_readers([ada], now=NOW)
+    store.set_profile(replace(ada, keywords=("edited",)), now=NOW)
+    with closing(sqlite3.connect(store.path)) as raw, raw:
+        raw.execute("UPDATE readers SET configured = json_remove(configured, '$.paused')")
+    assert store.sync_readers([ada], now=NOW) == 0
+    assert store.subscriber("ada").profile.keywords == ("edited",)  # type: ignore[union-attr]

@@ -4,13 +4,14 @@ against every backend: a new backend joins by adding its name to `BACKENDS`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from digest.errors import StoreError
-from digest.models import Digest, Paper, Profile, Scored, Term
+from digest.models import Digest, Paper, Profile, ReaderSettings, Scored, Term
 from digest.store import FetchState, SqliteStore, Store
 from digest.store.postgres import PostgresStore
 
@@ -226,6 +227,69 @@ def test_config_readers_are_synced_and_one_taken_out_is_removed(backend: Store) 
     assert backend.sync_readers([bob], now=NOW) == 1
     states = {s.name: (s.status, s.origin) for s in backend.subscribers()}
     assert states == {"ada": ("removed", "config"), "bob": ("unsubscribed", "config")}
+
+
+def test_a_readers_own_settings_win_over_config_yaml_and_survive_its_changes(
+    backend: Store,
+) -> None:
+    configured = Profile(name="ada", keywords=("graphs",), top_k=10, min_papers=8)
+    backend.sync_readers([configured], now=NOW)
+    own = ReaderSettings(keywords=("pruning",), weights=(), top_k=5, cadence="fri", paused=True)
+    assert backend.set_reader_settings("ada", own, now=NOW)
+    found = backend.subscriber("ada")
+    assert found is not None and found.own == own and found.newsletter == configured
+    assert found.profile == replace(
+        configured,
+        keywords=("pruning",),
+        top_k=5,
+        min_papers=5,  # never above their own top_k
+        paused=True,
+        send=replace(configured.send, weekday="fri"),
+    )
+    # config.yaml changes: the fields the reader set stay theirs, the others follow it
+    changed = replace(configured, keywords=("nets",), exclude=("survey",), min_papers=0)
+    assert backend.sync_readers([changed], now=NOW) == 1
+    (found,) = backend.subscribers("active")
+    assert (found.profile.keywords, found.profile.exclude) == (("pruning",), ("survey",))
+    assert found.newsletter == changed
+    assert [s.profile for s in backend.readers_by_email("nobody@example.org")] == []
+    # nothing set: back to config.yaml's entry
+    assert backend.set_reader_settings("ada", ReaderSettings(), now=NOW)
+    found = backend.subscriber("ada")
+    assert found is not None and (found.profile, found.own, found.base) == (
+        changed,
+        ReaderSettings(),
+        None,
+    )
+    assert backend.set_reader_settings("nobody", own, now=NOW) is False
+
+
+def test_a_reader_added_again_starts_without_their_old_settings(backend: Store) -> None:
+    backend.add_reader(ADA, now=NOW)
+    backend.set_reader_settings("ada", ReaderSettings(top_k=3), now=NOW)
+    backend.set_reader_status("ada", "removed", now=NOW)
+    backend.add_reader(ADA, now=NOW, status="pending", origin="form")
+    found = backend.subscriber("ada")
+    assert found is not None and (found.profile, found.own) == (ADA, ReaderSettings())
+
+
+def test_an_unchanged_config_entry_leaves_the_stored_profile_alone(backend: Store) -> None:
+    backend.sync_readers([ADA], now=NOW)
+    backend.set_profile(replace(ADA, keywords=("edited",)), now=NOW)
+    assert backend.sync_readers([ADA], now=NOW) == 0  # the entry as it was: the edit stays
+    found = backend.subscriber("ada")
+    assert found is not None and found.profile.keywords == ("edited",)
+
+
+def test_feedback_is_taken_back(backend: Store) -> None:
+    backend.add_papers("feed", [paper("Graphs"), paper("Nets")], now=NOW)
+    graphs = backend.record_feedback("ada", "Graphs", liked=True, now=NOW)
+    nets = backend.record_feedback("ada", "Nets", liked=False, now=NOW)
+    assert backend.forget_feedback("ada", graphs.id) is True
+    assert backend.forget_feedback("ada", graphs.id) is False  # nothing more to take back
+    assert backend.forget_feedback("bob", nets.id) is False
+    liked, disliked = backend.feedback("ada")
+    assert (liked, [p.id for p in disliked]) == ([], [nets.id])
 
 
 # -- signups ---------------------------------------------------------------------------------

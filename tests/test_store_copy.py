@@ -22,7 +22,7 @@ from pg import fresh_schema, pg_server_or_skip
 
 from digest.cli import main
 from digest.errors import StoreError
-from digest.models import Paper, Profile
+from digest.models import Paper, Profile, ReaderSettings
 from digest.store import FetchState, Store
 from digest.store.copy import TABLES, copy_store, created
 from digest.store.postgres.connection import is_url
@@ -62,6 +62,7 @@ ORDER = {
     "send_pacing": "one",
     "models": "key",
     "shards_done": "digest_date, shards, shard",
+    "reader_settings": "reader",
 }
 
 
@@ -70,7 +71,8 @@ def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An SQLite store with a row in every table: the page ingested and built by `digest run`,
     feedback given with `digest feedback`, and the rest through the store: a paper merged under
     its arXiv id (an alias), a fetch, a ledger with two rows settled by hand at the same moment
-    (grace's first), a paused day, a signup, the send rate's next slot, another run."""
+    (grace's first), a paused day, a signup, the send rate's next slot, a reader's own
+    settings, another run."""
     monkeypatch.setenv("DIGEST_NOW", NOW.isoformat())
     (tmp_path / "pages").mkdir()
     shutil.copy(FIXTURES / "pages" / PAGE, tmp_path / "pages" / PAGE)
@@ -108,6 +110,7 @@ def _use(store: Store) -> None:
     store.take_send_slots(now=NOW, interval=timedelta(seconds=2), count=5)
     store.save_model("corpus-key", bytes(range(256)) * 4)  # binary: BLOB and BYTEA
     store.finish_shard(DAY, 1, 3, now=NOW)  # one shard of three done
+    store.set_reader_settings("grace", ReaderSettings(top_k=3, cadence="mon"), now=NOW)
     store.record_run("send", started=later, seconds=0.25, summary="sent 1", report={"ok": True})
 
 

@@ -125,7 +125,7 @@ class Operator:
 
     def _send_reader(self, store: Store, report: flow.Tally, reader: str) -> None:
         found = store.subscriber(reader)
-        if found is None or found.status != "active":
+        if found is None or found.status != "active" or found.profile.paused:
             return
         day = store.latest_date()
         if day is None:

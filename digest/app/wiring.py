@@ -123,8 +123,9 @@ def links_for(config: Config, store: Store, environ: Mapping[str, str] | None = 
 
 def readers(store: Store) -> list[Profile]:
     """The readers digests are built for: every active reader in the store (config.yaml's are
-    loaded into it by the commands)."""
-    return [s.profile for s in store.subscribers("active")]
+    loaded into it by the commands) who has not paused, each with their own settings put over
+    the newsletter's (see Subscriber)."""
+    return [s.profile for s in store.subscribers("active") if not s.profile.paused]
 
 
 def model(config: Config, store: Store, day: date) -> rank.Model:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from digest import layout
+from digest.config import rules
 from digest.config.checks import _expand, _Invalid, _join, _type_name, _zone
 from digest.config.keys import BY_PATH, Key, children, default
 from digest.config.reading import MISSING_HINT as MISSING_HINT
@@ -413,10 +414,12 @@ class _Validator:
         disliked = self.value(interests, "readers[].interests.disliked", where)
         exclude = self.value(interests, "readers[].interests.exclude", where)
         if "interests" in node and len(self.problems) == before:
-            if not (keywords or liked or authors):
-                self.problems.append(f"{where}: needs keywords, liked papers or authors")
-            elif weights and not any(weights) and not liked and not authors:
-                self.problems.append(f"{where}.keywords: needs a keyword with a weight above 0")
+            problem = rules.interests_problem(
+                keywords, weights, liked=bool(liked), authors=bool(authors)
+            )
+            if problem is not None:
+                at = f"{where}.keywords" if keywords else where
+                self.problems.append(f"{at}: {problem}")
         top_k, near_misses, min_papers = self.shown(node, path)
         min_score = self.value(node, "readers[].min_score", path)
         popularity = self.value(node, "readers[].popularity", path)
@@ -440,6 +443,7 @@ class _Validator:
             public=self.value(node, "readers[].public", path),
             note=self.value(node, "readers[].note", path),
             send=self.send_time(node, path, self.zone),
+            paused=self.value(node, "readers[].paused", path),
         )
 
     def shown(self, node: Mapping[Any, Any], path: str) -> tuple[int, int, int]:
@@ -448,9 +452,8 @@ class _Validator:
         top_k = self.value(node, "readers[].top_k", path)
         near_misses = self.value(node, "readers[].near_misses", path)
         min_papers = self.value(node, "readers[].min_papers", path)
-        if min_papers > top_k:
-            where = _join(path, "min_papers")
-            self.problems.append(f"{where}: must be at most top_k ({top_k}), got {min_papers}")
+        if (problem := rules.fewest_problem(top_k, min_papers)) is not None:
+            self.problems.append(f"{_join(path, 'min_papers')}: {problem}")
         return top_k, near_misses, min_papers
 
 

@@ -29,6 +29,7 @@ from digest.config.checks import (
     _email,
     _env_name,
     _int,
+    _Invalid,
     _keywords,
     _list_id,
     _list_of,
@@ -152,6 +153,8 @@ KEYS: tuple[Key, ...] = (
     Key("readers[].diversity", "number 0-1", _PROFILE.diversity, _share,
         "how far near-duplicates give way"),
     Key("readers[].public", "boolean", _PROFILE.public, _bool, "published on the archive site"),
+    Key("readers[].paused", "boolean", _PROFILE.paused, _bool,
+        "no digest is built or sent until unpaused"),
     Key("readers[].note", "Markdown", _PROFILE.note, _text, "a note atop the reader's emails"),
     Key("readers[].send", "mapping", help="when the reader's digest is sent"),
     Key("readers[].send.time", "`\"HH:MM\"`", _SEND.time, _clock, "when the digest is sent"),
@@ -221,6 +224,30 @@ KEYS: tuple[Key, ...] = (
         "the one-scheduler lock file", shown="`<store>.schedule.lock`", needs=("base",)),
 )  # fmt: skip
 BY_PATH = {key.path: key for key in KEYS}
+
+
+class Invalid(ValueError):
+    """What is wrong with a value for a key, as `(where, message)` pairs: `where` names an item
+    of a list (`[2]`, the third) or is empty for the value as a whole."""
+
+    def __init__(self, found: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(
+            "; ".join(f"{where}: {message}" if where else message for where, message in found)
+        )
+        self.found = found
+
+
+def checked(path: str, value: object) -> Any:
+    """`value` checked and cleaned by the check of the key at `path`, the rule config.yaml's value
+    meets (for keys whose check needs nothing besides the value): the reader's page
+    (digest/web/forms.py) holds its fields to config.yaml's rules this way. Invalid otherwise."""
+    key = BY_PATH[path]
+    if key.needs:
+        raise ValueError(f"{path}: its check needs {', '.join(key.needs)}")
+    try:
+        return key.check(value)
+    except _Invalid as exc:
+        raise Invalid(exc.found) from None
 
 
 def default(path: str) -> Any:

@@ -1,12 +1,13 @@
-"""What a name, an address and a keyword may be, stated once: config.yaml, `digest readers add`
-and `import`, and the subscribe form accept exactly the same values (each says no in its own
-words). Callers strip surrounding space first.
+"""What a name, an address, a keyword and a reader's interests may be, stated once: config.yaml,
+`digest readers add` and `import`, the subscribe form and the reader's page accept exactly the
+same values (each says no in its own words). Callers strip surrounding space first.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 MAX_EMAIL = 254  # RFC 5321's limit on a path, less the brackets
 MAX_KEYWORD = 100  # characters
@@ -46,4 +47,25 @@ def keyword_problem(word: str) -> str | None:
         return "keywords must not contain control characters"
     if len(word) > MAX_KEYWORD:
         return f"a keyword is at most {MAX_KEYWORD} characters long"
+    return None
+
+
+def interests_problem(
+    keywords: Sequence[str], weights: Sequence[float], *, liked: bool, authors: bool
+) -> str | None:
+    """What is wrong with a reader's interests as a whole, or None: a reader needs something to
+    rank by (keywords, liked papers or followed authors), and keywords alone need one whose
+    weight is above 0."""
+    if not (keywords or liked or authors):
+        return "needs keywords, liked papers or authors"
+    if weights and not any(weights) and not liked and not authors:
+        return "needs a keyword with a weight above 0"
+    return None
+
+
+def fewest_problem(top_k: int, min_papers: int) -> str | None:
+    """What is wrong with the papers a digest shows, or None: at least `min_papers` and at most
+    `top_k`, so `min_papers` may not exceed `top_k`."""
+    if min_papers > top_k:
+        return f"must be at most top_k ({top_k}), got {min_papers}"
     return None

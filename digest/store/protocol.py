@@ -23,6 +23,7 @@ from digest.models import (
     LedgerEvent,
     Paper,
     Profile,
+    ReaderSettings,
     StoredPaper,
     Subscriber,
 )
@@ -53,6 +54,8 @@ class Feedback(Protocol):
     def record_feedback(
         self, reader: str, ref: str, *, liked: bool, now: datetime
     ) -> StoredPaper: ...
+
+    def forget_feedback(self, reader: str, paper_id: str) -> bool: ...
 
     def feedback(self, reader: str) -> tuple[list[StoredPaper], list[StoredPaper]]: ...
 
@@ -104,7 +107,8 @@ class Runs(Protocol):
 
 
 class Readers(Protocol):
-    """Readers: config.yaml's and those who signed up, their status and their links' version."""
+    """Readers: config.yaml's and those who signed up, their status and their links' version,
+    and what they set on their own page (put over their profile whenever they are read)."""
 
     def sync_readers(self, profiles: Sequence[Profile], *, now: datetime) -> int: ...
 
@@ -115,6 +119,10 @@ class Readers(Protocol):
     def set_reader_status(self, name: str, status: str, *, now: datetime) -> bool: ...
 
     def set_profile(self, profile: Profile, *, now: datetime) -> bool: ...
+
+    def set_reader_settings(
+        self, name: str, settings: ReaderSettings, *, now: datetime
+    ) -> bool: ...
 
     def revoke_tokens(self, name: str, *, now: datetime) -> bool: ...
 

@@ -192,6 +192,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (digest_date, shards, shard)
     );
     """,
+    # 4: what each reader set on their own page (SQLite's 10)
+    """
+    CREATE TABLE reader_settings (
+        reader TEXT PRIMARY KEY REFERENCES readers (name) DEFERRABLE,
+        settings TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    """,
 )
 
 

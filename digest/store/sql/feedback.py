@@ -27,6 +27,15 @@ class SqlFeedback(SqlPapers):
             )
         return paper
 
+    def forget_feedback(self, reader: str, paper_id: str) -> bool:
+        """Take back what `reader` said of the paper `paper_id` (an undo on their page); False
+        when they had said nothing of it."""
+        with self._transaction():
+            cursor = self._conn.execute(
+                "DELETE FROM feedback WHERE reader = ? AND paper_id = ?", (reader, paper_id)
+            )
+            return cursor.rowcount == 1
+
     def feedback(self, reader: str) -> tuple[list[StoredPaper], list[StoredPaper]]:
         """The papers `reader` liked and those they disliked, oldest word first."""
         rows = self._conn.execute(

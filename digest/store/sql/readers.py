@@ -2,8 +2,10 @@
 
 A reader's profile is kept as JSON. For readers from config.yaml the config is the truth while it
 changes: a changed entry replaces the stored profile, an unchanged one leaves the stored profile
-alone (the reader may have edited their keywords since). A reader's status is the store's alone:
-config.yaml never resubscribes anyone who unsubscribed.
+alone. What a reader set on their own page is a row of `reader_settings` (the fields they
+changed, as JSON), put over the stored profile whenever the reader is read: their own settings win
+over config.yaml's for those fields, whatever config.yaml later says. A reader's status is the
+store's alone: config.yaml never resubscribes anyone who unsubscribed.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from digest.errors import StoreError
-from digest.models import READER_STATES, Profile, SendTime, Subscriber
+from digest.models import READER_STATES, Profile, ReaderSettings, SendTime, Subscriber
 from digest.store.sql.base import Db, Row, SqlBase, utc
 
 _TUPLES = {f.name for f in fields(Profile) if str(f.type).startswith("tuple")}
+_OWN_TUPLES = {f.name for f in fields(ReaderSettings) if str(f.type).startswith("tuple")}
+# every reader column, and the reader's own settings beside them
+READERS = """SELECT r.*, s.settings AS own FROM readers r
+    LEFT JOIN reader_settings s ON s.reader = r.name"""
 
 
 def to_json(profile: Profile) -> str:
@@ -36,14 +42,39 @@ def from_json(text: str) -> Profile:
     return Profile(**values)
 
 
+def settings_json(settings: ReaderSettings) -> str:
+    """The fields the reader set, as JSON (those left unset are left out)."""
+    values = {k: v for k, v in asdict(settings).items() if v is not None}
+    return json.dumps(values, sort_keys=True, ensure_ascii=False)
+
+
+def settings_from_json(text: str | None) -> ReaderSettings:
+    """The settings kept as JSON (none: nothing set); fields this digest does not know are
+    ignored."""
+    data = json.loads(text) if text else {}
+    known = {f.name for f in fields(ReaderSettings)}
+    values: dict[str, Any] = {
+        k: tuple(v) if k in _OWN_TUPLES and v is not None else v
+        for k, v in data.items()
+        if k in known
+    }
+    return ReaderSettings(**values)
+
+
 def subscriber(row: Row) -> Subscriber:
+    """A reader's row (read with READERS): their profile with their own settings over it."""
+    base = from_json(row["profile"])
+    own = settings_from_json(row["own"])
+    profile = own.applied(base)
     return Subscriber(
-        profile=from_json(row["profile"]),
+        profile=profile,
         status=row["status"],
         origin=row["origin"],
         token_version=row["token_version"],
         created=datetime.fromisoformat(row["created"]),
         updated=datetime.fromisoformat(row["updated"]),
+        own=own,
+        base=base if profile != base else None,
     )
 
 
@@ -70,7 +101,10 @@ def sync(conn: Db, profiles: Sequence[Profile], now: datetime) -> int:
             changed += 1
             continue
         back = row["status"] == "removed" and row["origin"] == "config"
-        if row["configured"] != text or back or row["origin"] != "config":
+        # compared as profiles, not as text: a field added to Profile since (with its default)
+        # is no change to the entry
+        same = row["configured"] is not None and from_json(row["configured"]) == profile
+        if not same or back or row["origin"] != "config":
             conn.execute(
                 """UPDATE readers SET email = ?, profile = ?, configured = ?, origin = 'config',
                        status = CASE WHEN status = 'removed' THEN 'active' ELSE status END,
@@ -111,6 +145,8 @@ def add(conn: Db, profile: Profile, *, status: str, origin: str, now: datetime) 
     )
     if cursor.rowcount != 1:
         raise StoreError(f"a reader named {profile.name!r} already exists")
+    # a reader added again starts from the profile given now, not from what they once set
+    conn.execute("DELETE FROM reader_settings WHERE reader = ?", (profile.name,))
     return before is not None
 
 
@@ -129,6 +165,23 @@ def set_profile(conn: Db, profile: Profile, now: datetime) -> bool:
         (to_json(profile), profile.email, now.isoformat(), profile.name),
     )
     return cursor.rowcount == 1
+
+
+def set_own(conn: Db, name: str, settings: ReaderSettings, now: datetime) -> bool:
+    """Replace what the reader set (nothing set: the row goes); False for an unknown reader."""
+    known = conn.execute("SELECT 1 FROM readers WHERE name = ?", (name,)).fetchone()
+    if known is None:
+        return False
+    if not settings.changed:
+        conn.execute("DELETE FROM reader_settings WHERE reader = ?", (name,))
+        return True
+    conn.execute(
+        """INSERT INTO reader_settings (reader, settings, updated) VALUES (?, ?, ?)
+           ON CONFLICT (reader) DO UPDATE SET settings = excluded.settings,
+               updated = excluded.updated""",
+        (name, settings_json(settings), now.isoformat()),
+    )
+    return True
 
 
 def _check_status(status: str) -> None:
@@ -161,6 +214,12 @@ class SqlReaders(SqlBase):
         with self._transaction():
             return set_profile(self._conn, profile, utc(now))
 
+    def set_reader_settings(self, name: str, settings: ReaderSettings, *, now: datetime) -> bool:
+        """Replace what the reader set on their own page (all None: back to the newsletter's
+        profile); False for an unknown reader."""
+        with self._transaction():
+            return set_own(self._conn, name, settings, utc(now))
+
     def revoke_tokens(self, name: str, *, now: datetime) -> bool:
         """Invalidate every link given out to the reader so far."""
         with self._transaction():
@@ -171,20 +230,20 @@ class SqlReaders(SqlBase):
             return cursor.rowcount == 1
 
     def subscriber(self, name: str) -> Subscriber | None:
-        row = self._conn.execute("SELECT * FROM readers WHERE name = ?", (name,)).fetchone()
+        row = self._conn.execute(f"{READERS} WHERE r.name = ?", (name,)).fetchone()
         return subscriber(row) if row else None
 
     def subscribers(self, *status: str) -> list[Subscriber]:
         """Every reader (or those in one of `status`), by name."""
-        query = "SELECT * FROM readers"
+        query = READERS
         if status:
-            query += f" WHERE status IN ({', '.join('?' * len(status))})"
-        rows = self._conn.execute(query + " ORDER BY name", status).fetchall()
+            query += f" WHERE r.status IN ({', '.join('?' * len(status))})"
+        rows = self._conn.execute(query + " ORDER BY r.name", status).fetchall()
         return [subscriber(r) for r in rows]
 
     def readers_by_email(self, email: str) -> list[Subscriber]:
         rows = self._conn.execute(
-            "SELECT * FROM readers WHERE lower(email) = lower(?) ORDER BY name", (email,)
+            f"{READERS} WHERE lower(r.email) = lower(?) ORDER BY r.name", (email,)
         ).fetchall()
         return [subscriber(r) for r in rows]
 

@@ -207,6 +207,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (digest_date, shards, shard)
     );
     """,
+    # 10: what each reader set on their own page (`digest serve`): JSON of the fields they
+    # changed, put over their profile whenever they are read
+    """
+    CREATE TABLE reader_settings (
+        reader TEXT PRIMARY KEY REFERENCES readers (name),
+        settings TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    """,
 )
 
 
