@@ -190,6 +190,35 @@ class ReaderSettings:
     cadence: str | None = None  # DAILY, or a weekly digest's weekday (`mon` ... `sun`)
     paused: bool | None = None
 
+    @classmethod
+    def of(cls, profile: Profile) -> ReaderSettings:
+        """Every field as `profile` has it."""
+        send = profile.send
+        return cls(
+            keywords=profile.keywords,
+            weights=profile.weights,
+            exclude=profile.exclude,
+            authors=profile.authors,
+            top_k=profile.top_k,
+            time=send.time,
+            timezone=send.timezone,
+            cadence=send.weekday or DAILY,
+            paused=profile.paused,
+        )
+
+    def kept(self, before: Profile, wanted: Profile) -> ReaderSettings:
+        """These settings once the reader asked for `wanted` where `before` was their profile:
+        a field they changed, or had set already, is theirs (the new value); the others go on
+        following the newsletter's profile."""
+        old, new = ReaderSettings.of(before), ReaderSettings.of(wanted)
+        values: dict[str, Any] = {}
+        for name in _SETTINGS:
+            pair = ("keywords", "weights") if name in ("keywords", "weights") else (name,)
+            moved = any(getattr(old, n) != getattr(new, n) for n in pair)
+            if moved or any(getattr(self, n) is not None for n in pair):
+                values[name] = getattr(new, name)
+        return ReaderSettings(**values)
+
     @property
     def changed(self) -> tuple[str, ...]:
         """The names of the fields the reader set (`weights` goes with `keywords`)."""

@@ -6,6 +6,11 @@ the reader's token version: bumping it revokes every token given out before. Sec
 the caller (read from environment variables, never from config.yaml); the first signs, the others
 (previous secrets, after a rotation) are still accepted, so links in mail already sent keep
 working.
+
+A form token (`form_token`) goes in the forms of a reader's pages and is checked on every POST
+(`form_reader`): it names the reader and when it stops working, both signed, so another site
+cannot make a reader's browser post to their page (it cannot read the token), and one copied
+from a page does not work for long.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import hmac
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-Purpose = Literal["unsubscribe", "feedback", "feed", "confirm"]
+Purpose = Literal["unsubscribe", "feedback", "feed", "confirm", "form"]
 SIGNATURE_BYTES = 12  # 96 bits: unforgeable in practice, and a short URL
 MIN_SECRET_BYTES = 16
 
@@ -48,6 +54,8 @@ class Signer:
 
     def token(self, reader: str, purpose: Purpose, version: int = 0) -> str:
         """`<reader, base64url>.<signature, base64url>`: URL-safe, no padding."""
+        if purpose == "form":
+            raise ValueError("a form token expires: make it with form_token")
         signature = self._sign(self.secrets[0], reader, purpose, version)
         return f"{_b64(reader.encode('utf-8'))}.{_b64(signature)}"
 
@@ -66,20 +74,77 @@ class Signer:
             signature = _unb64(signature_part)
         except (binascii.Error, ValueError, UnicodeDecodeError):
             return None
+        if purpose == "form":
+            return None
+        return self._signed(reader, signature, purpose, version_of)
+
+    def form_token(self, reader: str, *, until: datetime, version: int = 0) -> str:
+        """`<reader>.<until: seconds since 1970, base 36>.<signature>`, for the forms of the
+        reader's pages: it works until `until` (to the second), signed for the `form` purpose."""
+        expiry = int(until.timestamp())
+        signature = self._sign(self.secrets[0], reader, "form", version, expiry)
+        return f"{_b64(reader.encode('utf-8'))}.{_base36(expiry)}.{_b64(signature)}"
+
+    def form_reader(
+        self,
+        token: str,
+        *,
+        now: datetime,
+        version_of: Callable[[str], int | None] | None = None,
+    ) -> str | None:
+        """The reader a form token names, if it was signed with an accepted secret and the
+        reader's current version and `now` is before its end; None for anything else."""
+        name_part, _, rest = token.partition(".")
+        expiry_part, _, signature_part = rest.partition(".")
+        try:
+            reader = _unb64(name_part).decode("utf-8")
+            signature = _unb64(signature_part)
+            expiry = int(expiry_part, 36) if expiry_part.isalnum() and expiry_part.isascii() else -1
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return None
+        if now.timestamp() >= expiry:
+            return None
+        return self._signed(reader, signature, "form", version_of, expiry)
+
+    def _signed(
+        self,
+        reader: str,
+        signature: bytes,
+        purpose: str,
+        version_of: Callable[[str], int | None] | None,
+        until: int | None = None,
+    ) -> str | None:
+        """`reader`, if `signature` is theirs for `purpose` (and `until`) by an accepted secret
+        and their current version; None otherwise."""
         if not reader or len(signature) != SIGNATURE_BYTES:
             return None
         version = version_of(reader) if version_of is not None else 0
         if version is None:
             return None
         for secret in self.secrets:
-            if hmac.compare_digest(signature, self._sign(secret, reader, purpose, version)):
+            expected = self._sign(secret, reader, purpose, version, until)
+            if hmac.compare_digest(signature, expected):
                 return reader
         return None
 
     @staticmethod
-    def _sign(secret: bytes, reader: str, purpose: str, version: int) -> bytes:
-        message = f"digest-token\0{purpose}\0{version}\0{reader}".encode()
-        return hmac.new(secret, message, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    def _sign(
+        secret: bytes, reader: str, purpose: str, version: int, until: int | None = None
+    ) -> bytes:
+        message = f"digest-token\0{purpose}\0{version}\0{reader}"
+        if until is not None:
+            message += f"\0until {until}"
+        return hmac.new(secret, message.encode(), hashlib.sha256).digest()[:SIGNATURE_BYTES]
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if not number:
+            return text
 
 
 def signer_from_env(

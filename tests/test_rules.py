@@ -1,9 +1,12 @@
-"""One rule for an address and one for a keyword: config.yaml, `digest readers add` (and
-`import`) and the subscribe form accept and refuse the same values, hostile ones included."""
+"""One rule for an address, one for a keyword, one for each setting: config.yaml, `digest readers
+add` (and `import`), the subscribe form and the reader's page accept and refuse the same values,
+hostile ones included."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,10 @@ import pytest
 from digest.cli.newsletter import _new_profile
 from digest.config import load_config
 from digest.errors import ConfigError
+from digest.models import Profile, Subscriber
 from digest.web import forms
+
+NOW = datetime(2025, 8, 21, 6, 0, tzinfo=UTC)
 
 EMAILS = [
     ("ada@example.org", True),
@@ -122,3 +128,70 @@ def test_the_operators_own_addresses_may_name_a_host_alone(tmp_path, address, va
     else:
         with pytest.raises(ConfigError):
             load_config(path, kinds={"feed"})
+
+
+SETTINGS = [  # (config.yaml key under readers[], the page's field, the value, valid)
+    ("top_k", "top_k", 1, True),
+    ("top_k", "top_k", 100, True),
+    ("top_k", "top_k", 0, False),
+    ("top_k", "top_k", 101, False),
+    ("send.time", "time", "07:30", True),
+    ("send.time", "time", "7:05", True),
+    ("send.time", "time", "24:00", False),
+    ("send.time", "time", "noon", False),
+    ("send.timezone", "timezone", "Europe/Berlin", True),
+    ("send.timezone", "timezone", "UTC", True),
+    ("send.timezone", "timezone", "Mars/Olympus", False),
+    ("send.timezone", "timezone", "../../etc/passwd", False),
+    ("send.weekday", "weekday", "fri", True),
+    ("send.weekday", "weekday", "friday", False),
+    ("interests.exclude", "exclude", "survey", True),
+    ("interests.exclude", "exclude", "bad\x1bescape", False),
+    ("interests.authors", "authors", "Ada Lovelace", True),
+    ("interests.authors", "authors", "nul\x00inside", False),
+]
+
+
+def _page_accepts(field: str, value: object) -> bool:
+    """Whether the reader's page saves `value` in `field` (forms.settings, as the page calls it)."""
+    profile = Profile(name="ada", keywords=("GNN",))
+    reader = Subscriber(profile, "active", "config", 0, NOW, NOW)
+    sent = replace(forms.SettingsForm.of(profile), **{field: str(value)})
+    if field == "weekday":
+        sent = replace(sent, cadence="weekly")
+    try:
+        forms.settings(sent, reader, liked=False)
+    except forms.FormError:
+        return False
+    return True
+
+
+def _config_with(tmp_path: Path, key: str, value: object) -> bool:
+    *parents, name = key.split(".")
+    entry: dict[str, object] = {"name": "ada", "interests": {"keywords": ["GNN"]}}
+    node = entry
+    for parent in parents:
+        node = node.setdefault(parent, {})  # type: ignore[assignment]
+    node[name] = [value] if key.startswith("interests.") else value
+    path = tmp_path / "config.yaml"
+    path.write_text(json.dumps({"readers": [entry]}), encoding="utf-8")  # JSON is YAML
+    try:
+        load_config(path, kinds={"feed"})
+    except ConfigError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("key", "field", "value", "valid"), SETTINGS)
+def test_config_and_the_readers_page_agree_on_a_setting(tmp_path, key, field, value, valid):
+    found = {
+        "config": _config_with(tmp_path, key, value),
+        "reader's page": _page_accepts(field, value),
+    }
+    assert found == dict.fromkeys(found, valid)
+
+
+@pytest.mark.parametrize(("keyword", "valid"), KEYWORDS)
+def test_config_and_the_readers_page_agree_on_a_keyword(tmp_path, keyword, valid):
+    assert _page_accepts("keywords", keyword) is valid
+    assert _config_accepts(tmp_path, keyword=keyword) is valid

@@ -9,115 +9,27 @@ from __future__ import annotations
 
 import re
 import socket
-import textwrap
 import threading
 import time
-import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from pg import StoreLocation
-from starlette.exceptions import StarletteDeprecationWarning
+from webapp import DAY, HOSTILE, NOW, OTHER, SECRET, Project, TestClient, path, project_in
 
-from digest.app import wiring
-from digest.config import Config
 from digest.errors import StoreError
-from digest.models import Paper, Profile
-from digest.render.links import Links
-from digest.store import Store
+from digest.models import Profile
 from digest.tokens import Signer
 from digest.web import create_app, forms, server
-
-# Starlette 1.10 would rather drive its test client with httpx2, which is not installed; httpx
-# still works, so its deprecation warning is silenced for this one import
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
-
-NOW = datetime(2025, 8, 21, 6, 0, tzinfo=UTC)
-DAY = date(2025, 8, 20)
-SECRET = "first-secret-of-32-characters-xx"
-OTHER = "another-secret-of-32-characters!"
-HOSTILE = '<img src=x onerror="alert(1)"> & <script>alert(2)</script>'
-CONFIG = """
-store: out/digest.sqlite3
-out_dir: out
-newsletter: {title: "Paper Digest", from: "Digest <digest@example.org>"}
-site: {base_url: "https://archive.example.org/"}
-delivery: {base_url: "https://app.example.org/", confirm_hours: 48}
-readers:
-  - name: alice
-    email: alice@example.org
-    interests: {keywords: {graphs: 2.0, pruning: 0.5}}
-  - name: bob
-    email: bob@example.org
-    display_name: Bob
-    interests: {keywords: [transformers]}
-"""
-
-
-@dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class Project:
-    config: Config
-    store: Store
-    client: TestClient
-    clock: Clock
-    signer: Signer
-    sent: list[tuple[Profile, str]] = field(default_factory=list)
-
-    @property
-    def links(self) -> Links:
-        return Links(
-            self.config.site.base_url, self.config.app_url, self.signer, self.store.token_versions()
-        )
-
-    def status(self, name: str) -> str:
-        found = self.store.subscriber(name)
-        assert found is not None
-        return found.status
-
-
-def path(url: str | None) -> str:
-    """The path of a link made for app.example.org, to ask the test client for."""
-    assert url is not None
-    parts = urlsplit(url)
-    assert parts.netloc == "app.example.org"
-    return parts.path
-
-
-def paper(title: str, arxiv_id: str | None = None) -> Paper:
-    return Paper(title=title, abstract="An abstract.", arxiv_id=arxiv_id, digest_date=DAY)
 
 
 @pytest.fixture
 def project(tmp_path: Path, store_location: StoreLocation) -> Iterator[Project]:
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(textwrap.dedent(CONFIG), encoding="utf-8")
-    config = wiring.load(config_path)  # as `digest serve` reads it: DIGEST_STORE too
-    signer = Signer.from_text(SECRET)
-    clock = Clock()
-    with Store.open(config.store) as store:
-        store.sync_readers(config.readers, now=NOW)
-        store.add_papers("test", [paper("Graph pruning", "2506.01234"), paper(HOSTILE)], now=NOW)
-        sent: list[tuple[Profile, str]] = []
-        app = create_app(
-            config, signer=signer, confirm=lambda p, link: sent.append((p, link)), clock=clock
-        )
-        with TestClient(app, follow_redirects=False) as client:
-            yield Project(config, store, client, clock, signer, sent)
+    with project_in(tmp_path) as made:
+        yield made
 
 
 # --- one-click unsubscribe (E-04) -------------------------------------------------------------
@@ -160,19 +72,19 @@ def test_get_shows_the_page_and_changes_nothing(project):
     assert "Bob" in page and "bob@example.org" in page
     assert f'<form method="post" action="{url}">' in page
     assert 'name="action" value="unsubscribe"' in page
-    assert f'action="{url}/keywords"' in page
+    assert f'action="{url}/settings"' in page
     assert ">\ntransformers</textarea>" in page
 
 
 def test_resubscribe_only_from_unsubscribed(project):
     url = path(project.links.unsubscribe("alice"))
-    project.client.post(url, data={"action": "unsubscribe"})
+    project.submit(url, action="unsubscribe")
     assert 'value="resubscribe"' in project.client.get(url).text
-    response = project.client.post(url, data={"action": "resubscribe"})
+    response = project.submit(url, action="resubscribe")
     assert response.status_code == 200
     assert "subscribed again" in response.text
     assert project.status("alice") == "active"
-    assert project.client.post(url, data={"action": "shred"}).status_code == 400
+    assert project.submit(url, action="shred").status_code == 400
     assert project.status("alice") == "active"
 
 
@@ -180,7 +92,8 @@ def test_a_removed_reader_stays_removed(project):
     project.store.set_reader_status("alice", "removed", now=NOW)
     url = path(project.links.unsubscribe("alice"))
     for action in ("unsubscribe", "resubscribe"):
-        assert project.client.post(url, data={"action": action}).status_code == 200
+        data = {"action": action, "form": project.form_token("alice")}
+        assert project.client.post(url, data=data).status_code == 200
         assert project.status("alice") == "removed"
     page = project.client.get(url).text
     assert "closed by the newsletter's operator" in page
@@ -229,52 +142,6 @@ def test_a_reader_put_back_in_config_gets_new_links(project):
     assert project.client.get(path(project.links.unsubscribe("alice"))).status_code == 200
 
 
-# --- keywords ---------------------------------------------------------------------------------
-
-
-def test_keywords_are_replaced_and_kept_ones_keep_their_weight(project):
-    url = path(project.links.unsubscribe("alice")) + "/keywords"
-    text = "  pruning \r\n\r\nGraph   Transformers\r\ngraph transformers\r\n"
-    response = project.client.post(url, data={"keywords": text})
-    assert response.status_code == 200
-    assert "keywords are saved" in response.text
-    found = project.store.subscriber("alice")
-    assert found is not None
-    assert found.profile.keywords == ("pruning", "Graph Transformers")
-    assert found.profile.weights == (0.5, 1.0)
-    assert found.profile.email == "alice@example.org"
-    assert found.status == "active"
-
-
-@pytest.mark.parametrize(
-    ("text", "error"),
-    [
-        ("", "at least one keyword"),
-        ("\n \n", "at least one keyword"),
-        ("\n".join(f"k{i}" for i in range(51)), "at most 50 keywords"),
-        ("x" * 101, "at most 100 characters"),
-        ("ok\nbad\x00word", "line 2: keywords must not contain control characters"),
-        ("tab\tinside", "control characters"),
-    ],
-)
-def test_invalid_keywords_are_refused_and_shown_again(project, text, error):
-    url = path(project.links.unsubscribe("bob")) + "/keywords"
-    response = project.client.post(url, data={"keywords": text})
-    assert response.status_code == 400
-    assert error in response.text
-    assert 'aria-invalid="true"' in response.text
-    found = project.store.subscriber("bob")
-    assert found is not None and found.profile.keywords == ("transformers",)
-
-
-def test_fifty_keywords_of_a_hundred_characters_are_fine(project):
-    url = path(project.links.unsubscribe("bob")) + "/keywords"
-    words = [f"{i:02d}" + "x" * 98 for i in range(50)]
-    assert project.client.post(url, data={"keywords": "\n".join(words)}).status_code == 200
-    found = project.store.subscriber("bob")
-    assert found is not None and found.profile.keywords == tuple(words)
-
-
 # --- feedback ---------------------------------------------------------------------------------
 
 
@@ -286,13 +153,13 @@ def test_feedback_get_asks_and_post_records(project):
     assert "Graph pruning" in page.text
     assert f'action="{like}"' in page.text
     assert project.store.feedback("alice") == ([], [])
-    done = project.client.post(like)
+    done = project.submit(like)
     assert done.status_code == 200
     assert "Thank you" in done.text
     liked, disliked = project.store.feedback("alice")
     assert [p.id for p in liked] == ["arxiv:2506.01234"] and disliked == []
     dislike = path(project.links.feedback("alice", DAY, "arxiv:2506.01234", "dislike"))
-    assert project.client.post(dislike).status_code == 200
+    assert project.submit(dislike).status_code == 200
     liked, disliked = project.store.feedback("alice")
     assert liked == [] and [p.id for p in disliked] == ["arxiv:2506.01234"]
 
@@ -335,7 +202,8 @@ def test_bad_tokens_are_404_and_change_nothing(project):
             ("GET", f"/u/{token}", None),
             ("POST", f"/u/{token}", {"List-Unsubscribe": "One-Click"}),
             ("POST", f"/u/{token}", {"action": "resubscribe"}),
-            ("POST", f"/u/{token}/keywords", {"keywords": "hijacked"}),
+            ("POST", f"/u/{token}/settings", {"keywords": "hijacked"}),
+            ("POST", f"/u/{token}/forget", {"paper": "arxiv:2506.01234"}),
             ("POST", f"/f/{token}/arxiv:2506.01234/like", None),
             ("POST", f"/c/{token}", None),
         ):
@@ -505,7 +373,7 @@ def test_an_unsubscribed_address_can_subscribe_again(project):
 def test_a_removed_address_can_subscribe_again_with_new_links(project):
     subscribe(project, "ada@example.org")
     ((profile, link),) = project.sent
-    assert project.client.post(path(link)).status_code == 200
+    assert project.submit(path(link)).status_code == 200
     unsubscribe = path(project.links.unsubscribe(profile.name))
     project.store.set_reader_status(profile.name, "removed", now=NOW)
     project.clock.now += timedelta(days=2)
@@ -515,7 +383,7 @@ def test_a_removed_address_can_subscribe_again_with_new_links(project):
     assert project.status(profile.name) == "pending"
     assert fresh != link and project.client.get(path(link)).status_code == 404
     assert project.client.get(unsubscribe).status_code == 404
-    assert project.client.post(path(fresh)).status_code == 200
+    assert project.submit(path(fresh)).status_code == 200
     assert project.status(profile.name) == "active"
     assert len(project.store.readers_by_email("ada@example.org")) == 1
 
@@ -545,10 +413,11 @@ def test_confirming_makes_the_reader_active(project):
     page = project.client.get(url)
     assert page.status_code == 200 and 'action="' + url + '"' in page.text
     assert project.status(profile.name) == "pending"  # a GET changes nothing
-    done = project.client.post(url)
+    done = project.submit(url)
     assert done.status_code == 200 and "confirmed" in done.text
     assert project.status(profile.name) == "active"
-    assert project.client.post(url).status_code == 200  # twice is fine
+    again = project.client.post(url, data={"form": project.form_token(profile.name)})
+    assert again.status_code == 200 and "confirmed" in again.text  # twice is fine
     subscribe(project, "ada@example.org")
     assert len(project.sent) == 1  # active now: nothing more is sent
 
@@ -558,11 +427,12 @@ def test_a_late_confirmation_is_refused(project):
     ((profile, link),) = project.sent
     project.clock.now = NOW + timedelta(hours=48, seconds=1)
     assert project.client.get(path(link)).status_code == 410
-    late = project.client.post(path(link))
+    token = project.form_token(profile.name)
+    late = project.client.post(path(link), data={"form": token})
     assert late.status_code == 410 and "expired" in late.text
     assert project.status(profile.name) == "pending"
     subscribe(project, "ada@example.org")  # a new confirmation restarts the time
-    assert project.client.post(path(project.sent[-1][1])).status_code == 200
+    assert project.submit(path(project.sent[-1][1])).status_code == 200
     assert project.status(profile.name) == "active"
 
 
@@ -573,7 +443,8 @@ def test_a_confirmation_never_brings_back_a_reader_who_left(project):
     assert (
         project.client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     )
-    assert project.client.post(path(link)).status_code == 410
+    token = project.form_token(profile.name)
+    assert project.client.post(path(link), data={"form": token}).status_code == 410
     assert project.status(profile.name) == "unsubscribed"
 
 
@@ -629,12 +500,19 @@ def test_security_headers(project):
 
 def test_hostile_keywords_and_titles_are_escaped(project):
     url = path(project.links.unsubscribe("alice"))
-    assert project.client.post(url + "/keywords", data={"keywords": HOSTILE}).status_code == 200
-    (hostile,) = project.store.find([HOSTILE])
+    hostile = {"keywords": HOSTILE, "exclude": HOSTILE, "authors": HOSTILE, "timezone": HOSTILE}
+    shown = project.submit(url, url + "/settings", **hostile)  # a bad zone: all shown again
+    assert shown.status_code == 400 and "unknown time zone" in shown.text
+    fine = hostile | {"timezone": "UTC", "top_k": "5", "time": "07:00", "cadence": "daily"}
+    assert project.submit(url, url + "/settings", **fine).status_code == 200
+    (paper,) = project.store.find([HOSTILE])
+    like = path(project.links.feedback("alice", DAY, paper.id, "like"))
     pages = [
+        shown.text,
         project.client.get(url).text,
-        project.client.get(path(project.links.feedback("alice", DAY, hostile.id, "like"))).text,
-        project.client.post(path(project.links.feedback("alice", DAY, hostile.id, "dislike"))).text,
+        project.client.get(like).text,
+        project.submit(like).text,
+        project.client.get(url).text,  # now listing the hostile paper as liked
         subscribe(project, "x@example.org", keywords="x" * 101 + "\n" + HOSTILE).text,
     ]
     for page in pages:
@@ -644,7 +522,7 @@ def test_hostile_keywords_and_titles_are_escaped(project):
 
 def test_request_bodies_are_capped(project):
     url = path(project.links.unsubscribe("alice"))
-    big = project.client.post(url + "/keywords", data={"keywords": "x\n" * 40_000})
+    big = project.client.post(url + "/settings", data={"keywords": "x\n" * 40_000})
     assert big.status_code == 413
     assert (
         project.client.post(

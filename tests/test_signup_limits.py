@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pg import store_rows
-from test_serve import CONFIG, NOW, SECRET, Clock, TestClient
+from webapp import CONFIG, NOW, SECRET, Clock, TestClient
 
 from digest.app import wiring
 from digest.config import Config

@@ -4,6 +4,7 @@ secret rotation."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -77,3 +78,33 @@ def test_short_or_missing_secrets_are_refused() -> None:
         Signer.from_text("short")
     with pytest.raises(ValueError, match="at least one secret"):
         Signer(())
+
+
+def test_a_form_token_names_its_reader_until_it_ends() -> None:
+    signer = Signer.from_text(SECRET)
+    now = datetime(2025, 8, 21, 6, 0, tzinfo=UTC)
+    token = signer.form_token("ada", until=now + timedelta(hours=12))
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\.[a-z0-9]+\.[A-Za-z0-9_-]+", token)
+    assert signer.form_reader(token, now=now) == "ada"
+    assert signer.form_reader(token, now=now + timedelta(hours=11, minutes=59)) == "ada"
+    assert signer.form_reader(token, now=now + timedelta(hours=12)) is None  # ended
+    # its end cannot be moved, nor its reader changed, nor its secret or version be old
+    name, until, signature = token.split(".")
+    later = signer.form_token("ada", until=now + timedelta(days=9)).split(".")[1]
+    other = signer.form_token("bob", until=now + timedelta(hours=12)).split(".")[0]
+    for forged in (f"{name}.{later}.{signature}", f"{other}.{until}.{signature}", "a.b.c", ""):
+        assert signer.form_reader(forged, now=now) is None, forged
+    assert Signer.from_text(OLD).form_reader(token, now=now) is None
+    assert signer.form_reader(token, now=now, version_of={"ada": 1}.get) is None
+    assert Signer.from_text(OLD, [SECRET]).form_reader(token, now=now) == "ada"  # rotated
+
+
+def test_a_form_token_is_no_other_token_and_no_other_is_a_form_token() -> None:
+    signer = Signer.from_text(SECRET)
+    now = datetime(2025, 8, 21, 6, 0, tzinfo=UTC)
+    form = signer.form_token("ada", until=now + timedelta(hours=1))
+    assert signer.reader(form, "unsubscribe") is None
+    assert signer.reader(form, "form") is None
+    assert signer.form_reader(signer.token("ada", "unsubscribe"), now=now) is None
+    with pytest.raises(ValueError, match="form_token"):
+        signer.token("ada", "form")

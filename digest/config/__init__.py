@@ -452,8 +452,9 @@ class _Validator:
         top_k = self.value(node, "readers[].top_k", path)
         near_misses = self.value(node, "readers[].near_misses", path)
         min_papers = self.value(node, "readers[].min_papers", path)
-        if (problem := rules.fewest_problem(top_k, min_papers)) is not None:
-            self.problems.append(f"{_join(path, 'min_papers')}: {problem}")
+        if min_papers > top_k:
+            where = _join(path, "min_papers")
+            self.problems.append(f"{where}: must be at most top_k ({top_k}), got {min_papers}")
         return top_k, near_misses, min_papers
 
 

@@ -61,11 +61,3 @@ def interests_problem(
     if weights and not any(weights) and not liked and not authors:
         return "needs a keyword with a weight above 0"
     return None
-
-
-def fewest_problem(top_k: int, min_papers: int) -> str | None:
-    """What is wrong with the papers a digest shows, or None: at least `min_papers` and at most
-    `top_k`, so `min_papers` may not exceed `top_k`."""
-    if min_papers > top_k:
-        return f"must be at most top_k ({top_k}), got {min_papers}"
-    return None

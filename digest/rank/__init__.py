@@ -9,6 +9,9 @@ WORKERS blocks at a time, in threads, with the same result as one at a time.
     query.py    each reader's query vector: keywords, liked papers, feedback, dislikes
     pick.py     relevance to chosen papers: authors, popularity, exclusions, order, diversity
     explain.py  the terms behind each score, and the closest liked paper
+
+`assorted` picks, from the same vectors and the same MMR, papers unlike one another: what a new
+reader is offered to choose from.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from digest import learn
 from digest.models import Profile, Scored, StoredPaper, Term
-from digest.rank import floor, query
+from digest.rank import floor, pick, query
 from digest.rank.explain import LikedRows, phrases, reasons, top_terms
 from digest.rank.model import MODEL_VERSION, Model, analyse, fit, fold, no_cycle_collection
 from digest.rank.pick import Day, choose
@@ -43,6 +46,7 @@ __all__ = [
     "Model",
     "Reader",
     "analyse",
+    "assorted",
     "fit",
     "fold",
     "profile_terms",
@@ -211,6 +215,22 @@ def _typed_in(profiles: Sequence[Profile], day: Day) -> np.ndarray:
     return np.stack(
         [np.logical_or.reduce([none, *(day.mentions((k,)) for k in p.keywords)]) for p in profiles]
     )
+
+
+ASSORTED_DIVERSITY = 0.8  # how far likeness outweighs popularity among the papers `assorted` offers
+
+
+def assorted(papers: Sequence[StoredPaper], count: int) -> list[StoredPaper]:
+    """`count` of `papers` as different from one another as can be, the most upvoted first: what
+    a new reader is offered to say what interests them (the cold start). TF-IDF fitted on the
+    papers themselves, then MMR over their vectors (pick.assorted)."""
+    if not papers or count <= 0:
+        return []
+    with no_cycle_collection():
+        model = fit(papers)
+        docs = model.paper_vectors(papers)
+        rows = pick.assorted(docs, Day(papers, docs), count, ASSORTED_DIVERSITY)
+    return [papers[j] for j in rows]
 
 
 def profile_terms(

@@ -230,6 +230,18 @@ def _mmr(
     return [c[:n] for c, n in zip(chosen, lengths.tolist(), strict=True)]
 
 
+def assorted(docs: sparse.csr_matrix, day: Day, count: int, diversity: float) -> list[int]:
+    """`count` of the day's papers (their rows in `docs`) as different from one another as can
+    be: MMR at `diversity` over their vectors, with popularity as the relevance, so that of two
+    alike papers the more upvoted is the one kept; the most upvoted first."""
+    if not day.papers or count <= 0:
+        return []
+    score = (1.0 + day.popularity)[None, :]  # every paper a candidate; upvotes weigh a little
+    (head,) = _orders(score, np.ones(score.shape, dtype=bool), day.tiebreak, None)
+    (picked,) = _mmr(score, day, np.array([diversity]), [head], [0])
+    return picked[:count]
+
+
 def _padded(block: np.ndarray, width: int) -> np.ndarray:
     out = np.zeros((width, width), dtype=block.dtype)
     out[: block.shape[0], : block.shape[1]] = block

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,7 +32,9 @@ from digest.tokens import Purpose, Signer
 
 T = TypeVar("T")
 Confirm = Callable[[Profile, str], None]  # sends the confirmation link to a new subscriber
-MAX_FIELDS = 20  # fields in a posted form; ours have three at most
+MAX_FIELDS = 20  # fields in a posted form; ours have eleven at most
+FORM_FIELD = "form"  # the hidden field holding a form token (digest.tokens)
+FORM_LIFETIME = timedelta(hours=12)  # how long a page's forms can be sent
 
 # what each error page says; anything else gets the generic one
 ERRORS = {
@@ -113,6 +115,20 @@ class Web:
             raise HTTPException(404)
         return found
 
+    def form_token(self, store: Store, reader: str) -> str:
+        """The token the forms of `reader`'s pages carry, good for FORM_LIFETIME."""
+        version = store.token_version(reader) or 0
+        until = self.clock() + FORM_LIFETIME
+        return self.signer.form_token(reader, until=until, version=version)
+
+    def form_sent(self, store: Store, fields: Mapping[str, str], reader: str) -> bool:
+        """Whether a posted form came from one of `reader`'s pages, recently: its token names
+        them, still works, and was signed for their current links. Every POST that changes
+        something checks it (the one-click unsubscribe alone cannot: RFC 8058)."""
+        token = fields.get(FORM_FIELD, "")
+        found = self.signer.form_reader(token, now=self.clock(), version_of=store.token_version)
+        return found == reader
+
     def page(self, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
         """A page rendered from `web/...html`, with the headers every page carries."""
         html = self.env.get_template(template).render(
@@ -144,8 +160,13 @@ def page_headers(config: Config) -> dict[str, str]:
     }
 
 
-async def form_fields(request: Request) -> dict[str, str]:
-    """The text fields of a posted form, URL-encoded or multipart (a file in it is a 400). A
-    field given twice counts once, the last time."""
+async def form_items(request: Request) -> list[tuple[str, str]]:
+    """The text fields of a posted form, URL-encoded or multipart (a file in it is a 400), each
+    time a field is given (ticked boxes of one name)."""
     form = await request.form(max_files=0, max_fields=MAX_FIELDS)
-    return {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The text fields of a posted form; a field given twice counts once, the last time."""
+    return dict(await form_items(request))

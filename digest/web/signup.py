@@ -15,6 +15,12 @@ request let through, whatever the address's state, so a 429 does not tell who re
 newsletter either; the counts are in the store, shared by every `digest serve` process. A hidden
 field that people leave empty (`website`) catches form-filling bots: a filled one gets the usual
 answer, and nothing is stored or sent.
+
+The confirmation page asks what interests the new reader (the cold start): it offers STARTERS
+papers of the store's last RECENT_DAYS days, as unlike one another as can be (rank.assorted:
+MMR over their TF-IDF vectors), each with a box to tick; the papers ticked when they confirm
+become their likes (feedback, as a "more like this" link records it). Its form carries the
+page's form token (core.Web.form_sent). A store without papers offers none.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -30,14 +36,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.errors import DigestError, StoreError
-from digest.models import Profile, Subscriber
+from digest.models import Profile, StoredPaper, Subscriber
 from digest.store import Store
 from digest.web import forms
-from digest.web.core import Web, form_fields
+from digest.web.core import Web, form_fields, form_items
+from digest.web.reader import PAPER_PREFIXES
 
 log = logging.getLogger("digest")
 
 NAME_ATTEMPTS = 20  # reader names tried for a new subscriber before giving up
+STARTERS = 10  # papers the confirmation page offers to tick
+RECENT_DAYS = 7  # ... from the store's newest digest date and the days before it
+STARTER_POOL = 300  # ... chosen among this many, the most upvoted first
 RESEND_AFTER = timedelta(minutes=10)  # a pending address gets at most one confirmation per 10 min
 EMPTY = {"email": "", "display_name": "", "keywords": ""}
 HONEYPOT = "website"  # the form's hidden field: a person leaves it empty, a bot fills it in
@@ -166,25 +176,57 @@ def _state(web: Web, reader: Subscriber) -> str:
 
 
 async def confirm(web: Web, request: Request) -> Response:
-    """GET: a page with a button (mail scanners fetch links); POST: pending -> active."""
+    """GET: a page with a button (mail scanners fetch links) and papers to tick; POST (with the
+    page's form token): pending -> active, and the papers ticked liked."""
     token = request.path_params["token"]
-    post = request.method == "POST"
+    posted = await form_items(request) if request.method == "POST" else None
 
-    def work(store: Store) -> tuple[Subscriber, str]:
+    def work(store: Store) -> Response:
         reader = web.subscriber(store, token, "confirm")
         state = _state(web, reader)
-        if post and state == "ask":
-            store.set_reader_status(reader.name, "active", now=web.clock())
+        fields = dict(posted or ())
+        refused = posted is not None and not web.form_sent(store, fields, reader.name)
+        liked: list[StoredPaper] = []
+        if posted is not None and not refused and state == "ask":
+            now = web.clock()
+            store.set_reader_status(reader.name, "active", now=now)
+            ticked = [value for key, value in posted if key == "like"][:STARTERS]
+            for paper in store.find([ref for ref in ticked if ref.startswith(PAPER_PREFIXES)]):
+                liked.append(store.record_feedback(reader.name, paper.id, liked=True, now=now))
             state = "done"
-        return reader, state
+        return web.page(
+            "web/confirm.html",
+            status=410 if state in ("late", "gone") else 403 if refused else 200,
+            reader=reader,
+            state=state,
+            refused=refused,
+            liked=liked,
+            starters=starters(store) if state == "ask" else [],
+            form_token=web.form_token(store, reader.name),
+            here=web.url("c", token),
+            subscribe=web.url("subscribe"),
+            hours=web.config.delivery.confirm_hours,
+        )
 
-    reader, state = await web.run(work)
-    return web.page(
-        "web/confirm.html",
-        status=410 if state in ("late", "gone") else 200,
-        reader=reader,
-        state=state,
-        here=web.url("c", token),
-        subscribe=web.url("subscribe"),
-        hours=web.config.delivery.confirm_hours,
-    )
+    return await web.run(work)
+
+
+def starters(store: Store) -> list[StoredPaper]:
+    """The papers a new reader is offered: STARTERS of the last RECENT_DAYS days' (those with an
+    abstract, the STARTER_POOL most upvoted), as unlike one another as can be; none without
+    papers. The same for every reader until the store's papers change, so it is worked out once
+    for them."""
+    latest = store.latest_date()
+    if latest is None:
+        return []
+    recent = store.papers(since=latest - timedelta(days=RECENT_DAYS - 1), until=latest)
+    with_text = [p for p in recent if p.abstract.strip()]
+    pool = sorted(with_text, key=lambda p: (-(p.upvotes or 0), p.id))[:STARTER_POOL]
+    return list(_assorted(tuple(pool)))
+
+
+@lru_cache(maxsize=4)
+def _assorted(pool: tuple[StoredPaper, ...]) -> tuple[StoredPaper, ...]:
+    from digest import rank  # scikit-learn loads when a confirmation page is first asked for
+
+    return tuple(rank.assorted(pool, STARTERS))
