@@ -68,6 +68,7 @@ class Jobs(Protocol):
     def retry(self) -> None: ...  # deferred sends whose retry time has come
     def last_run(self, job_id: str) -> datetime | None: ...  # when it last started (UTC)
     def alert(self, subject: str, text: str) -> None: ...  # tell the operator
+    def readers(self) -> Sequence[Profile]: ...  # the readers to send to, as the store has them
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,20 +238,10 @@ def build_scheduler(
     specs = job_specs(config, readers)
     due = _catch_up(specs, jobs, now, timedelta(hours=schedule.grace_hours))
     for spec in specs:
-        func, args = _target(jobs, spec.id)
         extra: dict[str, Any] = {}
         if spec.id in due:
             extra["next_run_time"] = due[spec.id]
-        scheduler.add_job(
-            _run_job,
-            spec.trigger,
-            args=(scheduler, spec.id, func, *args),
-            id=spec.id,
-            name=spec.id,
-            executor="retry" if spec.id == "retry" else "default",
-            replace_existing=True,
-            **extra,
-        )
+        _add(scheduler, config, jobs, spec, **extra)
     for spec in specs:
         for day, what in dst_days(spec, now.date()):
             log.warning(
@@ -258,6 +249,56 @@ def build_scheduler(
                 spec.id, spec.describe, what, day,
             )  # fmt: skip
     return scheduler
+
+
+def _add(scheduler: BaseScheduler, config: Config, jobs: Jobs, spec: JobSpec, **extra: Any) -> None:
+    func, args = _target(jobs, spec.id)
+    if spec.id == "build":  # after each build, the send jobs follow the readers' settings
+        func = partial(_build_then_refresh, scheduler, config, jobs)
+    scheduler.add_job(
+        _run_job,
+        spec.trigger,
+        args=(scheduler, spec.id, func, *args),
+        id=spec.id,
+        name=spec.id,
+        executor="retry" if spec.id == "retry" else "default",
+        replace_existing=True,
+        **extra,
+    )
+
+
+def _build_then_refresh(scheduler: BaseScheduler, config: Config, jobs: Jobs) -> None:
+    jobs.build()
+    try:
+        refresh_sends(scheduler, config, jobs, jobs.readers())
+    except DigestError as error:  # the jobs stay as they were; the next build tries again
+        log.warning("send jobs not brought up to date: %s", error)
+
+
+def refresh_sends(
+    scheduler: BaseScheduler, config: Config, jobs: Jobs, readers: Sequence[Profile]
+) -> list[str]:
+    """The send jobs made again from `readers` as the store has them now, so what changed since
+    the start reaches the schedule by the next build: a reader who subscribed gets their job,
+    one who left or paused loses it, one who changed their send time, zone or day has it
+    moved (on their own page, or in config.yaml). What changed, a line each (logged)."""
+    wanted = {s.id: s for s in job_specs(config, readers) if s.id.startswith("send:")}
+    have = {job.id: job for job in scheduler.get_jobs() if job.id.startswith("send:")}
+    changes = []
+    for job_id in sorted(have.keys() - wanted.keys()):
+        scheduler.remove_job(job_id)
+        changes.append(f"{job_id}: removed")
+    for job_id, spec in wanted.items():
+        job = have.get(job_id)
+        if job is None:
+            _add(scheduler, config, jobs, spec)
+            changes.append(f"{job_id}: added, {spec.describe}")
+        elif repr(job.trigger) != repr(spec.trigger):  # the repr names the zone too
+            scheduler.reschedule_job(job_id, trigger=spec.trigger)
+            changes.append(f"{job_id}: moved to {spec.describe}")
+    for line in changes:
+        log.info("%s", line)
+    return changes
 
 
 def _catch_up(

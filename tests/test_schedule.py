@@ -41,6 +41,7 @@ from digest.app.jobs import Operator
 from digest.config import Config, JobTime, load_config
 from digest.deliver.smtp import SmtpSettings, SmtpTransport
 from digest.errors import DigestError
+from digest.models import Profile, ReaderSettings
 from digest.schedule import (
     JobSpec,
     SchedulerLock,
@@ -325,6 +326,7 @@ class FakeJobs:
     def __init__(self, last: dict[str, datetime] | None = None, fail: bool = False) -> None:
         self.last = last or {}
         self.fail = fail
+        self.now_reading: list[Profile] = []  # what readers() answers
         self.calls: list[str] = []
         self.alerts: list[tuple[str, str]] = []
         self.ran = {name: threading.Event() for name in ("ingest", "build", "retry", "alert")}
@@ -355,6 +357,42 @@ class FakeJobs:
     def alert(self, subject: str, text: str) -> None:
         self.alerts.append((subject, text))
         self.ran["alert"].set()
+
+    def readers(self) -> list[Profile]:
+        return self.now_reading
+
+
+def test_after_a_build_the_send_jobs_follow_the_readers_as_the_store_has_them(tmp_path, caplog):
+    """Readers change their send time, zone, day or pause on their own page (or subscribe by the
+    form) while the scheduler runs: the next build brings its send jobs up to date."""
+    config = load(tmp_path)
+    ada, lin, sun = config.readers
+    jobs = FakeJobs()
+    now = datetime.now(UTC)
+    scheduler = build_scheduler(
+        config, config.readers, jobs, now=now, scheduler_class=BackgroundScheduler
+    )
+    before = {job.id: repr(job.trigger) for job in scheduler.get_jobs()}
+    later = dataclasses.replace(ada.send, time="06:30", timezone="Asia/Tokyo", weekday="fri")
+    newcomer = dataclasses.replace(lin, name="newcomer")
+    jobs.now_reading = [dataclasses.replace(ada, send=later), sun, newcomer]  # lin paused
+    scheduler.start(paused=True)
+    try:
+        with caplog.at_level(logging.INFO, logger="digest"):
+            scheduler.get_job("build").func(*scheduler.get_job("build").args)
+        after = {job.id: repr(job.trigger) for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+    assert jobs.calls == ["build"]
+    assert set(after) == set(before) - {"send:lin"} | {"send:newcomer"}
+    assert "hour='6', minute='30'" in after["send:ada"] and "Asia/Tokyo" in after["send:ada"]
+    assert "day_of_week='fri'" in after["send:ada"]
+    assert after["send:sun"] == before["send:sun"]
+    assert after["send:newcomer"] == before["send:lin"]  # lin's time and zone
+    logged = [r.getMessage() for r in caplog.records]
+    assert "send:lin: removed" in logged
+    assert "send:ada: moved to fri 06:30 Asia/Tokyo (weekly)" in logged
+    assert "send:newcomer: added, daily 07:00 America/Los_Angeles" in logged
 
 
 def missed_two_hours_ago(tmp_path: Path, grace_hours: float) -> tuple[Config, datetime]:
@@ -548,6 +586,7 @@ class Jobs:
     def retry(self): pass
     def last_run(self, job_id): return None
     def alert(self, subject, text): print("alert:", subject, flush=True)
+    def readers(self): return []
 
 
 built = schedule.build_scheduler
@@ -769,3 +808,7 @@ def test_the_retry_job_sends_a_deferred_message_once_its_time_has_come(tmp_path,
         "schedule:retry",
     ]
     assert statuses == {"ada": "sent", "lin": "sent"}
+    # a reader who paused on their own page has no send job after the next build
+    with Store.open(config.store) as store:
+        store.set_reader_settings("lin", ReaderSettings(paused=True), now=now[0])
+    assert [p.name for p in jobs.readers()] == ["ada"]

@@ -24,6 +24,7 @@ from digest.config import Config
 from digest.deliver import deliverer
 from digest.deliver.sender import Clock, SendReport, Transport
 from digest.errors import DigestError
+from digest.models import Profile
 from digest.store import Run, Store
 
 log = logging.getLogger("digest")
@@ -153,6 +154,12 @@ class Operator:
         for day in store.delivery_dates()[-RETRY_DAYS:]:
             if store.next_due(day) is not None:
                 report.add_send(self._send(store, day, retries_only=True))
+
+    def readers(self) -> list[Profile]:
+        """The readers digests are sent to, as the store has them now (their own settings
+        included): the scheduler's send jobs follow them after each build."""
+        with Store.open(self.config.store) as store:
+            return wiring.readers(store)
 
     def last_run(self, job_id: str) -> datetime | None:
         with Store.open(self.config.store) as store:
