@@ -8,6 +8,7 @@ Each test on SQLite and on PostgreSQL (`store_location`), through Starlette's Te
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import timedelta
@@ -18,6 +19,7 @@ from pg import StoreLocation
 from webapp import DAY, NOW, Project, path, project_in
 
 from digest.app import wiring
+from digest.cli import main
 from digest.models import Paper, ReaderSettings
 from digest.web import forms, signup
 
@@ -319,3 +321,32 @@ def test_a_store_without_papers_offers_none(tmp_path: Path, store_location: Stor
         page = empty.client.get(url).text
         assert 'name="like"' not in page and "Confirm my subscription" in page
         assert empty.submit(url).status_code == 200 and empty.status(name) == "active"
+
+
+# --- digest readers show ----------------------------------------------------------------------
+
+
+def test_readers_show_gives_the_readers_own_settings_beside_config_yamls(project, capsys):
+    saved = save(project, "alice", top_k="4", keywords="graphs\npruning\nsparsity")
+    assert saved.status_code == 200
+    config = ["--config", str(project.config.path), "readers", "show", "alice"]
+    assert main([*config, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["settings"]["top_k"] == {"value": 4, "own": True, "newsletter": 10}
+    assert shown["settings"]["keywords"] == {
+        "value": ["graphs", "pruning", "sparsity"],
+        "own": True,
+        "newsletter": ["graphs", "pruning"],
+    }
+    assert shown["settings"]["timezone"] == {
+        "value": "America/New_York",
+        "own": False,
+        "newsletter": "America/New_York",
+    }
+    assert main(config) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "alice <alice@example.org>: active, from config.yaml"
+    assert "  * papers at most    4   [config.yaml: 10]" in lines
+    assert "    time zone         America/New_York" in lines
+    assert main([*config[:-1], "nobody"]) == 1
+    assert "unknown reader 'nobody'" in capsys.readouterr().err

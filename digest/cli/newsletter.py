@@ -30,7 +30,7 @@ from digest.cli.common import (
 from digest.cli.progress import BAR
 from digest.config import RESERVED_NAMES, Config, rules
 from digest.errors import ConfigError, DeliveryError, StoreError
-from digest.models import SETTLE, Profile
+from digest.models import SETTLE, Profile, ReaderSettings
 
 
 def send_date(store: Store, requested: date | None) -> date:
@@ -238,6 +238,8 @@ def cmd_readers(args: argparse.Namespace) -> int:
         now = current_time()
         if args.action == "list":
             return _list(store, args.json)
+        if args.action == "show":
+            return _show(store, args.name, args.json)
         if args.action == "add":
             profile = _new_profile(args.name, args.email, args.keywords, args.display_name)
             again = store.add_reader(profile, now=now, origin="cli")
@@ -282,6 +284,72 @@ def _list(store: Store, as_json: bool) -> int:
         print(f"{s.name:<20} {s.status:<12} {s.origin:<7} {s.profile.email or '-':<32} {keywords}")
     print(f"digest readers: {len(readers)} readers", file=sys.stderr)
     return 0
+
+
+SHOWN = {  # the settings a reader can change on their own page, as `readers show` names them
+    "keywords": "keywords",
+    "exclude": "excluded terms",
+    "authors": "followed authors",
+    "top_k": "papers at most",
+    "cadence": "daily or weekday",
+    "time": "send time",
+    "timezone": "time zone",
+    "paused": "paused",
+}
+
+
+def _show(store: Store, name: str, as_json: bool) -> int:
+    """One reader: each setting of their own page as digests use it, whether it is the reader's
+    own (set on their page: it wins over config.yaml's) and the newsletter's value beneath."""
+    found = store.subscriber(name)
+    if found is None:
+        known = ", ".join(s.name for s in store.subscribers()) or "none"
+        raise ConfigError(f"unknown reader {name!r} (known: {known})")
+    used = ReaderSettings.of(found.profile)
+    beneath = ReaderSettings.of(found.newsletter)
+    own = set(found.own.changed)
+    liked, disliked = store.feedback(name)
+    rows = {
+        field: {
+            "value": _plain(getattr(used, field)),
+            "own": field in own,
+            "newsletter": _plain(getattr(beneath, field)),
+        }
+        for field in SHOWN
+    }
+    if as_json:
+        document = {
+            "name": name,
+            "email": found.profile.email,
+            "status": found.status,
+            "origin": found.origin,
+            "settings": rows,
+            "feedback": {"liked": len(liked), "disliked": len(disliked)},
+        }
+        json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    source = "config.yaml" if found.origin == "config" else f"as added ({found.origin})"
+    print(f"{name} <{found.profile.email or '-'}>: {found.status}, from {source}")
+    print(f"settings (* their own, from their page: it wins over {source}):")
+    for field, row in rows.items():
+        mark = "*" if row["own"] else " "
+        under = f"   [{source}: {_words(row['newsletter'])}]" if row["own"] else ""
+        print(f"  {mark} {SHOWN[field]:<17} {_words(row['value'])}{under}")
+    print(f"feedback: {len(liked)} liked, {len(disliked)} disliked")
+    return 0
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _words(value: object) -> str:
+    if isinstance(value, list):
+        return "; ".join(map(str, value)) or "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _new_profile(
@@ -402,7 +470,7 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
         "--runs", type=count, default=8, metavar="N", help="how many recent runs --json lists"
     )
 
-    readers = command("readers", "list, add, remove or import readers")
+    readers = command("readers", "list, show, add, remove or import readers")
     actions = readers.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def action(name: str, text: str) -> argparse.ArgumentParser:
@@ -410,6 +478,9 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
 
     listing = action("list", "every reader with status and address")
     listing.add_argument("--json", action="store_true", help="print them as one JSON document")
+    show = action("show", "one reader's settings: their own (from their page) and config.yaml's")
+    show.add_argument("name", help="the reader's name")
+    show.add_argument("--json", action="store_true", help="print them as one JSON document")
     add = action("add", "add an active reader")
     add.add_argument("name", help="the reader's name: lowercase letters, digits, - and _")
     add.add_argument("--email", required=True, help="where their digest is sent")
