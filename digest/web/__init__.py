@@ -1,5 +1,6 @@
-"""`digest serve`: the web endpoint behind the reader links (unsubscribe, keywords, feedback,
-private feeds), the subscribe form with double opt-in, a health check, and the static archive.
+"""`digest serve`: the web endpoint behind the reader links (unsubscribe, the reader's own page
+of settings and liked papers, feedback, private feeds), the subscribe form with double opt-in
+and its cold start, a health check, and the static archive.
 
 Modules: app (the Starlette app, routes, serve), core (what every page shares), reader (the pages
 behind a reader's tokens), signup (subscribe and confirm), forms (what the forms accept), guard

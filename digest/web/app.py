@@ -1,10 +1,13 @@
 """`digest serve`: the reader links of emails and feeds answered, and the archive served.
 
-Routes (tokens from digest.tokens, each signed for one purpose):
-  /u/<token>                  the reader's page: unsubscribe (one-click), resubscribe, keywords
+Routes (tokens from digest.tokens, each signed for one purpose; every POST but the one-click
+unsubscribe also carries the page's form token):
+  /u/<token>                  the reader's page: unsubscribe (one-click), resubscribe, settings,
+                              liked and disliked papers (/u/<token>/settings, /forget)
   /f/<token>/<paper>/<verdict> more or less like a paper
   /feeds/<token>.xml|.atom    the reader's private feed; else the archive's file of that name
-  /subscribe, /c/<token>      the subscribe form and its confirmation (double opt-in)
+  /subscribe, /c/<token>      the subscribe form and its confirmation (double opt-in), which
+                              asks what interests the new reader
   /healthz                    {"ok": true} (200) or {"ok": false} (503), nothing more
   everything else             the static archive `digest build` wrote to out_dir/site
 """

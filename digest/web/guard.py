@@ -11,7 +11,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_BODY = 64 * 1024  # bytes: the largest form (50 keywords of 100 characters) is well under
+MAX_BODY = 64 * 1024  # bytes: the largest form (a reader's settings, 150 lines) is well under
 ALWAYS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
