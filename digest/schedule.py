@@ -267,12 +267,28 @@ def _add(scheduler: BaseScheduler, config: Config, jobs: Jobs, spec: JobSpec, **
     )
 
 
+REFRESH_THREAD = "digest-refresh-sends"
+
+
 def _build_then_refresh(scheduler: BaseScheduler, config: Config, jobs: Jobs) -> None:
+    """The build job, then the send jobs brought up to date in a thread of its own: the
+    scheduler's methods take the lock that its shutdown holds while it waits for the running
+    job, so a job that called them itself could wait forever on a stop."""
     jobs.build()
-    try:
-        refresh_sends(scheduler, config, jobs, jobs.readers())
-    except DigestError as error:  # the jobs stay as they were; the next build tries again
-        log.warning("send jobs not brought up to date: %s", error)
+    threading.Thread(
+        target=_refresh_quietly, args=(scheduler, config, jobs), name=REFRESH_THREAD, daemon=True
+    ).start()
+
+
+_refreshing = threading.Lock()  # one refresh at a time
+
+
+def _refresh_quietly(scheduler: BaseScheduler, config: Config, jobs: Jobs) -> None:
+    with _refreshing:
+        try:
+            refresh_sends(scheduler, config, jobs, jobs.readers())
+        except DigestError as error:  # the jobs stay as they were; the next build tries again
+            log.warning("send jobs not brought up to date: %s", error)
 
 
 def refresh_sends(

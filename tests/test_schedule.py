@@ -43,6 +43,7 @@ from digest.deliver.smtp import SmtpSettings, SmtpTransport
 from digest.errors import DigestError
 from digest.models import Profile, ReaderSettings
 from digest.schedule import (
+    REFRESH_THREAD,
     JobSpec,
     SchedulerLock,
     build_scheduler,
@@ -327,6 +328,7 @@ class FakeJobs:
         self.last = last or {}
         self.fail = fail
         self.now_reading: list[Profile] = []  # what readers() answers
+        self.asked_in: list[str] = []  # the threads readers() was called in
         self.calls: list[str] = []
         self.alerts: list[tuple[str, str]] = []
         self.ran = {name: threading.Event() for name in ("ingest", "build", "retry", "alert")}
@@ -359,6 +361,7 @@ class FakeJobs:
         self.ran["alert"].set()
 
     def readers(self) -> list[Profile]:
+        self.asked_in.append(threading.current_thread().name)
         return self.now_reading
 
 
@@ -380,10 +383,14 @@ def test_after_a_build_the_send_jobs_follow_the_readers_as_the_store_has_them(tm
     try:
         with caplog.at_level(logging.INFO, logger="digest"):
             scheduler.get_job("build").func(*scheduler.get_job("build").args)
+            for refresh in [t for t in threading.enumerate() if t.name == REFRESH_THREAD]:
+                refresh.join(WAIT)  # (unless it is done already)
         after = {job.id: repr(job.trigger) for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert jobs.calls == ["build"]
+    # not in the job's own thread: a stop (shutdown) holds the scheduler's lock while it waits
+    # for the running job, so a job that asked the scheduler for its jobs would wait forever
+    assert (jobs.calls, jobs.asked_in) == (["build"], [REFRESH_THREAD])
     assert set(after) == set(before) - {"send:lin"} | {"send:newcomer"}
     assert "hour='6', minute='30'" in after["send:ada"] and "Asia/Tokyo" in after["send:ada"]
     assert "day_of_week='fri'" in after["send:ada"]

@@ -169,7 +169,8 @@ async def save(web: Web, request: Request) -> Response:
             raise HTTPException(400)
         if not web.form_sent(store, fields, reader.name):
             return _page(web, store, token, reader, status=403, done="refused", form=sent)
-        if fields.get("action") == "reset":
+        reset = fields.get("action") == "reset"
+        if reset:
             own = ReaderSettings()
         else:
             liked = bool(reader.profile.liked) or bool(store.feedback(reader.name)[0])
@@ -181,7 +182,7 @@ async def save(web: Web, request: Request) -> Response:
                 )
         store.set_reader_settings(reader.name, own, now=web.clock())
         saved = store.subscriber(reader.name) or reader
-        return _page(web, store, token, saved, done="reset" if not own.changed else "settings")
+        return _page(web, store, token, saved, done="reset" if reset else "settings")
 
     return await web.run(work)
 
