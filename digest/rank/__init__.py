@@ -227,7 +227,7 @@ def assorted(papers: Sequence[StoredPaper], count: int) -> list[StoredPaper]:
     if not papers or count <= 0:
         return []
     with no_cycle_collection():
-        model = fit(papers)
+        model = fit(papers, latent=False)  # likeness here is of TF-IDF vectors alone
         docs = model.paper_vectors(papers)
         rows = pick.assorted(docs, Day(papers, docs), count, ASSORTED_DIVERSITY)
     return [papers[j] for j in rows]

@@ -156,13 +156,14 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def fit(corpus: Sequence[StoredPaper]) -> Model:
-    """Fit TF-IDF on titles and abstracts. Works on any corpus size, down to none at all."""
+def fit(corpus: Sequence[StoredPaper], *, latent: bool = True) -> Model:
+    """Fit TF-IDF on titles and abstracts. Works on any corpus size, down to none at all.
+    `latent`: with the latent space (most of the fit's time; ranking needs it, `assorted` not)."""
     with no_cycle_collection():
-        return _fit(corpus)
+        return _fit(corpus, latent)
 
 
-def _fit(corpus: Sequence[StoredPaper]) -> Model:
+def _fit(corpus: Sequence[StoredPaper], latent: bool = True) -> Model:
     grams = [_grams(p.text) for p in corpus]
     index = {p.id: i for i, p in enumerate(corpus)}
     # a term seen in one paper only says nothing about the others, once there are enough papers
@@ -176,7 +177,8 @@ def _fit(corpus: Sequence[StoredPaper]) -> Model:
         return Model(None, (), {}, index, sparse.csr_matrix((len(corpus), 1)))
     terms = tuple(str(t) for t in vectorizer.get_feature_names_out())
     matrix = sparse.csr_matrix(matrix)
-    return Model(vectorizer, terms, _display_forms(grams), index, matrix, latent=_latent(matrix))
+    space = _latent(matrix) if latent else None
+    return Model(vectorizer, terms, _display_forms(grams), index, matrix, latent=space)
 
 
 def _latent(matrix: sparse.csr_matrix) -> Latent | None:

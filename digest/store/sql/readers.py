@@ -101,9 +101,10 @@ def sync(conn: Db, profiles: Sequence[Profile], now: datetime) -> int:
             changed += 1
             continue
         back = row["status"] == "removed" and row["origin"] == "config"
-        # compared as profiles, not as text: a field added to Profile since (with its default)
-        # is no change to the entry
-        same = row["configured"] is not None and from_json(row["configured"]) == profile
+        # the same text, or (read as a profile) the same entry: a field added to Profile since,
+        # with its default, is no change to the entry
+        configured = row["configured"]
+        same = configured == text or (configured is not None and from_json(configured) == profile)
         if not same or back or row["origin"] != "config":
             conn.execute(
                 """UPDATE readers SET email = ?, profile = ?, configured = ?, origin = 'config',
