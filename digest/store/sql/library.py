@@ -130,7 +130,7 @@ class SqlLibrary(SqlPapers, SqlBase):
         papers = [r["paper_id"] for r in rows if r["paper_id"]]
         kept = [r["library_id"] for r in rows if r["library_id"]]
         stored = {p.id: p for p in self._papers_by_id(papers)}
-        ours = {p.id: p for p in self._library_papers(kept)}
+        ours = {p.id: p for p in library_papers(self._conn, kept)}
         found = [stored.get(r["paper_id"]) or ours.get(r["library_id"]) for r in rows]
         return [p for p in found if p is not None]
 
@@ -141,15 +141,6 @@ class SqlLibrary(SqlPapers, SqlBase):
             marks = ", ".join("?" * len(batch))
             rows += self._select_papers(f"WHERE p.id IN ({marks})", tuple(batch))
         return self._with_sightings(rows)
-
-    def _library_papers(self, ids: list[str]) -> list[StoredPaper]:
-        rows: list[Row] = []
-        for start in range(0, len(ids), SQL_BATCH):
-            batch = ids[start : start + SQL_BATCH]
-            rows += self._conn.execute(
-                f"SELECT * FROM library_papers WHERE id IN ({', '.join('?' * len(batch))})", batch
-            ).fetchall()
-        return [_library_paper(r) for r in rows]
 
     def library_state(self, reader: str) -> LibraryState | None:
         row = self._conn.execute("SELECT * FROM libraries WHERE reader = ?", (reader,)).fetchone()
@@ -188,6 +179,17 @@ def _store_paper(conn: Db, paper: LibraryPaper, stamp: str) -> None:
             stamp,
         ),
     )
+
+
+def library_papers(conn: Db, ids: list[str]) -> list[StoredPaper]:
+    """The library papers of these ids, as ranking reads papers (unknown ids are skipped)."""
+    rows: list[Row] = []
+    for start in range(0, len(ids), SQL_BATCH):
+        batch = ids[start : start + SQL_BATCH]
+        marks = ", ".join("?" * len(batch))
+        query = f"SELECT * FROM library_papers WHERE id IN ({marks})"
+        rows += conn.execute(query, batch).fetchall()
+    return [_library_paper(r) for r in rows]
 
 
 def _library_paper(row: Row) -> StoredPaper:
