@@ -129,3 +129,47 @@ def test_ids_are_found_wherever_exports_put_them() -> None:
     made = entry(1, doi="doi:10.1145/3292500.3330701.")
     assert not isinstance(made, Skipped) and made.doi == "10.1145/3292500.3330701"
     assert entry(1, title="x" * 600) == Skipped(1, "a title of 600 characters is not a title", True)
+
+
+# -- config.yaml: library and zotero ----------------------------------------------------------
+
+
+def test_a_library_path_is_relative_to_config_yaml_and_zotero_is_checked(tmp_path: Path) -> None:
+    from digest.config import LibrarySource, ZoteroConfig, load_config
+    from digest.errors import ConfigError
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "readers:\n"
+        "  - {name: zoe, library: exports/zotero.bib, interests: {}}\n"
+        "  - name: kim\n"
+        "    interests: {keywords: [robots]}\n"
+        "    zotero: {group: 4711, key_env: ZOTERO_KEY, collection: ABCD2345}\n",
+        encoding="utf-8",
+    )
+    loaded = load_config(config, kinds={"feed"})
+    assert loaded.libraries == (
+        LibrarySource("zoe", path=tmp_path / "exports" / "zotero.bib"),
+        LibrarySource(
+            "kim", zotero=ZoteroConfig(group="4711", key_env="ZOTERO_KEY", collection="ABCD2345")
+        ),
+    )
+    assert loaded.libraries[1].zotero is not None
+    assert loaded.libraries[1].zotero.origin == "zotero:groups/4711/collections/ABCD2345"
+    config.write_text(
+        "readers:\n"
+        "  - {name: zoe, library: z.bib, zotero: {user: 1}, interests: {}}\n"
+        "  - {name: kim, interests: {}, zotero: {user: 1, group: 2, collection: abc, api_key: x}}\n"
+        "  - {name: bob, interests: {}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, kinds={"feed"})
+    assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
+        "readers[1].zotero.api_key: secrets do not belong in the config file; use 'api_key_env: "
+        "ENV_VAR_NAME' instead",  # secrets first, whatever else is wrong
+        "readers[0]: library and zotero: give one of them",
+        "readers[1].zotero: needs exactly one of 'user' or 'group' (got both)",
+        "readers[1].zotero.collection: expected a collection key (ABCD2345), got 'abc'",
+        "readers[2].interests: needs keywords, liked papers, authors or a library",
+    ]

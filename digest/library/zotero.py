@@ -29,7 +29,7 @@ from digest.library.zotero_csv import zotero_entry
 
 ZOTERO_API = "https://api.zotero.org"
 PAGE = 100  # the API's largest page
-MAX_ITEMS = 10_000  # items read at most (a library's first MAX_ITEMS, newest first)
+MAX_ITEMS = 2500  # items read at most, newest first: a library keeps 2,000 papers (app/library.py)
 RETRIES = 3  # tries again after a 429 or 503
 RESTARTS = 2  # reads again from the start when the library changed while it was read
 MAX_WAIT = 300.0  # seconds: a server asking for a longer wait fails the read
