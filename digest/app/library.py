@@ -122,11 +122,9 @@ def apply(
         unmatched=resolved.unmatched,
     )
     skipped = tuple(sorted([*found.bad, *resolved.skipped], key=lambda s: s.line))
-    report = LibraryReport(
+    return LibraryReport(
         reader, origin, found.format, resolved.matched, resolved.added, skipped, changed=True
     )
-    log.info("%s", report.line())
-    return report
 
 
 def keys(entries: Sequence[Entry]) -> dict[str, set[str]]:
@@ -233,7 +231,9 @@ def refresh(
         except DigestError as exc:
             problems.append(f"{source.reader}'s library: {exc}; kept as last imported")
             continue
-        if report is not None and not report.changed:
+        if report is not None and report.changed:
+            log.info("%s", report.line())
+        elif report is not None:
             first = report.bad[0]
             more = f" (and {len(report.bad) - 1} more bad entries)" if len(report.bad) > 1 else ""
             problems.append(
