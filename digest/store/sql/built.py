@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from digest.models import Digest, Profile, Scored, StoredPaper, Term
 from digest.store.sql.base import Db, Row
+from digest.store.sql.library import library_papers
 from digest.store.sql.papers import SqlPapers
 
 CHUNK = 500  # digests saved per transaction (see `save_digests`)
@@ -137,5 +138,8 @@ class SqlBuiltDigests(SqlPapers):
     def digests(self, reader: Profile, *, since: date | None = None) -> list[Digest]:
         """The digests built for `reader` (from `since` on), oldest first."""
         found = rows(self._conn, reader.name, since)
-        papers = {p.id: p for p in self.find(paper_ids(found))}
+        ids = paper_ids(found)
+        papers = {p.id: p for p in self.find(ids)}
+        # a liked paper a reason names may be a library paper (store/sql/library.py)
+        papers |= {p.id: p for p in library_papers(self._conn, [i for i in ids if i not in papers])}
         return digests(reader, found, papers)
