@@ -371,6 +371,34 @@ def build(folder: Path, server: str, count: int) -> None:
         )
 
 
+def send_all(
+    folder: Path, readers: list[str], counts: list[int], latency: float, pg: str | None
+) -> list[Run]:
+    """The send runs: each worker count on PostgreSQL, then one worker on SQLite."""
+    runs: list[Run] = []
+    write_messages(folder / "out", readers)
+    print(
+        f"send: {len(readers):,} readers, a {latency * 1000:.0f} ms relay, {os.cpu_count()} cores",
+        flush=True,
+    )
+    with postgres(pg) as server, sink(latency) as (port, conn):
+        config = folder / "config.yaml"
+        config.write_text(CONFIG.format(out=folder / "out", port=port), encoding="utf-8")
+        for workers in counts:
+            runs.append(send("postgresql", fresh_schema(server), config, readers, workers, conn))
+        runs.append(
+            send(
+                "sqlite",
+                str(folder / f"store-{uuid.uuid4().hex}.sqlite3"),
+                config,
+                readers,
+                1,
+                conn,
+            )
+        )
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default=os.environ.get("DIGEST_TEST_PG"), help="a PostgreSQL URL")
@@ -391,31 +419,8 @@ def main() -> int:
         if not args.skip_build:
             with postgres(args.pg) as server:
                 build(folder, server, args.readers)
-        if args.skip_send:
-            return 0
-        write_messages(folder / "out", readers)
-        print(
-            f"send: {len(readers):,} readers, a {args.latency * 1000:.0f} ms relay, "
-            f"{os.cpu_count()} cores",
-            flush=True,
-        )
-        with postgres(args.pg) as server, sink(args.latency) as (port, conn):
-            config = folder / "config.yaml"
-            config.write_text(CONFIG.format(out=folder / "out", port=port), encoding="utf-8")
-            for workers in counts:
-                runs.append(
-                    send("postgresql", fresh_schema(server), config, readers, workers, conn)
-                )
-            runs.append(
-                send(
-                    "sqlite",
-                    str(folder / f"store-{uuid.uuid4().hex}.sqlite3"),
-                    config,
-                    readers,
-                    1,
-                    conn,
-                )
-            )
+        if not args.skip_send:
+            runs = send_all(folder, readers, counts, args.latency, args.pg)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     one = next((r for r in runs if r.label == "postgresql" and r.workers == 1), None)

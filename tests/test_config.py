@@ -228,7 +228,7 @@ def test_every_problem_is_reported_at_once_with_its_path(tmp_path):
         "sources[0].url: expected an http(s) URL, got 'ftp://example.org/x'",
         "readers[1].interests.keywords: expected a list of strings or a mapping of keyword to "
         "weight, got string",
-        "readers[2].interests: needs keywords, liked papers or authors",
+        "readers[2].interests: needs keywords, liked papers, authors or a library",
         "readers[3].interests.keywords[1]: must not be empty",
         "readers[3].interests.keywords[2]: expected a string, got integer 3 (quote it)",
         "readers[3].top_k: must be between 1 and 100, got 0",

@@ -14,6 +14,7 @@ from digest.errors import StoreError
 from digest.models import Digest, Paper, Profile, ReaderSettings, Scored, Term
 from digest.store import FetchState, SqliteStore, Store
 from digest.store.postgres import PostgresStore
+from digest.store.sql import built, deliveries
 
 # each backend's store for one test: from the test's temporary folder, or (PostgreSQL) from a
 # schema of its own on the test server (the `pg_url` fixture; skipped without a server unless CI)
@@ -114,6 +115,37 @@ def test_built_digests_are_kept_and_a_rebuild_replaces_them(backend: Store) -> N
     assert [s.paper.title for s in kept[1].near] == ["Graphs"]
     assert [d.date for d in backend.digests(ADA, since=D2)] == [D2]
     assert backend.digests(Profile(name="bob")) == []
+
+
+def test_many_digests_are_saved_a_chunk_at_a_time_each_once(
+    backend: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saved CHUNK digests per transaction (another shard's writes wait a moment, not the whole
+    save): every digest kept whole across the chunks; one given twice keeps the last."""
+    monkeypatch.setattr(built, "CHUNK", 2)
+    backend.add_papers("feed", [paper("Graphs"), paper("Nets")], now=NOW)
+    graphs, nets = backend.papers()
+    readers = [Profile(name=f"r{n}") for n in range(5)]
+    made = [
+        Digest(r, D1, (Scored(graphs, 0.5, ()), Scored(nets, 0.25, ())), 2, NOW) for r in readers
+    ]
+    twice = Digest(readers[0], D1, (Scored(nets, 0.75, ()),), candidates=2, generated=NOW)
+    backend.save_digests([*made, twice])
+    assert [s.paper.title for s in backend.digests(readers[0])[0].papers] == ["Nets"]
+    for reader in readers[1:]:
+        (kept,) = backend.digests(reader)
+        assert [(s.paper.title, s.score) for s in kept.papers] == [("Graphs", 0.5), ("Nets", 0.25)]
+    backend.save_digests([])
+
+
+def test_many_ledger_rows_are_planned_a_chunk_at_a_time_each_once(
+    backend: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deliveries, "PLAN_CHUNK", 3)
+    rows = [(f"r{n}", [f"r{n}@example.org"]) for n in range(7)]
+    assert backend.plan_deliveries(D1, rows[:4], now=NOW, give_up=NOW + timedelta(days=1)) == 4
+    assert backend.plan_deliveries(D1, rows, now=NOW, give_up=NOW + timedelta(days=1)) == 3
+    assert [d.reader for d in backend.deliveries(D1)] == [name for name, _ in rows]
 
 
 # -- sources ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pg import fresh_schema, pg_server_or_skip
 from digest.cli import main
 from digest.errors import StoreError
 from digest.models import Paper, Profile, ReaderSettings
-from digest.store import FetchState, Store
+from digest.store import FetchState, LibraryItem, LibraryPaper, Store
 from digest.store.copy import TABLES, copy_store, created
 from digest.store.postgres.connection import is_url
 from digest.store.postgres.schema import MARK
@@ -62,6 +62,9 @@ ORDER = {
     "send_pacing": "one",
     "models": "key",
     "shards_done": "digest_date, shards, shard",
+    "library_papers": "id",
+    "library_entries": "reader, position",
+    "libraries": "reader",
     "reader_settings": "reader",
 }
 
@@ -112,6 +115,11 @@ def _use(store: Store) -> None:
     store.finish_shard(DAY, 1, 3, now=NOW)  # one shard of three done
     store.set_reader_settings("grace", ReaderSettings(top_k=3, cadence="mon"), now=NOW)
     store.record_run("send", started=later, seconds=0.25, summary="sent 1", report={"ok": True})
+    kept = LibraryPaper(
+        "title:kept", "A kept paper", "Its abstract.", doi="10.1145/3292500.3330701"
+    )
+    items = [LibraryItem(3, paper_id="arxiv:2508.99999"), LibraryItem(9, paper=kept)]
+    store.replace_library("ada", items, origin="zotero:users/1", now=NOW, version=12)
 
 
 def dump(location: str | Path) -> dict[str, list[dict[str, Any]]]:

@@ -72,12 +72,12 @@ def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def damage(path: Path) -> None:
-    """Write over four pages in the middle of the file (papers' pages), as a failing disk
-    might: the schema and the readers still read, the papers do not."""
+    """Write over four pages three quarters into the file (papers' pages, past the schema's),
+    as a failing disk might: the schema and the readers still read, the papers do not."""
     page = query(path, "PRAGMA page_size")[0][0]
     pages = path.stat().st_size // page
     with path.open("r+b") as file:
-        file.seek(pages // 2 * page)
+        file.seek(pages * 3 // 4 * page)
         file.write(b"\xa5" * page * 4)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 
 from digest import curate, layout, rank, render
-from digest.app import outputs
+from digest.app import library, outputs
 from digest.app.shards import Shard
 from digest.app.wiring import links_for, readers
 from digest.config import WINDOW_DAYS, Config
@@ -100,14 +100,17 @@ def ranking_limit(profiles: Sequence[Profile]) -> int:
 
 
 def judgements(store: Store, profile: Profile) -> tuple[list[StoredPaper], list[StoredPaper]]:
-    """What a reader liked and disliked: config.yaml's `liked` and `disliked`, then feedback.
+    """What a reader liked and disliked: their library's papers (library.py), config.yaml's
+    `liked` and `disliked`, then feedback.
 
-    The latest word on a paper counts: a paper liked in config.yaml and disliked later by
-    feedback is disliked, and the other way round.
+    The latest word on a paper counts: a paper liked in config.yaml or kept in the library and
+    disliked later by feedback is disliked, and the other way round.
     """
-    configured = store.find(profile.liked)
+    kept = store.library(profile.name)
+    configured = kept + store.find(profile.liked)
     configured_against = store.find(profile.disliked)
-    missing = len(profile.liked) + len(profile.disliked) - len(configured) - len(configured_against)
+    found = len(configured) - len(kept) + len(configured_against)
+    missing = len(profile.liked) + len(profile.disliked) - found
     if missing:
         log.info("%s: %d liked or disliked papers are not in the store yet", profile.name, missing)
     liked, disliked = store.feedback(profile.name)
@@ -136,6 +139,7 @@ def build(
     env = render.fresh_environment(config.templates)
     links = links_for(config, store, environ)
     profiles = readers(store)
+    library.refresh(config, store, profiles, now=now, environ=environ)
     written: list[Path] = []
     failures: list[str] = []
     built = 0
@@ -174,6 +178,7 @@ def build_shard(
     links = links_for(config, store, environ)
     everyone = readers(store)
     mine = [p for p in everyone if shard.holds(p.name)]
+    library.refresh(config, store, mine, now=now, environ=environ)
     model, fitted = shared_model(store, day, window_days=config.window_days)
     log.info(
         "shard %s: %d of %d readers, model %s",
@@ -241,6 +246,7 @@ def build_week(
     """Weekly readers' digests: the best of the papers of the seven days up to `day`, written
     as `day`'s digest, with a ledger row each when sending by SMTP."""
     links = links_for(config, store, environ)
+    library.refresh(config, store, profiles, now=now, environ=environ)
     model = model_for(
         store, day, window_days=config.window_days, cache_dir=config.out_dir / layout.CACHE
     )

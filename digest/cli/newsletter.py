@@ -27,6 +27,7 @@ from digest.cli.common import (
     store_of,
     store_path,
 )
+from digest.cli.library import cmd_library
 from digest.cli.progress import BAR
 from digest.config import RESERVED_NAMES, Config, rules
 from digest.errors import ConfigError, DeliveryError, StoreError
@@ -240,6 +241,8 @@ def cmd_readers(args: argparse.Namespace) -> int:
             return _list(store, args.json)
         if args.action == "show":
             return _show(store, args.name, args.json)
+        if args.action == "library":
+            return cmd_library(args, store)
         if args.action == "add":
             profile = _new_profile(args.name, args.email, args.keywords, args.display_name)
             again = store.add_reader(profile, now=now, origin="cli")
@@ -470,7 +473,7 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
         "--runs", type=count, default=8, metavar="N", help="how many recent runs --json lists"
     )
 
-    readers = command("readers", "list, show, add, remove or import readers")
+    readers = command("readers", "list, show, add, remove or import readers, or import a library")
     actions = readers.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def action(name: str, text: str) -> argparse.ArgumentParser:
@@ -496,6 +499,22 @@ def add_parsers(command: Any, day: Any, common: argparse.ArgumentParser) -> None
         type=existing_file,
         metavar="FILE.csv",
         help="a header row (name, email, keywords, optionally display_name), then a reader a row",
+    )
+
+    shelf = action("library", "import a reader's library as their liked papers")
+    shelf.add_argument("reader", help="the reader's name")
+    shelf.add_argument(
+        "file",
+        type=existing_file,
+        metavar="FILE",
+        help="BibTeX .bib, RIS .ris, CSL JSON .json, Zotero's CSV .csv, or a plain list .txt "
+        "(arXiv ids, DOIs, arXiv URLs or titles, one a line)",
+    )
+    shelf.add_argument(
+        "--partial", action="store_true", help="import the entries read even if others are bad"
+    )
+    shelf.add_argument(
+        "--json", action="store_true", help='print {"matched", "added", "skipped"} as JSON'
     )
 
     serve = command("serve", "serve the archive, unsubscribe, feedback and private feeds")

@@ -140,6 +140,32 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ZoteroConfig:
+    """A Zotero library read through the Web API: a user's or a group's, or one collection of
+    it; the API key comes from the environment variable `key_env` (none: a public library)."""
+
+    user: str | None = None
+    group: str | None = None
+    key_env: str | None = None
+    collection: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """How a library imported from it is named: `zotero:users/123[/collections/KEY]`."""
+        owner = f"users/{self.user}" if self.user else f"groups/{self.group}"
+        return f"zotero:{owner}" + (f"/collections/{self.collection}" if self.collection else "")
+
+
+@dataclass(frozen=True, slots=True)
+class LibrarySource:
+    """Where a reader's library is read from at each build: a file, or a Zotero library."""
+
+    reader: str
+    path: Path | None = None
+    zotero: ZoteroConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated config. Every path is absolute."""
 
@@ -154,6 +180,7 @@ class Config:
     site: Site = field(default_factory=Site)  # name, intro, sender, archive address
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    libraries: tuple[LibrarySource, ...] = ()  # readers' libraries, read at each build
 
     @property
     def app_url(self) -> str:
@@ -192,6 +219,7 @@ class _Validator:
     def __init__(self, base: Path, kinds: frozenset[str], problems: list[str]) -> None:
         self.base, self.kinds, self.problems = base, kinds, problems
         self.zone: str = default("schedule.timezone")  # readers' default zone: the schedule's
+        self.libraries: list[LibrarySource] = []  # readers' libraries, as the readers are read
 
     def check(self, key: Key) -> Check[Any]:
         """The key's check, given what it needs besides the value."""
@@ -248,6 +276,7 @@ class _Validator:
             site=self.site(data, news, title),
             delivery=self.delivery(data),
             schedule=self.schedule(data),
+            libraries=tuple(self.libraries),
         )
 
     def schedule(self, data: dict[Any, Any]) -> ScheduleConfig:
@@ -413,9 +442,10 @@ class _Validator:
         authors = self.value(interests, "readers[].interests.authors", where)
         disliked = self.value(interests, "readers[].interests.disliked", where)
         exclude = self.value(interests, "readers[].interests.exclude", where)
+        library = self.library(node, path, name)
         if "interests" in node and len(self.problems) == before:
             problem = rules.interests_problem(
-                keywords, weights, liked=bool(liked), authors=bool(authors)
+                keywords, weights, liked=bool(liked), authors=bool(authors), library=library
             )
             if problem is not None:
                 at = f"{where}.keywords" if keywords else where
@@ -444,6 +474,35 @@ class _Validator:
             note=self.value(node, "readers[].note", path),
             send=self.send_time(node, path, self.zone),
             paused=self.value(node, "readers[].paused", path),
+        )
+
+    def library(self, node: Mapping[Any, Any], path: str, name: str) -> bool:
+        """The reader's `library` file or `zotero` library, noted in `libraries`; whether they
+        have one."""
+        file = self.get(node, "readers[].library", path)
+        zotero = self.zotero(node, path)
+        if file is not None and zotero is not None:
+            self.problems.append(f"{path}: library and zotero: give one of them")
+        elif file is not None or zotero is not None:
+            self.libraries.append(LibrarySource(name, file, zotero))
+        return file is not None or zotero is not None
+
+    def zotero(self, node: Mapping[Any, Any], path: str) -> ZoteroConfig | None:
+        found = self.get(node, "readers[].zotero", path)
+        if found is None:
+            return None
+        where = _join(path, "zotero")
+        self.keys(found, where, "readers[].zotero")
+        user = self.get(found, "readers[].zotero.user", where)
+        group = self.get(found, "readers[].zotero.group", where)
+        if ("user" in found) == ("group" in found):
+            got = "both" if "user" in found else "neither"
+            self.problems.append(f"{where}: needs exactly one of 'user' or 'group' (got {got})")
+        return ZoteroConfig(
+            user=user,
+            group=group,
+            key_env=self.get(found, "readers[].zotero.key_env", where),
+            collection=self.get(found, "readers[].zotero.collection", where),
         )
 
     def shown(self, node: Mapping[Any, Any], path: str) -> tuple[int, int, int]:

@@ -70,6 +70,19 @@ def _match(value: object, *, pattern: re.Pattern[str], message: str) -> str:
 
 
 _slug = partial(_match, pattern=_SLUG, message="invalid name {} (use 1-64 of a-z 0-9 - _)")
+_zotero_collection = partial(
+    _match,
+    pattern=re.compile(r"[A-Z0-9]{8}"),
+    message="expected a collection key (ABCD2345), got {}",
+)
+
+
+def _zotero_id(value: object) -> str:
+    """A Zotero user's or group's id: digits (as a number or a string)."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else _str(value)
+    if not re.fullmatch(r"\d{1,12}", text):
+        raise _Invalid(f"expected a Zotero library id (digits), got {text!r}")
+    return text
 
 
 def _email(value: object, *, host_ok: bool = False) -> str:
@@ -274,6 +287,8 @@ _PATH_PROBLEMS: dict[str, Callable[[Path], str]] = {
     "schedule.lock": lambda p: "is a directory" if p.is_dir() else "",
     "out_dir": lambda p: "not a directory" if p.exists() and not p.is_dir() else "",
     "templates": lambda p: "" if p.is_dir() else "no such directory",
+    # a library file is read at each build, which reports it missing; config.yaml stays valid
+    "library": lambda p: "is a directory" if p.is_dir() else "",
     # a `{date}` path names a file per digest date, read when that date is ingested
     "sources": lambda p: "" if "{date}" in str(p) or _expand(p) else _no_files(p),
 }

@@ -46,6 +46,8 @@ from digest.config.checks import (
     _typed,
     _url,
     _zone,
+    _zotero_collection,
+    _zotero_id,
 )
 from digest.deliver import DELIVERERS
 from digest.models import WEEKDAYS, Profile, SendTime, Site
@@ -140,6 +142,15 @@ KEYS: tuple[Key, ...] = (
         "papers the reader disliked"),
     Key("readers[].interests.authors", "list of strings", (), _list_of(_str),
         "followed authors"),
+    Key("readers[].library", "path", None, partial(_path, role="library"),
+        "a library file, read again at each build", needs=("base",)),
+    Key("readers[].zotero", "mapping", help="a Zotero library, read through its Web API"),
+    Key("readers[].zotero.user", "id", None, _zotero_id, "a user's library"),
+    Key("readers[].zotero.group", "id", None, _zotero_id, "a group's library"),
+    Key("readers[].zotero.key_env", "variable name", None, _env_name,
+        "the variable holding the API key"),
+    Key("readers[].zotero.collection", "collection key", None, _zotero_collection,
+        "one collection", shown="the whole library"),
     Key("readers[].top_k", "integer 1-100", _PROFILE.top_k, _int_in(1, 100),
         "papers in a digest, at most"),
     Key("readers[].min_score", "number ≥ 0", _PROFILE.min_score, _at_least(0.0),

@@ -51,13 +51,18 @@ def keyword_problem(word: str) -> str | None:
 
 
 def interests_problem(
-    keywords: Sequence[str], weights: Sequence[float], *, liked: bool, authors: bool
+    keywords: Sequence[str],
+    weights: Sequence[float],
+    *,
+    liked: bool,
+    authors: bool,
+    library: bool = False,
 ) -> str | None:
     """What is wrong with a reader's interests as a whole, or None: a reader needs something to
-    rank by (keywords, liked papers or followed authors), and keywords alone need one whose
-    weight is above 0."""
-    if not (keywords or liked or authors):
-        return "needs keywords, liked papers or authors"
+    rank by (keywords, liked papers, followed authors or a library), and keywords alone need one
+    whose weight is above 0."""
+    if not (keywords or liked or authors or library):
+        return "needs keywords, liked papers, authors or a library"
     if weights and not any(weights) and not liked and not authors:
         return "needs a keyword with a weight above 0"
     return None

@@ -107,6 +107,10 @@ def _rank_many(
 ) -> dict[str, list[Scored]]:
     docs = model.paper_vectors(papers)
     docs.sort_indices()
+    # liked and disliked papers outside the corpus (a library's) vectorised once for all uses
+    model = model.knowing(
+        [p for _, liked in readers for p in liked] + [p for d in disliked.values() for p in d]
+    )
     day = Day(papers, docs, model.latent.project(docs) if model.latent is not None else None)
     corpus = Corpus(model)
     blocks = [readers[start : start + READERS] for start in range(0, len(readers), READERS)]

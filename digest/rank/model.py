@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import pairwise
 
@@ -20,7 +20,7 @@ from sklearn.preprocessing import normalize
 
 from digest.models import StoredPaper
 
-MODEL_VERSION = 4  # bump when the analyser or fit changes: cached models are then refitted
+MODEL_VERSION = 5  # bump when the analyser or fit changes: cached models are then refitted
 MIN_DF_CORPUS = 1000  # from this many papers on, terms must appear in two of them
 LATENT_DIMS = 100  # dimensions of the latent semantic space (at most a third of the papers)
 LATENT_MIN_CORPUS = 60  # below this many papers there is no latent space to speak of
@@ -106,6 +106,10 @@ class Model:
     index: dict[str, int]
     matrix: sparse.csr_matrix
     latent: Latent | None = None
+    # rows of papers outside the corpus (a reader's library, old likes), made once per ranking
+    # by `knowing` rather than at each use; never part of the corpus itself
+    outside: dict[str, int] = field(default_factory=dict)
+    outside_rows: sparse.csr_matrix | None = None
 
     @property
     def width(self) -> int:
@@ -136,11 +140,43 @@ class Model:
         return sparse.csr_matrix(self.vectorizer.transform(list(texts)))
 
     def paper_vectors(self, papers: Sequence[StoredPaper]) -> sparse.csr_matrix:
-        """Rows for papers: from the fitted matrix when known, else transformed now."""
+        """Rows for papers: from the fitted matrix (or the rows `knowing` made) when known,
+        else transformed now."""
         rows = [self.index.get(p.id) for p in papers]
         if papers and all(r is not None for r in rows):
             return sparse.csr_matrix(self.matrix[rows])
-        return self.vectors([p.text for p in papers])
+        known = self.outside
+        if (
+            not papers
+            or self.outside_rows is None
+            or any(r is None and p.id not in known for r, p in zip(rows, papers, strict=True))
+        ):
+            return self.vectors([p.text for p in papers])
+        inside = [i for i, r in enumerate(rows) if r is not None]
+        beyond = [i for i, r in enumerate(rows) if r is None]
+        block = sparse.vstack(
+            [
+                self.matrix[[rows[i] for i in inside]],
+                self.outside_rows[[known[papers[i].id] for i in beyond]],
+            ],
+            format="csr",
+        )
+        order = np.empty(len(papers), dtype=np.int64)
+        order[inside + beyond] = np.arange(len(papers))
+        return sparse.csr_matrix(block[order])
+
+    def knowing(self, papers: Iterable[StoredPaper]) -> Model:
+        """The model with the rows of `papers` outside its corpus made once, here: each later
+        use of them (a reader's query, their linear model, the closest liked paper) reads
+        them instead of transforming their texts again. The corpus is unchanged."""
+        new = {p.id: p for p in papers if p.id not in self.index and p.id not in self.outside}
+        if not new:
+            return self
+        rows = self.vectors([p.text for p in new.values()])
+        at = len(self.outside)
+        outside = {**self.outside, **{pid: at + i for i, pid in enumerate(new)}}
+        stacked = rows if self.outside_rows is None else sparse.vstack([self.outside_rows, rows])
+        return replace(self, outside=outside, outside_rows=sparse.csr_matrix(stacked))
 
 
 @contextmanager

@@ -7,7 +7,16 @@ the store hands out are in rows.py.
 from __future__ import annotations
 
 from digest.store.protocol import Store, StorePool, pool
-from digest.store.rows import FetchState, IngestResult, Run, RunSources
+from digest.store.rows import (
+    FetchState,
+    IngestResult,
+    LibraryItem,
+    LibraryPaper,
+    LibraryState,
+    Matches,
+    Run,
+    RunSources,
+)
 from digest.store.sqlite import SqliteStore, is_store
 from digest.store.sqlite.schema import MIGRATIONS
 
@@ -15,6 +24,10 @@ __all__ = [
     "MIGRATIONS",
     "FetchState",
     "IngestResult",
+    "LibraryItem",
+    "LibraryPaper",
+    "LibraryState",
+    "Matches",
     "Run",
     "RunSources",
     "SqliteStore",

@@ -11,7 +11,7 @@ anything changes it in one transaction, all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,15 @@ from digest.models import (
     StoredPaper,
     Subscriber,
 )
-from digest.store.rows import FetchState, IngestResult, Run, RunSources
+from digest.store.rows import (
+    FetchState,
+    IngestResult,
+    LibraryItem,
+    LibraryState,
+    Matches,
+    Run,
+    RunSources,
+)
 
 
 class Papers(Protocol):
@@ -58,6 +66,35 @@ class Feedback(Protocol):
     def forget_feedback(self, reader: str, paper_id: str) -> bool: ...
 
     def feedback(self, reader: str) -> tuple[list[StoredPaper], list[StoredPaper]]: ...
+
+
+class Libraries(Protocol):
+    """Each reader's library (store/sql/library.py): entries matched to stored papers or kept
+    as library papers, replaced whole by each import, read back as the reader's liked papers."""
+
+    def match_papers(
+        self,
+        *,
+        arxiv_ids: Collection[str] = ...,
+        dois: Collection[str] = ...,
+        title_keys: Collection[str] = ...,
+    ) -> Matches: ...
+
+    def replace_library(
+        self,
+        reader: str,
+        items: Sequence[LibraryItem],
+        *,
+        origin: str,
+        now: datetime,
+        digest: str | None = ...,
+        version: int | None = ...,
+        unmatched: int = ...,
+    ) -> None: ...
+
+    def library(self, reader: str) -> list[StoredPaper]: ...
+
+    def library_state(self, reader: str) -> LibraryState | None: ...
 
 
 class BuiltDigests(Protocol):
@@ -259,6 +296,7 @@ class StorePool(Protocol):
 class Store(
     Papers,
     Feedback,
+    Libraries,
     BuiltDigests,
     Sources,
     Runs,

@@ -3,6 +3,7 @@ says what a backend gives them), composed into `SqlAggregates`.
 
 - papers.py and feedback.py: papers merged over their sightings (store/merge.py decides), and
   what each reader said of them;
+- library.py: each reader's library, matched to stored papers or kept as library papers;
 - built.py: the digests built, each reader's papers in order with why they were picked;
 - sources.py and runs.py: each source's last attempt and fetch, each command's run;
 - readers.py and signups.py: readers and their links' version, the subscribe form's budgets;
@@ -15,6 +16,7 @@ from __future__ import annotations
 from digest.store.sql.built import SqlBuiltDigests
 from digest.store.sql.deliveries import SqlLedger
 from digest.store.sql.feedback import SqlFeedback
+from digest.store.sql.library import SqlLibrary
 from digest.store.sql.papers import SqlPapers
 from digest.store.sql.readers import SqlReaders
 from digest.store.sql.runs import SqlRuns
@@ -25,6 +27,7 @@ from digest.store.sql.sources import SqlSources
 
 class SqlAggregates(
     SqlFeedback,
+    SqlLibrary,
     SqlBuiltDigests,
     SqlPapers,
     SqlSources,

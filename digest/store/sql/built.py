@@ -14,27 +14,39 @@ from datetime import date, datetime
 
 from digest.models import Digest, Profile, Scored, StoredPaper, Term
 from digest.store.sql.base import Db, Row
+from digest.store.sql.library import library_papers
 from digest.store.sql.papers import SqlPapers
 
+CHUNK = 500  # digests saved per transaction (see `save_digests`)
 
-def save(conn: Db, digest: Digest) -> None:
-    key = (digest.reader.name, digest.date.isoformat())
-    conn.execute("DELETE FROM digest_papers WHERE reader = ? AND digest_date = ?", key)
-    conn.execute(
+
+def save(conn: Db, digests: Sequence[Digest]) -> None:
+    """The digests remembered, each replacing any built before for the same reader and date (the
+    last given, should one come twice): three statements for the whole batch."""
+    latest = {(d.reader.name, d.date.isoformat()): d for d in digests}
+    if not latest:
+        return
+    conn.executemany("DELETE FROM digest_papers WHERE reader = ? AND digest_date = ?", list(latest))
+    conn.executemany(
         """INSERT INTO digests (reader, digest_date, candidates, built) VALUES (?, ?, ?, ?)
            ON CONFLICT (reader, digest_date)
            DO UPDATE SET candidates = excluded.candidates, built = excluded.built""",
-        (*key, digest.candidates, digest.generated.isoformat()),
+        [(*key, d.candidates, d.generated.isoformat()) for key, d in latest.items()],
     )
-    shown = [(item, False) for item in digest.papers] + [(item, True) for item in digest.near]
     conn.executemany(
         "INSERT INTO digest_papers (reader, digest_date, position, paper_id, score, reasons)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         [
             (*key, position, item.paper.id, item.score, json.dumps(_reasons(item, loose)))
-            for position, (item, loose) in enumerate(shown)
+            for key, digest in latest.items()
+            for position, (item, loose) in enumerate(_shown(digest))
         ],
     )
+
+
+def _shown(digest: Digest) -> list[tuple[Scored, bool]]:
+    """The digest's papers in order, each with whether it is loosely related (a near miss)."""
+    return [(item, False) for item in digest.papers] + [(item, True) for item in digest.near]
 
 
 def _reasons(item: Scored, loose: bool) -> dict[str, object]:
@@ -115,13 +127,19 @@ class SqlBuiltDigests(SqlPapers):
     """The `BuiltDigests` protocol in SQL (its papers read as `find` reads them)."""
 
     def save_digests(self, digests: Sequence[Digest]) -> None:
-        """Remember the digests built, replacing any built before for the same reader and date."""
-        with self._transaction():
-            for digest in digests:
-                save(self._conn, digest)
+        """Remember the digests built, replacing any built before for the same reader and date.
+        CHUNK digests per transaction, so that another writer of the store (a shard building
+        the same day beside this one) waits a moment, not the whole save; a build stopped
+        halfway is simply built again."""
+        for start in range(0, len(digests), CHUNK):
+            with self._transaction():
+                save(self._conn, digests[start : start + CHUNK])
 
     def digests(self, reader: Profile, *, since: date | None = None) -> list[Digest]:
         """The digests built for `reader` (from `since` on), oldest first."""
         found = rows(self._conn, reader.name, since)
-        papers = {p.id: p for p in self.find(paper_ids(found))}
+        ids = paper_ids(found)
+        papers = {p.id: p for p in self.find(ids)}
+        # a liked paper a reason names may be a library paper (store/sql/library.py)
+        papers |= {p.id: p for p in library_papers(self._conn, [i for i in ids if i not in papers])}
         return digests(reader, found, papers)

@@ -11,6 +11,8 @@ from digest.models import Delivery, LedgerEvent
 from digest.store.sql import ledger
 from digest.store.sql.base import SqlBase, utc
 
+PLAN_CHUNK = 2000  # ledger rows planned per transaction (see `plan_deliveries`)
+
 
 class SqlLedger(SqlBase):
     """The send ledger: one row per (digest date, reader), sent exactly once."""
@@ -23,9 +25,15 @@ class SqlLedger(SqlBase):
         now: datetime,
         give_up: datetime,
     ) -> int:
-        """A ledger row per (reader, addresses) for `day`, for those not already in it."""
-        with self._transaction():
-            return ledger.plan(self._conn, day, readers, now=utc(now), give_up=utc(give_up))
+        """A ledger row per (reader, addresses) for `day`, for those not already in it; PLAN_CHUNK
+        rows per transaction (another writer of the store waits a moment, not the whole plan;
+        planning again adds only what is missing)."""
+        added = 0
+        for start in range(0, len(readers), PLAN_CHUNK):
+            with self._transaction():
+                part = readers[start : start + PLAN_CHUNK]
+                added += ledger.plan(self._conn, day, part, now=utc(now), give_up=utc(give_up))
+        return added
 
     def claim_delivery(
         self,

@@ -207,7 +207,46 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (digest_date, shards, shard)
     );
     """,
-    # 10: what each reader set on their own page (`digest serve`): JSON of the fields they
+    # 10: readers' libraries: each reader's entries (replaced whole by each import), each a
+    # stored paper or a library paper (texts for profiles, never a digest's candidate), and
+    # where each library was last imported from
+    """
+    CREATE TABLE library_papers (
+        id TEXT PRIMARY KEY,
+        arxiv_id TEXT,
+        doi TEXT,
+        title TEXT NOT NULL,
+        title_key TEXT NOT NULL,
+        abstract TEXT NOT NULL,
+        authors TEXT NOT NULL DEFAULT '[]',
+        url TEXT,
+        added TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE INDEX library_papers_arxiv ON library_papers (arxiv_id);
+    CREATE INDEX library_papers_doi ON library_papers (doi);
+    CREATE INDEX library_papers_title ON library_papers (title_key);
+    CREATE TABLE library_entries (
+        reader TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        paper_id TEXT,
+        library_id TEXT REFERENCES library_papers (id),
+        PRIMARY KEY (reader, position),
+        CHECK ((paper_id IS NULL) <> (library_id IS NULL))
+    );
+    CREATE INDEX library_entries_library ON library_entries (library_id);
+    CREATE TABLE libraries (
+        reader TEXT PRIMARY KEY,
+        origin TEXT NOT NULL,
+        digest TEXT,
+        version INTEGER,
+        entries INTEGER NOT NULL,
+        unmatched INTEGER NOT NULL DEFAULT 0,
+        imported TEXT NOT NULL
+    );
+    """,
+    # 11: what each reader set on their own page (`digest serve`): JSON of the fields they
     # changed, put over their profile whenever they are read
     """
     CREATE TABLE reader_settings (
