@@ -138,8 +138,10 @@ class Relay(asyncio.Protocol):
         elif verb == "QUIT":
             self.transport.write(b"221 Bye\r\n")
             self.transport.close()
-        elif verb in ("HELO", "RSET", "NOOP"):
-            self.to = [] if verb == "RSET" else self.to
+        elif verb == "RSET":
+            self.to = []
+            self.transport.write(b"250 OK\r\n")
+        elif verb in ("HELO", "NOOP"):
             self.transport.write(b"250 OK\r\n")
         else:
             self.transport.write(b"502 Command not implemented\r\n")

@@ -286,7 +286,7 @@ class Upkeep(Protocol):
 
 class StorePool(Protocol):
     """Stores for a process that uses several at a time (`digest serve`'s request threads):
-    each `store()` block has one of its own. See `Store.pool`."""
+    each `store()` block has one of its own. Made by `pool` (below)."""
 
     def store(self) -> AbstractContextManager[Store]: ...
 

@@ -139,11 +139,13 @@ class PostgresConnection(SqlBase):
     dialect = POSTGRESQL
     errors = (psycopg.Error,)
 
-    def __init__(self, conn: psycopg.Connection[Row], url: str) -> None:
+    def __init__(self, conn: psycopg.Connection[Row], url: str, *, lock_key: int = 0) -> None:
+        """The store on `conn`; `lock_key` is its write lock's key, read when it is opened (or
+        given by the pool that opened it once)."""
         self._conn = Db(conn)
         self.url = url
         self.location = without_password(url)
-        self._lock_key = 0
+        self._lock_key = lock_key
         self._depth = 0
 
     @classmethod

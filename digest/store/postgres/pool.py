@@ -56,9 +56,7 @@ class PostgresPool:
         first if the block left a transaction open)."""
         try:
             with self._pool.connection() as conn:
-                store = PostgresStore(conn, self.url)
-                store._lock_key = self._lock_key
-                yield store
+                yield PostgresStore(conn, self.url, lock_key=self._lock_key)
         except PoolTimeout:
             raise StoreError(
                 f"{self.location}: no connection free after {WAIT_SECONDS:g} s",

@@ -32,7 +32,7 @@ class SqliteStore(SqliteConnection, SqlAggregates):
 
 
 class SqlitePool:
-    """`Store.pool` for an SQLite file: the file opened for each block (connections belong to
+    """`digest.store.pool` for an SQLite file: the file opened for each block (connections belong to
     one thread; opening a local file costs little), checked and migrated once, here."""
 
     def __init__(self, path: Path) -> None:
